@@ -1,0 +1,1 @@
+"""vaxcert: cert_center."""

@@ -1,0 +1,30 @@
+"""App factory of the signer: the center-only API (mTLS, internal CA) and the public surface."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import Flask, Response
+
+from vaxcert import web
+from vaxcert.config import Settings, load_settings
+
+Surface = Literal["api", "public"]
+
+
+def create_app(config: Settings | None = None, surface: Surface = "api") -> Flask:
+    """The signer app for one surface: ``api`` (only the center may call it) or ``public``."""
+    settings = config or load_settings()
+    app = web.new_app(__name__, "signer")
+    web.install(app, settings, f"signer-{surface}")
+    if surface == "api":
+        web.require_client_certificate(app)  # C09
+    else:
+
+        @app.after_request
+        def _cors(response: Response) -> Response:
+            # Verifier web apps fetch issuer keys cross-origin (SHC spec: JWKS with CORS).
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            return response
+
+    return app

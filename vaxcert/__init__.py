@@ -1,0 +1,1 @@
+"""vaxcert: shared configuration, TLS channels, logging, reason codes and the CLI."""

@@ -1,0 +1,169 @@
+"""`vaxcert demo`: every service as its own process on loopback, with the development PKI.
+
+Needs no Redis, PostgreSQL, pcscd or HSM: each service falls back to its embedded default
+(design.md §6). Ctrl-C (or SIGTERM) stops every child and waits for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from types import FrameType
+
+import requests
+
+from vaxcert import pki, residents, tls
+from vaxcert.config import Settings
+from vaxcert.services import SERVICES, ServiceSpec
+
+# Capabilities that later issues add; the demo says plainly what is not there yet.
+NOT_YET_BUILT = (
+    "kiosk flow (issue: kiosk terminal) - the kiosk answers /healthz only",
+    "issuance (issues: card layer, signer, VRS stub, center) - those services answer /healthz only",
+)
+
+
+def probe(spec: ServiceSpec, settings: Settings, timeout: float = 2.0) -> dict[str, object]:
+    """GET /healthz of ``spec`` over its real channel (mTLS with the probe client's cert)."""
+    url = settings.url(spec.listener) + "/healthz"
+    if spec.tls == "plain":
+        session = requests.Session()
+        session.trust_env = False
+    else:
+        files = spec.files(settings)
+        assert files["server_ca"] is not None
+        cert = key = None
+        if spec.probe_client:
+            cert = pki.cert_path(settings.pki_dir, spec.probe_client)
+            key = pki.key_path(settings.pki_dir, spec.probe_client)
+        session = tls.client_session(files["server_ca"], cert, key)
+    with session:
+        response = session.get(url, timeout=timeout)
+        response.raise_for_status()
+        body: dict[str, object] = response.json()
+        return body
+
+
+def start(spec: ServiceSpec, settings: Settings) -> subprocess.Popen[bytes]:
+    """Start ``vaxcert serve NAME`` as a child in its own process group."""
+    env = dict(os.environ, VAXCERT_PKI_DIR=str(settings.pki_dir))
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "vaxcert.cli", "serve", spec.name],
+        env=env,
+        start_new_session=True,
+    )
+
+
+def wait_healthy(
+    specs: Iterable[ServiceSpec],
+    settings: Settings,
+    children: dict[str, subprocess.Popen[bytes]],
+    deadline: float = 30.0,
+) -> list[str]:
+    """Wait until every service answers; returns the names that did not."""
+    pending = list(specs)
+    end = time.monotonic() + deadline
+    while pending and time.monotonic() < end:
+        for spec in list(pending):
+            if children[spec.name].poll() is not None:
+                continue
+            try:
+                probe(spec, settings, timeout=1.0)
+            except (requests.RequestException, ValueError):
+                continue
+            pending.remove(spec)
+        if pending:
+            time.sleep(0.2)
+    return [spec.name for spec in pending]
+
+
+def stop(children: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    """SIGTERM every child's process group, then SIGKILL whatever is left after ``grace``."""
+    for child in children.values():
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+    end = time.monotonic() + grace
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def banner(settings: Settings, specs: Iterable[ServiceSpec]) -> str:
+    """What the demo prints once everything answers."""
+    lines = ["", "vaxcert demo is running (Ctrl-C stops everything)", ""]
+    for spec in specs:
+        channel = {"mtls": "mTLS", "tls": "TLS", "plain": "http"}[spec.tls]
+        lines.append(
+            f"  {spec.name:18} {settings.url(spec.listener):28} {channel:5} {spec.description}"
+        )
+    lines += [
+        "",
+        f"  Kiosk:    {settings.url('kiosk')}/",
+        f"  Verifier: {settings.url('verifier')}/",
+        f"  PKI:      {settings.pki_dir} (CA for TLS pages: public-ca.crt.pem)",
+        "",
+        "  Demo cards (virtual My Number cards):",
+    ]
+    for resident in residents.RESIDENTS.values():
+        lines.append(
+            f"    {resident.key:10} PIN {resident.pin}  {resident.name_kanji} "
+            f"({resident.name_roman})  {resident.municipality_code}  "
+            f"{resident.description}"
+        )
+    lines += ["", "  Not built yet:"] + [f"    - {item}" for item in NOT_YET_BUILT] + [""]
+    return "\n".join(lines)
+
+
+def run(settings: Settings, only: Iterable[str] = ()) -> int:
+    """Run the demo until interrupted; returns the process exit code."""
+    wanted = list(only) or list(SERVICES)
+    unknown = [name for name in wanted if name not in SERVICES]
+    if unknown:
+        print(f"unknown service(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    made = pki.init(
+        settings.pki_dir,
+        settings.issuer_url,
+        settings.demo_kiosks,
+        sorted({listener.host for _, listener in settings.listeners}),
+    )
+    if made:
+        print(f"development PKI: created {', '.join(made)} in {settings.pki_dir}")
+    specs = [SERVICES[name] for name in wanted]
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for spec in specs:
+            children[spec.name] = start(spec, settings)
+        failed = wait_healthy(specs, settings, children)
+        if failed:
+            print(f"did not become healthy: {', '.join(failed)}", file=sys.stderr)
+            return 1
+        print(banner(settings, specs), flush=True)
+        while not stopping:
+            dead = [name for name, child in children.items() if child.poll() is not None]
+            if dead:
+                print(f"service(s) exited: {', '.join(dead)}; stopping", file=sys.stderr)
+                return 1
+            time.sleep(0.3)
+        print("stopping...", flush=True)
+        return 0
+    finally:
+        stop(children)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,77 @@
+"""Run one service surface under gunicorn with gthread workers, keep-alive and our TLS policy."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from vaxcert import logging as vlogging
+from vaxcert import tls
+from vaxcert.config import Settings
+from vaxcert.services import ServiceSpec
+
+
+class _ScrubbedLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, routed through the JSON handler and PII scrubber of vaxcert.logging."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for name in ("gunicorn.error", "gunicorn.access"):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True
+            # Start-up chatter (worker boots) only when debugging.
+            logger.setLevel(logging.DEBUG if cfg.loglevel == "debug" else logging.WARNING)
+
+
+class _Application(BaseApplication):  # type: ignore[misc]
+    def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
+        self.spec = spec
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        listener = getattr(self.settings.listeners, self.spec.listener)
+        files = self.spec.files(self.settings)
+        options: dict[str, Any] = {
+            "bind": f"{listener.host}:{listener.port}",
+            "worker_class": "gthread",
+            "workers": self.settings.workers,
+            "threads": self.settings.threads,
+            "keepalive": 75,
+            "timeout": 60,
+            "graceful_timeout": 5,
+            # platform.md: by default every gunicorn instance shares one control socket.
+            "control_socket_disable": True,
+            "logger_class": _ScrubbedLogger,
+            "accesslog": None,
+            "proc_name": f"vaxcert-{self.spec.name}",
+        }
+        if self.spec.tls != "plain":
+            cert, key = files["cert"], files["key"]
+            assert cert is not None and key is not None
+            client_ca = files["client_ca"] if self.spec.tls == "mtls" else None
+            options["certfile"] = str(cert)
+            options["keyfile"] = str(key)
+
+            def ssl_context(_conf: Any, _default: Any) -> ssl.SSLContext:
+                return tls.server_context(cert, key, client_ca)
+
+            options["ssl_context"] = ssl_context
+        for option, value in options.items():
+            self.cfg.set(option, value)
+
+    def load(self) -> Flask:
+        vlogging.configure(self.settings.log_level, self.spec.name)
+        return self.spec.create_app(self.settings)
+
+
+def run(spec: ServiceSpec, settings: Settings) -> None:
+    """Serve ``spec`` in the foreground until SIGTERM/SIGINT."""
+    vlogging.configure(settings.log_level, spec.name)
+    _Application(spec, settings).run()

@@ -1,0 +1,210 @@
+"""What every Flask app of the product shares: request ids, JSON errors with reason codes, health,
+and the verified TLS peer (C09).
+
+A view never parses certificates itself: it calls :func:`current_peer`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from vaxcert import reasons
+from vaxcert.config import Settings
+from vaxcert.errors import VaxcertError
+from vaxcert.logging import new_request_id, request_id_var
+from vaxcert.tls import PeerIdentity
+
+log = logging.getLogger(__name__)
+
+# templates/ holds one folder per Flask app (design.md §1).
+TEMPLATES_ROOT = Path(__file__).resolve().parent.parent / "templates"
+
+_HTTP_REASONS = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class PeerCertMiddleware:
+    """Copies gunicorn's verified client certificate into ``SSL_CLIENT_CERT`` (PEM).
+
+    Werkzeug's server already sets that key; gunicorn only exposes the socket (platform.md). With
+    this, one code path serves both.
+    """
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        sock = environ.get("gunicorn.socket")
+        if isinstance(sock, ssl.SSLSocket):
+            der = sock.getpeercert(binary_form=True)
+            if der:
+                environ["SSL_CLIENT_CERT"] = ssl.DER_cert_to_PEM_cert(der)
+            environ["wsgi.url_scheme"] = "https"
+        return self.app(environ, start_response)
+
+
+def error_response(error: VaxcertError) -> tuple[Response, int]:
+    """The JSON body every service answers a refusal with."""
+    lang: reasons.Language = (
+        "ja" if request.accept_languages.best_match(["ja", "en"]) == "ja" else "en"
+    )
+    body: dict[str, Any] = {
+        "error": {
+            "code": error.code,
+            "message": error.reason.message(lang),
+            "next_step": error.reason.next_step(lang),
+        }
+    }
+    if error.detail:
+        body["error"]["detail"] = error.detail
+    if error.extra:
+        body["error"].update(error.extra)
+    return jsonify(body), error.status
+
+
+def current_peer() -> PeerIdentity | None:
+    """The verified client certificate of this request, or None.
+
+    The certificate comes from our own TLS layer; a header is believed only when a trusted TLS
+    terminator was configured and the request came from one of its addresses (C09).
+    """
+    if "vaxcert_peer" in g:
+        cached: PeerIdentity | None = g.vaxcert_peer
+        return cached
+    settings: Settings = g.vaxcert_settings
+    pem = request.environ.get("SSL_CLIENT_CERT")
+    header = settings.tls.trusted_client_cert_header
+    if not pem and header and _from_trusted_proxy(settings.tls.trusted_proxies):
+        escaped = request.headers.get(header)
+        pem = unquote(escaped) if escaped else None
+    peer = None
+    if pem:
+        try:
+            peer = PeerIdentity.from_pem(pem)
+        except ValueError:
+            peer = None
+    g.vaxcert_peer = peer
+    return peer
+
+
+def _from_trusted_proxy(trusted: list[str]) -> bool:
+    remote = request.remote_addr
+    if not remote or not trusted:
+        return False
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in trusted)
+
+
+def require_client_certificate(app: Flask) -> None:
+    """Every request of ``app`` needs a verified, not deny-listed client certificate (C09)."""
+
+    @app.before_request
+    def _check_peer() -> None:
+        peer = current_peer()
+        if peer is None:
+            raise VaxcertError("client_cert_required")
+        settings: Settings = g.vaxcert_settings
+        if peer.fingerprint_sha256 in settings.tls.denied_client_fingerprints:
+            log.warning(
+                "refused deny-listed client certificate",
+                extra={"peer_cn": peer.common_name, "serial": str(peer.serial)},
+            )
+            raise VaxcertError("client_cert_denied")
+
+
+def new_app(import_name: str, templates: str) -> Flask:
+    """A Flask app whose templates live in ``templates/<templates>``."""
+    app = Flask(import_name, template_folder=str(TEMPLATES_ROOT / templates))
+    app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    return app
+
+
+def install(
+    app: Flask,
+    settings: Settings,
+    service: str,
+    health: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Wire request ids, JSON errors and ``GET /healthz`` into ``app``."""
+    app.config["VAXCERT_SETTINGS"] = settings
+    app.wsgi_app = PeerCertMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+
+    @app.before_request
+    def _begin() -> None:
+        g.vaxcert_settings = settings
+        g.vaxcert_started = time.perf_counter()
+        g.request_id = new_request_id(request.headers.get("X-Request-ID"))
+        request_id_var.set(g.request_id)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id") or ""
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    @app.teardown_request
+    def _forget(_exc: BaseException | None) -> None:
+        request_id_var.set(None)
+
+    @app.errorhandler(VaxcertError)
+    def _refused(error: VaxcertError) -> tuple[Response, int]:
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> tuple[Response, int] | HTTPException:
+        code = _HTTP_REASONS.get(error.code or 500)
+        if code is None:
+            return error
+        return error_response(VaxcertError(code))
+
+    @app.errorhandler(Exception)
+    def _bug(error: Exception) -> tuple[Response, int]:
+        # A 500 is always a bug; the scrubber drops the trace text, the type stays for operators.
+        log.error("unhandled error", exc_info=error)
+        return error_response(VaxcertError("internal_error"))
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        body: dict[str, Any] = {"status": "ok", "service": service}
+        peer = current_peer()
+        if peer is not None:
+            body["peer"] = peer.common_name
+        if health is not None:
+            body.update(health())
+        return jsonify(body)
+
+
+def reason_catalogue_json() -> dict[str, Any]:
+    """The reason catalogue as JSON (served to kiosks and apps so their texts match ours)."""
+    return {
+        code: {
+            "status": r.status,
+            "ja": r.ja,
+            "en": r.en,
+            "next_ja": r.next_ja,
+            "next_en": r.next_en,
+        }
+        for code, r in reasons.CATALOGUE.items()
+    }
