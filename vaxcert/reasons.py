@@ -140,6 +140,100 @@ _ALL: tuple[Reason, ...] = (
         _RETRY_JA,
         _RETRY_EN,
     ),
+    # Certificate encodings (vaxcert.formats), shared by the signer and the verifier.
+    *(
+        Reason(code, 422, ja, en)
+        for code, ja, en in (
+            ("b64url_invalid", "base64url の形式が正しくありません。", "A value is not base64url."),
+            ("jwk_invalid", "公開鍵の形式が正しくありません。", "A public key (JWK) is malformed."),
+            (
+                "signature_malformed",
+                "署名の形式が正しくありません。",
+                "The signature is malformed.",
+            ),
+            (
+                "shc_prefix_missing",
+                "SMART Health Card ではありません。",
+                "The text is not a SMART Health Card (no shc:/ prefix).",
+            ),
+            (
+                "shc_whitespace",
+                "QRデータに空白が含まれています。",
+                "The QR text contains whitespace.",
+            ),
+            (
+                "shc_chunked",
+                "分割QRコードには対応していません。",
+                "Chunked (multi-QR) cards are not accepted.",
+            ),
+            (
+                "shc_not_numeric",
+                "QRデータに数字以外が含まれています。",
+                "The QR text holds non-digit characters.",
+            ),
+            (
+                "shc_odd_digits",
+                "QRデータの桁数が正しくありません。",
+                "The QR text has an odd number of digits.",
+            ),
+            (
+                "shc_digit_out_of_range",
+                "QRデータの値が範囲外です。",
+                "The QR text holds a digit pair above 77.",
+            ),
+            (
+                "shc_too_large",
+                "証明書が1つのQRコードに収まりません。",
+                "The card does not fit in one QR code.",
+            ),
+            (
+                "shc_file_invalid",
+                "ファイルの形式が正しくありません。",
+                "The .smart-health-card file is malformed.",
+            ),
+            ("jws_malformed", "署名データの形式が正しくありません。", "The JWS is malformed."),
+            (
+                "payload_not_compressed",
+                "証明書データが圧縮されていません。",
+                "The payload is not DEFLATE-compressed.",
+            ),
+            (
+                "payload_zlib_wrapped",
+                "証明書データの圧縮形式が正しくありません。",
+                "The payload is zlib-wrapped instead of raw DEFLATE.",
+            ),
+            (
+                "payload_inflate_failed",
+                "証明書データを展開できません。",
+                "The payload cannot be inflated.",
+            ),
+            (
+                "payload_bom",
+                "証明書データにBOMが含まれています。",
+                "The payload starts with a byte-order mark.",
+            ),
+            (
+                "payload_not_utf8",
+                "証明書データの文字コードが正しくありません。",
+                "The payload is not UTF-8.",
+            ),
+            (
+                "payload_not_json",
+                "証明書データの形式が正しくありません。",
+                "The payload is not a JSON object.",
+            ),
+            (
+                "vdsnc_not_json",
+                "VDS-NC のデータが JSON ではありません。",
+                "The VDS-NC is not JSON.",
+            ),
+            (
+                "vdsnc_structure_invalid",
+                "VDS-NC の構造が正しくありません。",
+                "The VDS-NC structure is invalid.",
+            ),
+        )
+    ),
     # Configuration.
     Reason("config_invalid", 500, "設定が正しくありません。", "The configuration is invalid."),
     Reason(

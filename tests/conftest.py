@@ -1,0 +1,32 @@
+"""Fixtures every test area shares: where the official test material lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _testdata_dir() -> Path:
+    # The official material is read in place, beside the checkout (shared/testdata/README.md).
+    for candidate in (REPO_ROOT.parent / "shared" / "testdata", Path("/work/shared/testdata")):
+        if (candidate / "MANIFEST.tsv").is_file():
+            return candidate
+    raise FileNotFoundError("shared/testdata not found beside the checkout")
+
+
+TESTDATA = _testdata_dir()
+
+
+@pytest.fixture(scope="session")
+def testdata() -> Path:
+    """The root of shared/testdata (external, unmodified test material)."""
+    return TESTDATA
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The project's checkout."""
+    return REPO_ROOT
