@@ -75,6 +75,73 @@ class TlsSettings(BaseModel):
         return normalised
 
 
+class Pkcs11Settings(BaseModel):
+    """Where the signer's PKCS#11 token is (SoftHSM2 in tests, an HSM in production)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    library: Path = Path("/usr/lib/softhsm/libsofthsm2.so")
+    label: str = "vaxcert-signer"
+    user_pin: SecretStr = SecretStr("")
+
+
+class ShcProfileSettings(BaseModel):
+    """Choices of our SMART Health Card profile (formats.md §1, §3; docs/signer.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # 海外用 only: the passport as Patient.identifier; {nationality} is the holder's ISO 3166 code.
+    passport_identifier_system: str = "http://hl7.org/fhir/sid/passport-{nationality}"
+    # Cards carry no exp unless set (Japan's cards had none).
+    validity_days: int | None = Field(default=None, ge=1, le=3650)
+    # Cards carry vc.rid and the JWKS carries crlVersion (revocation by certificate id).
+    revocation: bool = True
+
+
+class VdsncProfileSettings(BaseModel):
+    """Choices of our ICAO VDS-NC profile (formats.md §2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuing_country: str = Field(default="JPN", pattern=r"^[A-Z]{3}$")
+    # Several doses of one product as several vd in one ve: 7 doses fit in v32-M instead of v37-M.
+    group_doses_by_product: bool = True
+    # Japan omitted pid.sex.
+    emit_sex: bool = False
+
+
+class VaccineOverride(BaseModel):
+    """Per-product codes and names that replace the built-in table (docs/vaccines.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_ja: str | None = None
+    name_en: str | None = None
+    maker_ja: str | None = None
+    maker_en: str | None = None
+    cvx: str | None = Field(default=None, pattern=r"^[0-9]{1,3}$")
+    icd11: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2,8}(\.[0-9A-Z]{1,4})?$")
+    nam: str | None = Field(default=None, pattern=r"^[\x20-\x2e\x30-\x7e]{1,40}$")
+    issuable: bool | None = None
+
+
+class SignerSettings(BaseModel):
+    """The signer: key custody, key state, who may call it and the two format profiles."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Where new keys are made and kept: key files (dev) or a PKCS#11 token (keys never leave it).
+    custody: Literal["file", "pkcs11"] = "file"
+    pkcs11: Pkcs11Settings = Pkcs11Settings()
+    # Active kid, retired public keys, CRLs, rid secret; default: <pki_dir>/signer-state.
+    state_dir: Path | None = None
+    # C09: common names of client certificates (internal CA) that may call the signing API.
+    allowed_clients: list[str] = ["cert-center"]
+    shc: ShcProfileSettings = ShcProfileSettings()
+    vdsnc: VdsncProfileSettings = VdsncProfileSettings()
+    vaccines: dict[str, VaccineOverride] = {}
+
+
 class Settings(BaseSettings):
     """The effective configuration of a vaxcert process."""
 
@@ -92,6 +159,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     issuer_url: str = "https://127.0.0.1:8446/issuer"
     demo_kiosks: list[str] = ["KIOSK-0001", "KIOSK-0002"]
+    signer: SignerSettings = SignerSettings()
     # Signs Flask session and CSRF tokens; a fresh random value per process unless configured.
     secret_key: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
 
@@ -124,6 +192,10 @@ class Settings(BaseSettings):
         if toml_path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
         return tuple(sources)
+
+    def signer_state_dir(self) -> Path:
+        """The signer's key-state directory (configured, or ``signer-state`` in the PKI dir)."""
+        return (self.signer.state_dir or self.pki_dir / "signer-state").resolve()
 
     def url(self, listener: str) -> str:
         """The base URL of a listening surface, by its name in :class:`Listeners`."""

@@ -234,6 +234,71 @@ _ALL: tuple[Reason, ...] = (
             ),
         )
     ),
+    # Signer (issue 4): who may call it, what it can sign, its keys.
+    Reason(
+        "client_not_allowed",
+        403,
+        "この接続元からは署名を依頼できません。",
+        "This client may not call the signer.",
+    ),
+    Reason(
+        "vaccine_product_unknown",
+        422,
+        "ワクチンの種類を特定できません。",
+        "The vaccine product is not known.",
+        _COUNTER_JA,
+        _COUNTER_EN,
+    ),
+    Reason(
+        "vaccine_not_issuable",
+        422,
+        "このワクチンの接種記録では証明書を交付できません。",
+        "A certificate cannot be issued for this vaccine product.",
+        _COUNTER_JA,
+        _COUNTER_EN,
+    ),
+    Reason(
+        "vaccine_code_mismatch",
+        422,
+        "ワクチンのコードが製品と一致しません。",
+        "A vaccine code does not match the product table.",
+    ),
+    Reason(
+        "vdsnc_overseas_only",
+        422,
+        "ICAO VDS-NC は海外用の証明書にのみ付与します。",
+        "An ICAO VDS-NC is issued only for overseas certificates.",
+    ),
+    Reason(
+        "vdsnc_too_large",
+        422,
+        "証明書が1つのQRコードに収まりません。",
+        "The VDS-NC does not fit in one QR code.",
+        _COUNTER_JA,
+        _COUNTER_EN,
+    ),
+    Reason(
+        "shc_bundle_nonconformant",
+        422,
+        "証明書データがQR用の形式に合っていません。",
+        "The FHIR bundle does not follow the SMART Health Cards QR profile.",
+    ),
+    Reason(
+        "signer_key_unavailable",
+        503,
+        "署名鍵を利用できません。",
+        "The signing key is not available.",
+        _RETRY_JA,
+        _RETRY_EN,
+    ),
+    Reason(
+        "signer_state_invalid",
+        503,
+        "署名サービスの鍵情報が正しくありません。",
+        "The signer's key state is missing or invalid.",
+        _RETRY_JA,
+        _RETRY_EN,
+    ),
     # Configuration.
     Reason("config_invalid", 500, "設定が正しくありません。", "The configuration is invalid."),
     Reason(

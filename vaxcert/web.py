@@ -12,10 +12,11 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from flask import Flask, Response, g, jsonify, request
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from vaxcert import reasons
@@ -36,6 +37,8 @@ _HTTP_REASONS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -208,3 +211,33 @@ def reason_catalogue_json() -> dict[str, Any]:
         }
         for code, r in reasons.CATALOGUE.items()
     }
+
+
+def validated_json(model: type[ModelT]) -> ModelT:
+    """The request's JSON body validated by a pydantic ``model`` (unknown fields refused, C04).
+
+    Refusals are typed and never echo a submitted value: ``unsupported_media_type`` (415),
+    ``bad_request`` (not JSON), ``unknown_field``, ``missing_field`` or ``invalid_field`` (422) with
+    the field paths in ``detail``.
+    """
+    if not request.is_json:
+        raise VaxcertError("unsupported_media_type", "send application/json")
+    try:
+        return model.model_validate_json(request.get_data(cache=False))
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        kinds = {error["type"] for error in errors}
+        if "json_invalid" in kinds:
+            raise VaxcertError("bad_request", "the body is not valid JSON") from None
+        code = (
+            "unknown_field"
+            if "extra_forbidden" in kinds
+            else "missing_field"
+            if "missing" in kinds
+            else "invalid_field"
+        )
+        detail = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in errors[:8]
+        )
+        raise VaxcertError(code, detail) from None

@@ -26,15 +26,16 @@ FILE_CONTENT_TYPE = "application/smart-health-card"
 MAX_PAYLOAD_BYTES = 256 * 1024
 
 
+# Each character from '-' (45) to 'z' (122) becomes two digits, ord(c) - 45.
+_TO_DIGITS = {code: f"{code - 45:02d}" for code in range(45, 123)}
+
+
 def jws_to_numeric(jws: str) -> str:
     """``shc:/`` followed by two digits per JWS character (``ord(c) - 45``)."""
-    digits = []
-    for char in jws:
-        value = ord(char) - 45
-        if not 0 <= value <= 77:
-            raise FormatError("jws_malformed", "JWS holds a character outside base64url and '.'")
-        digits.append(f"{value:02d}")
-    return PREFIX + "".join(digits)
+    digits = jws.translate(_TO_DIGITS)
+    if len(digits) != 2 * len(jws):  # an unmapped character stayed as one
+        raise FormatError("jws_malformed", "JWS holds a character outside base64url and '.'")
+    return PREFIX + digits
 
 
 def numeric_to_jws(text: str) -> str:

@@ -1,0 +1,105 @@
+"""Thin blueprints: the center-only signing API and the public issuer endpoints.
+
+Signing API (mTLS, internal CA, only the configured client names, C09): ``POST /v1/shc``,
+``POST /v1/vdsnc`` and ``POST /v1/certificates`` (both at once). No payload is logged or kept
+(C08). Public surface (TLS, CORS ``*``): the JWKS and CRLs under the issuer URL's path, the CSCA
+certificate and its CRL.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from signer.models import CertificateContent
+from signer.services import SignerService
+from signer.shc import IssuedShc
+from signer.vdsnc import IssuedVdsnc
+from vaxcert import web
+from vaxcert.errors import VaxcertError
+
+log = logging.getLogger(__name__)
+
+
+def _service() -> SignerService:
+    service: SignerService = current_app.extensions["vaxcert_signer"]
+    return service
+
+
+def signing_blueprint(allowed_clients: list[str]) -> Blueprint:
+    """``/v1/*``: sign the content of one certificate for the center."""
+    bp = Blueprint("signer_api", __name__, url_prefix="/v1")
+    allowed = frozenset(allowed_clients)
+
+    @bp.before_request
+    def _only_the_center() -> None:
+        # C09: TLS proved the internal CA; of its clients only the center may ask for signatures.
+        peer = web.current_peer()
+        if peer is None:
+            raise VaxcertError("client_cert_required")
+        if peer.common_name not in allowed:
+            log.warning("refused a client that may not sign", extra={"peer_cn": peer.common_name})
+            raise VaxcertError("client_not_allowed")
+
+    @bp.post("/shc")
+    def shc_card() -> Response:
+        content = web.validated_json(CertificateContent)
+        return jsonify(_shc_body(_service().issue_shc(content)))
+
+    @bp.post("/vdsnc")
+    def vdsnc_document() -> Response:
+        content = web.validated_json(CertificateContent)
+        return jsonify(_vdsnc_body(_service().issue_vdsnc(content)))
+
+    @bp.post("/certificates")
+    def certificate() -> Response:
+        content = web.validated_json(CertificateContent)
+        issued = _service().issue(content)
+        body: dict[str, Any] = {"kind": content.kind, "shc": _shc_body(issued.shc)}
+        if issued.vdsnc is not None:
+            body["vdsnc"] = _vdsnc_body(issued.vdsnc)
+        return jsonify(body)
+
+    return bp
+
+
+def _shc_body(card: IssuedShc) -> dict[str, Any]:
+    return {"jws": card.jws, "qr_text": card.numeric, "kid": card.kid, "nbf": card.nbf}
+
+
+def _vdsnc_body(document: IssuedVdsnc) -> dict[str, Any]:
+    return {"document": document.document, "bsc_serial": format(document.bsc_serial, "x")}
+
+
+def public_blueprint(issuer_url: str) -> Blueprint:
+    """The issuer's published material; the JWKS path follows the configured ``iss``."""
+    bp = Blueprint("signer_public", __name__)
+    prefix = urlsplit(issuer_url).path.rstrip("/")
+
+    def _public(response: Response, max_age: int = 300) -> Response:
+        response.headers["Cache-Control"] = f"public, max-age={max_age}"
+        return response
+
+    @bp.get(f"{prefix}/.well-known/jwks.json")
+    def jwks() -> Response:
+        return _public(jsonify(_service().jwks()))
+
+    @bp.get(f"{prefix}/.well-known/crl/<kid>.json")
+    def crl(kid: str) -> Response:
+        body = _service().crl(kid)
+        if body is None:
+            raise VaxcertError("not_found", "no CRL for that kid")
+        return _public(jsonify(body), 60)
+
+    @bp.get("/vdsnc/csca.der")
+    def csca() -> Response:
+        return _public(Response(_service().csca_der(), mimetype="application/pkix-cert"), 3600)
+
+    @bp.get("/vdsnc/crl.der")
+    def csca_crl() -> Response:
+        return _public(Response(_service().csca_crl_der(), mimetype="application/pkix-crl"), 300)
+
+    return bp
