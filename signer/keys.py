@@ -101,6 +101,8 @@ class Pkcs11Token:
             raise VaxcertError("signer_key_unavailable", "signer.pkcs11.user_pin is not set")
         try:
             lib = pkcs11.lib(str(self.library))
+            if self._pid not in (-1, os.getpid()):
+                lib.reinitialize()  # a forked child must initialise the library anew
             token = lib.get_token(token_label=self.label)
         except (p11e.PKCS11Error, RuntimeError, OSError) as exc:
             raise VaxcertError(

@@ -97,7 +97,7 @@ def _agrees(stated: str | None, table: str, what: str) -> None:
 
 
 def payload(
-    bundle: dict[str, Any], iss: str, nbf: int, rid: str | None = None, exp: int | None = None
+    bundle: dict[str, Any], iss: str, nbf: float, rid: str | None = None, exp: float | None = None
 ) -> dict[str, Any]:
     """The JWS payload around ``bundle`` (key order as in the spec examples)."""
     vc: dict[str, Any] = {
@@ -218,9 +218,9 @@ def issue_bundle(
     bundle: dict[str, Any],
     key: KeySigner,
     iss: str,
-    nbf: int,
+    nbf: float,
     rid: str | None = None,
-    exp: int | None = None,
+    exp: float | None = None,
 ) -> str:
     """Sign a bundle built elsewhere, after checking it against the QR profile (all problems)."""
     problems = bundle_problems(bundle)

@@ -66,7 +66,7 @@ class IssuedVdsnc:
 def message(
     content: CertificateContent, vaccines: VaccineTable, profile: VdsncProfile
 ) -> dict[str, Any]:
-    """``data.msg``: uvci, pid and one ``ve`` per product (grouped) or per dose (Japan's layout)."""
+    """``data.msg``: uvci, pid and one ``ve`` per vaccine (grouped) or per dose (Japan's layout)."""
     if content.kind != "overseas":
         raise VaxcertError("vdsnc_overseas_only", "a domestic certificate has no VDS-NC")
     holder = content.holder
@@ -79,7 +79,9 @@ def message(
     if profile.emit_sex and holder.sex is not None:
         pid["sex"] = _SEX[holder.sex]
     events: list[dict[str, Any]] = []
-    by_product: dict[str, dict[str, Any]] = {}
+    # A ve is identified by what it states (des, nam): e.g. original and bivalent COMIRNATY doses
+    # share one ve, each dose its own vd.
+    by_product: dict[tuple[str, str], dict[str, Any]] = {}
     for dose in content.doses_in_order():
         product = vaccines.product(dose.product)
         if product.nam is None:
@@ -88,11 +90,12 @@ def message(
             raise VaxcertError("vaccine_code_mismatch", "dose CVX code differs from the table")
         if dose.icd11 is not None and dose.icd11 != product.icd11:
             raise VaxcertError("vaccine_code_mismatch", "dose ICD-11 code differs from the table")
-        event = by_product.get(product.key) if profile.group_doses_by_product else None
+        group = (product.icd11, product.nam)
+        event = by_product.get(group) if profile.group_doses_by_product else None
         if event is None:
             event = _event(product)
             events.append(event)
-            by_product[product.key] = event
+            by_product[group] = event
         event["vd"].append(_vaccination(dose))
     return {"uvci": content.certificate_id, "pid": pid, "ve": events}
 
