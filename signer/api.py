@@ -9,12 +9,12 @@ certificate and its CRL.
 from __future__ import annotations
 
 import logging
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify
+from pydantic import BaseModel
 
-from signer.models import CertificateContent
+from signer.models import CertificateContent, CertificateResult, ShcResult, VdsncResult
 from signer.services import SignerService
 from signer.shc import IssuedShc
 from signer.vdsnc import IssuedVdsnc
@@ -47,31 +47,37 @@ def signing_blueprint(allowed_clients: list[str]) -> Blueprint:
     @bp.post("/shc")
     def shc_card() -> Response:
         content = web.validated_json(CertificateContent)
-        return jsonify(_shc_body(_service().issue_shc(content)))
+        return _reply(_shc_result(_service().issue_shc(content)))
 
     @bp.post("/vdsnc")
     def vdsnc_document() -> Response:
         content = web.validated_json(CertificateContent)
-        return jsonify(_vdsnc_body(_service().issue_vdsnc(content)))
+        return _reply(_vdsnc_result(_service().issue_vdsnc(content)))
 
     @bp.post("/certificates")
     def certificate() -> Response:
         content = web.validated_json(CertificateContent)
         issued = _service().issue(content)
-        body: dict[str, Any] = {"kind": content.kind, "shc": _shc_body(issued.shc)}
-        if issued.vdsnc is not None:
-            body["vdsnc"] = _vdsnc_body(issued.vdsnc)
-        return jsonify(body)
+        result = CertificateResult(
+            kind=content.kind,
+            shc=_shc_result(issued.shc),
+            vdsnc=_vdsnc_result(issued.vdsnc) if issued.vdsnc is not None else None,
+        )
+        return _reply(result)
 
     return bp
 
 
-def _shc_body(card: IssuedShc) -> dict[str, Any]:
-    return {"jws": card.jws, "qr_text": card.numeric, "kid": card.kid, "nbf": card.nbf}
+def _reply(result: BaseModel) -> Response:
+    return Response(result.model_dump_json(exclude_none=True), mimetype="application/json")
 
 
-def _vdsnc_body(document: IssuedVdsnc) -> dict[str, Any]:
-    return {"document": document.document, "bsc_serial": format(document.bsc_serial, "x")}
+def _shc_result(card: IssuedShc) -> ShcResult:
+    return ShcResult(jws=card.jws, qr_text=card.numeric, kid=card.kid, nbf=card.nbf)
+
+
+def _vdsnc_result(document: IssuedVdsnc) -> VdsncResult:
+    return VdsncResult(document=document.document, bsc_serial=format(document.bsc_serial, "x"))
 
 
 def public_blueprint(issuer_url: str) -> Blueprint:

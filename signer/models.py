@@ -164,3 +164,33 @@ class CertificateContent(BaseModel):
     def doses_in_order(self) -> list[Dose]:
         """The doses by date, then dose number (the order both formats list them in)."""
         return sorted(self.doses, key=lambda dose: (dose.date, dose.dose_number))
+
+
+class ShcResult(BaseModel):
+    """The signing API's answer for an SMART Health Card."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    jws: str
+    qr_text: str  # "shc:/" + digits: the QR content
+    kid: str
+    nbf: int
+
+
+class VdsncResult(BaseModel):
+    """The signing API's answer for an ICAO VDS-NC: the document in JCS form (the QR content)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document: str
+    bsc_serial: str
+
+
+class CertificateResult(BaseModel):
+    """Both QR payloads of one certificate (``vdsnc`` only for ``overseas``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Kind
+    shc: ShcResult
+    vdsnc: VdsncResult | None = None

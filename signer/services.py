@@ -42,7 +42,7 @@ audit = logging.getLogger("signer.audit")
 class _Active:
     """The keys issuance uses, loaded for one version of the state file."""
 
-    stamp: tuple[int, int, int] | None
+    stamp: tuple[int, int, int, int] | None
     shc: KeySigner
     barcode: vdsnc_format.BarcodeSigner
     rid_secret: str
@@ -82,7 +82,7 @@ class SignerService:
         )
         self._lock = threading.Lock()
         self._token: Pkcs11Token | None = None
-        self._state: tuple[tuple[int, int, int] | None, KeyState] | None = None
+        self._state: tuple[tuple[int, int, int, int] | None, KeyState] | None = None
         self._active: _Active | None = None
 
     # -- keys -------------------------------------------------------------------------------

@@ -120,13 +120,13 @@ class StateStore:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
-    def stamp(self) -> tuple[int, int, int] | None:
+    def stamp(self) -> tuple[int, int, int, int] | None:
         """Identity of the current state file; changes whenever it is replaced."""
         try:
             st = os.stat(self.state_file)
         except FileNotFoundError:
             return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
     def load(self) -> KeyState:
         """The state; missing or invalid state is a typed error."""

@@ -178,7 +178,7 @@ def serve(app: Flask, cert: Path, key: Path, client_ca: Path | None) -> Server:
     """Start ``app`` with our TLS policy on 127.0.0.1 and a free port."""
     context = tls.server_context(cert, key, client_ca)
     server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     return Server(f"https://127.0.0.1:{server.server_port}", server, thread)
 
