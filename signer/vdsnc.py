@@ -127,8 +127,13 @@ def issue(
         "msg": message(content, vaccines, profile),
     }
     signed = vdsnc.canonical(data)
-    signature = barcode_signer.key.sign(signed)
-    document = vdsnc.emit(data, "ES256", barcode_signer.cer, jose.b64url_encode(signature))
+    sigvl = jose.b64url_encode(barcode_signer.key.sign(signed))
+    # The JCS form of the whole document, without canonicalising ``data`` twice: "data" sorts
+    # before "sig", alg < cer < sigvl, and base64url needs no escaping (equal to vdsnc.emit).
+    document = (
+        f'{{"data":{signed.decode("utf-8")},'
+        f'"sig":{{"alg":"ES256","cer":"{barcode_signer.cer}","sigvl":"{sigvl}"}}}}'
+    )
     if len(document.encode("utf-8")) > MAX_QR_BYTES:
         raise VaxcertError("vdsnc_too_large", f"the VDS-NC would be {len(document)} bytes")
     return IssuedVdsnc(document=document, signed_bytes=signed, bsc_serial=barcode_signer.serial)

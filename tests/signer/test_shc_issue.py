@@ -9,17 +9,23 @@ from typing import Any
 
 import pytest
 import zxingcpp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from PIL import Image
+from pydantic import ValidationError
 
 from signer import qr
 from signer import shc as shc_issue
 from signer.models import CertificateContent
 from signer.samples import example_content
 from signer.services import SignerService
+from signer.vaccines import VaccineTable
 from tests.signer.conftest import SettingsFactory, verify_shc
 from vaxcert.errors import VaxcertError
 from vaxcert.formats import shc
 from vaxcert.residents import CANARY
+
+ISSUABLE = [key for key, product in VaccineTable().items() if product.issuable]
 
 
 def _long_named(kind: str, doses: int = 7) -> CertificateContent:
@@ -180,3 +186,49 @@ def test_the_smart_health_card_file(service: SignerService, domestic: Certificat
     card = service.issue_shc(domestic)
     assert shc.parse_file(card.file_content) == [card.jws]
     assert json.loads(card.file_content) == {"verifiableCredential": [card.jws]}
+
+
+_name_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zs", "Zl", "Zp")),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    family=_name_text,
+    given_name=st.one_of(st.none(), _name_text),
+    kind=st.sampled_from(["domestic", "overseas"]),
+    doses=st.integers(min_value=1, max_value=7),
+    rid=st.one_of(st.none(), st.just("MKyCxh7p6uQ")),
+    exp=st.one_of(st.none(), st.integers(min_value=0, max_value=2**40)),
+    nbf=st.integers(min_value=0, max_value=2**40),
+    products=st.lists(st.sampled_from(sorted(ISSUABLE)), min_size=7, max_size=7),
+)
+def test_the_rendered_payload_equals_the_reference_serialisation(
+    family: str,
+    given_name: str | None,
+    kind: str,
+    doses: int,
+    rid: str | None,
+    exp: int | None,
+    nbf: int,
+    products: list[str],
+) -> None:
+    data: dict[str, Any] = json.loads(example_content(CANARY, kind, doses).model_dump_json())  # type: ignore[arg-type]
+    data["holder"]["name"] = {"family": family, "given": given_name}
+    for dose, product in zip(data["doses"], products, strict=False):
+        dose["product"] = product
+    try:
+        content = CertificateContent.model_validate_json(json.dumps(data))
+    except ValidationError:
+        assume(False)  # a name the model refuses (e.g. surrounding blanks) is not a case here
+    table = VaccineTable()
+    profile = shc_issue.ShcProfile(iss='https://x.example/a"b')
+    reference = shc.minify(
+        shc_issue.payload(
+            shc_issue.fhir_bundle(content, table, profile), profile.iss, nbf, rid, exp
+        )
+    )
+    assert shc_issue.minified_payload(content, table, profile, nbf, rid, exp) == reference

@@ -153,3 +153,17 @@ def test_issue_png_decode_verify_round_trip(service: SignerService, doses: int) 
 
 def test_the_csca_crl_is_signed_and_empty_at_first(service: SignerService) -> None:
     assert check_csca_crl(service.csca_crl_der(), service.csca_der()) == []
+
+
+def test_the_document_equals_the_codec_emit(service: SignerService) -> None:
+    from vaxcert.formats import jose, vdsnc
+
+    issued = service.issue_vdsnc(example_content(CANARY, "overseas", 7))
+    parsed = vdsnc.parse(issued.document)
+    assert issued.document == vdsnc.emit(
+        parsed.data,
+        "ES256",
+        jose.b64url_encode(parsed.certificate_der),
+        jose.b64url_encode(parsed.signature),
+    )
+    assert issued.signed_bytes == vdsnc.canonical(parsed.data)

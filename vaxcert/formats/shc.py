@@ -26,16 +26,27 @@ FILE_CONTENT_TYPE = "application/smart-health-card"
 MAX_PAYLOAD_BYTES = 256 * 1024
 
 
-# Each character from '-' (45) to 'z' (122) becomes two digits, ord(c) - 45.
-_TO_DIGITS = {code: f"{code - 45:02d}" for code in range(45, 123)}
+# Each character c from '-' (45) to 'z' (122) becomes the two digits of ord(c) - 45: one table for
+# the tens digit, one for the units, interleaved. Anything else maps to 0xFF and is refused.
+_TENS = bytes((0x30 + (b - 45) // 10) if 45 <= b <= 122 else 0xFF for b in range(256))
+_UNITS = bytes((0x30 + (b - 45) % 10) if 45 <= b <= 122 else 0xFF for b in range(256))
 
 
 def jws_to_numeric(jws: str) -> str:
     """``shc:/`` followed by two digits per JWS character (``ord(c) - 45``)."""
-    digits = jws.translate(_TO_DIGITS)
-    if len(digits) != 2 * len(jws):  # an unmapped character stayed as one
+    try:
+        raw = jws.encode("ascii")
+    except UnicodeEncodeError:
+        raise FormatError(
+            "jws_malformed", "JWS holds a character outside base64url and '.'"
+        ) from None
+    tens = raw.translate(_TENS)
+    if 0xFF in tens:
         raise FormatError("jws_malformed", "JWS holds a character outside base64url and '.'")
-    return PREFIX + digits
+    digits = bytearray(2 * len(raw))
+    digits[0::2] = tens
+    digits[1::2] = raw.translate(_UNITS)
+    return PREFIX + digits.decode("ascii")
 
 
 def numeric_to_jws(text: str) -> str:
