@@ -272,6 +272,7 @@ class SignerService:
         """
         if self.store.exists():
             return False
+        self._check_prerequisites()  # before anything is created: a refusal leaves no trace
         with self.store.locked():
             if self.store.exists():
                 return False
@@ -293,14 +294,21 @@ class SignerService:
         log.info("signer key state initialised", extra={"custody": self.settings.signer.custody})
         return True
 
+    def _check_prerequisites(self) -> None:
+        directory = self.settings.pki_dir
+        if self.settings.signer.custody == "file":
+            needed = [pki.key_path(directory, "shc-issuer"), pki.key_path(directory, "vdsnc-bsc")]
+        else:
+            needed = [pki.key_path(directory, "vdsnc-csca"), pki.cert_path(directory, "vdsnc-csca")]
+        if not all(path.exists() for path in needed):
+            raise VaxcertError(
+                "signer_state_invalid", f"no development PKI in {directory} (`vaxcert certs init`)"
+            )
+
     def _adopt_dev_keys(self, now: int) -> tuple[ShcKey, BscKey]:
         directory = self.settings.pki_dir
         shc_path = pki.key_path(directory, "shc-issuer")
         bsc_path = pki.key_path(directory, "vdsnc-bsc")
-        if not (shc_path.exists() and bsc_path.exists()):
-            raise VaxcertError(
-                "signer_state_invalid", f"no development PKI in {directory} (`vaxcert certs init`)"
-            )
         shc_signer = FileKeySigner.from_file(shc_path)
         bsc_signer = FileKeySigner.from_file(bsc_path)
         bsc_der = directory / "vdsnc-bsc.der"

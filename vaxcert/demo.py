@@ -24,7 +24,8 @@ from vaxcert.services import SERVICES, ServiceSpec
 # Capabilities that later issues add; the demo says plainly what is not there yet.
 NOT_YET_BUILT = (
     "kiosk flow (issue: kiosk terminal) - the kiosk answers /healthz only",
-    "issuance (issues: card layer, signer, VRS stub, center) - those services answer /healthz only",
+    "issuance (issues: card layer, VRS stub, center) - the signer signs (POST /v1/certificates "
+    "on signer-api, keys on signer-public); the rest answer /healthz only",
 )
 
 

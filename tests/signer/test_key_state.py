@@ -41,6 +41,7 @@ def test_init_without_a_pki_is_a_typed_error(
     with pytest.raises(VaxcertError) as caught:
         service.init()
     assert caught.value.code == "signer_state_invalid"
+    assert not service.store.directory.exists()  # nothing half-made
     with pytest.raises(VaxcertError):
         service.jwks()
 
