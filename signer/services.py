@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import hashlib
 import logging
+import re
 import secrets
 import threading
 import time
@@ -34,6 +35,7 @@ from vaxcert.errors import VaxcertError
 from vaxcert.formats import shc
 
 log = logging.getLogger(__name__)
+_CERTIFICATE_ID = re.compile(r"[0-9A-Z]{1,12}")
 # C08: the audit trail holds time (the record's), kid, certificate id and a digest; no content.
 audit = logging.getLogger("signer.audit")
 
@@ -415,6 +417,8 @@ class SignerService:
         (or only ``kid``): adds ``RID.TS`` to each CRL and bumps its ``ctr`` (= ``crlVersion``)."""
         if not self.shc_profile.revocation:
             raise VaxcertError("config_invalid", "signer.shc.revocation is off")
+        if not _CERTIFICATE_ID.fullmatch(certificate_id):
+            raise VaxcertError("invalid_field", "a certificate ID is 1-12 of [0-9A-Z]")
         cutoff = int(time.time() if now is None else now) + 1  # cards with nbf < cutoff
         revoked: list[tuple[str, str]] = []
         with self.store.locked():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from pathlib import Path
@@ -27,7 +28,7 @@ def test_init_adopts_the_dev_pki_keys_once(service: SignerService, pki_dir: Path
     assert stat.S_IMODE(service.store.directory.stat().st_mode) == 0o700
     jwk = service.jwks()["keys"][0]
     assert set(jwk) == {"kty", "crv", "x", "y", "kid", "use", "alg", "x5c", "crlVersion"}
-    leaf = x509.load_der_x509_certificate(__import__("base64").b64decode(jwk["x5c"][0]))
+    leaf = x509.load_der_x509_certificate(base64.b64decode(jwk["x5c"][0]))
     san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.UniformResourceIdentifier) == [
         "https://127.0.0.1:8446/issuer"
@@ -66,7 +67,7 @@ def test_rotation_keeps_the_old_public_key_published(
 
 
 def test_a_second_service_instance_sees_the_rotation(
-    service: SignerService, settings: object, domestic: CertificateContent
+    service: SignerService, domestic: CertificateContent
 ) -> None:
     other = SignerService(service.settings)
     before = other.issue_shc(domestic).kid
@@ -113,6 +114,9 @@ def test_revocation_covers_every_published_key_or_one(
     with pytest.raises(VaxcertError) as caught:
         service.revoke("CERT3", kid="unknown")
     assert caught.value.code == "not_found"
+    with pytest.raises(VaxcertError) as malformed:
+        service.revoke("cert-1")
+    assert malformed.value.code == "invalid_field"
 
 
 def test_a_compromised_shc_key_leaves_the_jwks_at_once(

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+import segno
 import zxingcpp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -65,7 +66,7 @@ def test_seven_doses_and_a_ten_kanji_name_fit_one_qr_and_round_trip(
 def test_the_qr_has_a_byte_segment_then_a_numeric_segment(service: SignerService) -> None:
     card = service.issue_shc(_long_named("domestic"))
     code = qr.shc_qr(card.numeric)
-    one_segment = __import__("segno").make(card.numeric, error="l", boost_error=False, micro=False)
+    one_segment = segno.make(card.numeric, error="l", boost_error=False, micro=False)
     # The whole text as one segment would be byte mode and far larger (non-conformant).
     assert int(one_segment.version) > int(code.version)
     assert int(code.version) <= 22

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import rfc8785
 import zxingcpp
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
@@ -127,7 +128,7 @@ def test_the_document_is_emitted_in_jcs_form(
 ) -> None:
     text = service.issue_vdsnc(overseas).document
     assert text.startswith('{"data":{"hdr":{"is":"JPN","t":"icao.vacc","v":1},"msg":{"pid":')
-    assert text.encode() == __import__("rfc8785").dumps(json.loads(text))
+    assert text.encode() == rfc8785.dumps(json.loads(text))
 
 
 def test_domestic_certificates_get_no_vdsnc(
