@@ -46,17 +46,17 @@ def signing_blueprint(allowed_clients: list[str]) -> Blueprint:
 
     @bp.post("/shc")
     def shc_card() -> Response:
-        content = web.validated_json(CertificateContent)
+        content = web.parse_body(CertificateContent)
         return _reply(_shc_result(_service().issue_shc(content)))
 
     @bp.post("/vdsnc")
     def vdsnc_document() -> Response:
-        content = web.validated_json(CertificateContent)
+        content = web.parse_body(CertificateContent)
         return _reply(_vdsnc_result(_service().issue_vdsnc(content)))
 
     @bp.post("/certificates")
     def certificate() -> Response:
-        content = web.validated_json(CertificateContent)
+        content = web.parse_body(CertificateContent)
         issued = _service().issue(content)
         result = CertificateResult(
             kind=content.kind,

@@ -234,6 +234,50 @@ _ALL: tuple[Reason, ...] = (
             ),
         )
     ),
+    # Certificate-issuance center (kiosk API, issuance rules).
+    Reason("kiosk_unknown", 403, "この端末は登録されていません。", "This kiosk is not registered."),
+    Reason("kiosk_disabled", 403, "この端末は利用停止中です。", "This kiosk is disabled."),
+    Reason("rate_limited", 429, "要求が多すぎます。", "Too many requests.", _RETRY_JA, _RETRY_EN),
+    Reason(
+        "consent_required",
+        422,
+        "利用規約への同意が必要です。",
+        "You must accept the current terms of use.",
+        "利用規約を確認し、同意してください。",
+        "Please read and accept the terms of use.",
+    ),
+    Reason(
+        "request_replayed",
+        409,
+        "同じ申請が既に送信されています。",
+        "This application was already sent.",
+        "最初からやり直してください。",
+        "Please start again.",
+    ),
+    Reason(
+        "no_vaccination_record",
+        404,
+        "選択した市区町村に接種記録が見つかりません。",
+        "No vaccination record was found in the municipality you chose.",
+        "接種時に住民票があった市区町村を選び直すか、その市区町村の窓口で申請してください。",
+        "Choose the municipality where you lived when vaccinated, or apply at its counter.",
+    ),
+    Reason(
+        "record_mismatch",
+        403,
+        "カードの情報と接種記録が一致しません。",
+        "The information on your card does not match the vaccination record.",
+        _COUNTER_JA,
+        _COUNTER_EN,
+    ),
+    Reason(
+        "passport_not_on_file",
+        403,
+        "旅券(パスポート)の情報が登録されていません。",
+        "No passport information is on file for an overseas certificate.",
+        "アプリで一度申請するか、市区町村の窓口で申請してください。",
+        "Apply once with the smartphone app, or at the municipal counter.",
+    ),
     # Signer (issue 4): who may call it, what it can sign, its keys.
     Reason(
         "client_not_allowed",

@@ -38,8 +38,6 @@ _HTTP_REASONS = {
     415: "unsupported_media_type",
 }
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -118,21 +116,29 @@ def _from_trusted_proxy(trusted: list[str]) -> bool:
     return any(address in ipaddress.ip_network(net, strict=False) for net in trusted)
 
 
-def require_client_certificate(app: Flask) -> None:
-    """Every request of ``app`` needs a verified, not deny-listed client certificate (C09)."""
+def require_client_certificate(app: Flask, on_refused: Callable[[str], None] | None = None) -> None:
+    """Every request of ``app`` needs a verified, not deny-listed client certificate (C09).
+
+    ``on_refused(reason_code)`` lets a service count refusals.
+    """
 
     @app.before_request
     def _check_peer() -> None:
         peer = current_peer()
-        if peer is None:
-            raise VaxcertError("client_cert_required")
         settings: Settings = g.vaxcert_settings
-        if peer.fingerprint_sha256 in settings.tls.denied_client_fingerprints:
+        if peer is None:
+            code = "client_cert_required"
+        elif peer.fingerprint_sha256 in settings.tls.denied_client_fingerprints:
             log.warning(
                 "refused deny-listed client certificate",
                 extra={"peer_cn": peer.common_name, "serial": str(peer.serial)},
             )
-            raise VaxcertError("client_cert_denied")
+            code = "client_cert_denied"
+        else:
+            return
+        if on_refused is not None:
+            on_refused(code)
+        raise VaxcertError(code)
 
 
 def new_app(import_name: str, templates: str) -> Flask:
@@ -199,6 +205,32 @@ def install(
         return jsonify(body)
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse_body(model: type[ModelT]) -> ModelT:
+    """The JSON body validated into ``model`` (C04: unknown fields are refused by the model).
+
+    Errors name the field, never echo its value: unknown → ``unknown_field``, missing →
+    ``missing_field``, anything else → ``invalid_field``; a non-JSON body → 415/400.
+    """
+    if not request.is_json:
+        raise VaxcertError("unsupported_media_type", "send application/json")
+    try:
+        # JSON mode, so strict models get JSON semantics (dates from ISO strings only, no number
+        # coerced into a date or a string into an integer).
+        return model.model_validate_json(request.get_data())
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        if first["type"] == "json_invalid":
+            raise VaxcertError("bad_request", "body is not valid JSON") from None
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        code = {"extra_forbidden": "unknown_field", "missing": "missing_field"}.get(
+            first["type"], "invalid_field"
+        )
+        raise VaxcertError(code, f"{field}: {first['msg']}", field=field) from None
+
+
 def reason_catalogue_json() -> dict[str, Any]:
     """The reason catalogue as JSON (served to kiosks and apps so their texts match ours)."""
     return {
@@ -211,33 +243,3 @@ def reason_catalogue_json() -> dict[str, Any]:
         }
         for code, r in reasons.CATALOGUE.items()
     }
-
-
-def validated_json(model: type[ModelT]) -> ModelT:
-    """The request's JSON body validated by a pydantic ``model`` (unknown fields refused, C04).
-
-    Refusals are typed and never echo a submitted value: ``unsupported_media_type`` (415),
-    ``bad_request`` (not JSON), ``unknown_field``, ``missing_field`` or ``invalid_field`` (422) with
-    the field paths in ``detail``.
-    """
-    if not request.is_json:
-        raise VaxcertError("unsupported_media_type", "send application/json")
-    try:
-        return model.model_validate_json(request.get_data(cache=False))
-    except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False)
-        kinds = {error["type"] for error in errors}
-        if "json_invalid" in kinds:
-            raise VaxcertError("bad_request", "the body is not valid JSON") from None
-        code = (
-            "unknown_field"
-            if "extra_forbidden" in kinds
-            else "missing_field"
-            if "missing" in kinds
-            else "invalid_field"
-        )
-        detail = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-            for error in errors[:8]
-        )
-        raise VaxcertError(code, detail) from None
