@@ -36,6 +36,7 @@ from vaxcert.formats import shc
 
 log = logging.getLogger(__name__)
 _CERTIFICATE_ID = re.compile(r"[0-9A-Z]{1,12}")
+ROTATE_AFTER_DAYS = 365
 # C08: the audit trail holds time (the record's), kid, certificate id and a digest; no content.
 audit = logging.getLogger("signer.audit")
 
@@ -495,10 +496,13 @@ class SignerService:
     def status(self) -> dict[str, Any]:
         """A summary of the key state for operators (no secrets, no key material)."""
         state = self.store.load()
+        active_age = time.time() - state.shc(state.shc_active).created
         return {
             "state_dir": str(self.store.directory),
             "custody_for_new_keys": self.settings.signer.custody,
             "shc_active": state.shc_active,
+            # formats.md §1: rotate the SHC key at least yearly.
+            "shc_rotation_due": active_age > ROTATE_AFTER_DAYS * 86400,
             "shc_keys": [
                 {
                     "kid": k.kid,

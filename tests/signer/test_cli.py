@@ -89,6 +89,7 @@ def test_rotate_revoke_compromise_and_status(env: dict[str, str]) -> None:
     assert run(env, "init").exit_code == 0
     first = json.loads(run(env, "status").output)
     old_kid = first["shc_active"]
+    assert first["shc_rotation_due"] is False
     rotated = run(env, "rotate", "--format", "both")
     assert rotated.exit_code == 0, rotated.output
     status = json.loads(run(env, "status").output)
