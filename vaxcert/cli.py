@@ -19,7 +19,10 @@ from vaxcert.config import Settings, load_settings, masked
 from vaxcert.errors import ConfigError
 
 # name -> "module:attribute" of a click command or group contributed by a package.
-PACKAGE_GROUPS: dict[str, str] = {}
+PACKAGE_GROUPS: dict[str, str] = {
+    "trust": "verifier.cli:trust_group",
+    "verify": "verifier.cli:verify_command",
+}
 
 
 class _Cli(click.Group):
