@@ -99,7 +99,12 @@ def create_app(config: Settings | None = None, trust: TrustStore | None = None) 
     app.extensions["vaxcert_clock_skew"] = dt.timedelta(
         seconds=settings.verifier.clock_skew_seconds
     )
-    web.install(app, settings, "verifier")
+
+    def health() -> dict[str, object]:
+        store = holder.get()
+        return {"trusted_shc_issuers": len(store.shc), "trusted_cscas": len(store.cscas)}
+
+    web.install(app, settings, "verifier", health=health)
     Babel(app, locale_selector=select_locale)
 
     from verifier import views
