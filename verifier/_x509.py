@@ -18,7 +18,7 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
@@ -227,6 +227,7 @@ class Certificate:
     country: str | None
     public_key: PublicKey = field(repr=False)
     signed: SignatureSpec = field(repr=False)
+    document_types: frozenset[str] = frozenset()  # ICAO document-type list (e.g. {"NV"})
 
     @property
     def fingerprint(self) -> str:
@@ -327,9 +328,21 @@ def _public_key(info: Any) -> PublicKey:
         raise X509Error("implicitly-CA EC parameters are not supported")
     point = bytes(info["public_key"].native)
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+        return fast_key(ec.EllipticCurvePublicKey.from_encoded_point(curve, point))
     except ValueError:
         raise X509Error("EC public key is not a point on its curve") from None
+
+
+def fast_key(key: ec.EllipticCurvePublicKey) -> ec.EllipticCurvePublicKey:
+    """The same key, re-loaded from its named-curve SPKI: OpenSSL verifies about 25% faster with
+    a key loaded that way than with one built from coordinates (measured; design.md §5)."""
+    loaded = serialization.load_der_public_key(
+        key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    assert isinstance(loaded, ec.EllipticCurvePublicKey)
+    return loaded
 
 
 def _explicit_curve(specified: Any) -> ec.EllipticCurve:
@@ -403,6 +416,7 @@ def parse_certificate(data: bytes) -> Certificate:
             country=country,
             public_key=_public_key(tbs["subject_public_key_info"]),
             signed=signed,
+            document_types=_document_types(extensions.get(DOCUMENT_TYPE_LIST)),
         )
     except X509Error:
         raise
@@ -483,15 +497,17 @@ def ecdsa_raw_holds(
 
 def has_nv_document_type(cert: Certificate) -> bool:
     """Whether the ICAO document-type-list extension lists ``NV`` (proof of vaccination)."""
-    value = cert.extensions.get(DOCUMENT_TYPE_LIST)
+    return "NV" in cert.document_types
+
+
+def _document_types(value: bytes | None) -> frozenset[str]:
     if value is None:
-        return False
+        return frozenset()
     try:
-        parsed = _DocumentTypeList.load(value)
-        types = parsed["doc_type_list"].native
+        types = _DocumentTypeList.load(value)["doc_type_list"].native
     except (ValueError, TypeError, KeyError):
-        return False
-    return "NV" in (types or [])
+        return frozenset()
+    return frozenset(str(t) for t in types or [])
 
 
 class _DocumentTypes(asn1_core.SetOf):  # type: ignore[misc]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import itertools
 import json
 import logging
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,15 @@ class TrustStore:
             jwks_url=jwks_url or "",
             x5c_roots=tuple(_parse_cert(data, f"x5c root of {iss}") for data in x5c_roots),
         )
-        issuer.keys = parse_jwks(jwks, iss, self.load_warnings)
+        keys = parse_jwks(jwks, iss, self.load_warnings)
+        # The chain's shape and signatures do not depend on the time of verification: check them
+        # once here, so each verification only compares validity windows.
+        issuer.keys = {
+            kid: replace(key, x5c_error=key.x5c_error or x5c_problem(key, iss, issuer.x5c_roots))
+            if key.x5c
+            else key
+            for kid, key in keys.items()
+        }
         for crl in crls:
             revocations = parse_shc_crl(crl, iss)
             if revocations.kid not in issuer.keys:
@@ -245,7 +254,7 @@ def parse_jwks(
             _note(warnings, f"{iss}: key {kid} is not a signing key; ignored")
             continue
         try:
-            public_key = jose.jwk_public_key(entry)
+            public_key = _x509.fast_key(jose.jwk_public_key(entry))
             thumbprint = jose.ec_thumbprint(entry)
         except FormatError as exc:
             _note(warnings, f"{iss}: key {kid} is malformed ({exc.detail}); ignored")
@@ -261,6 +270,31 @@ def parse_jwks(
         chain, error = _x5c(entry.get("x5c"))
         found[kid] = TrustedKey(kid, public_key, crl_version, chain, error)
     return found
+
+
+def x5c_problem(key: TrustedKey, iss: str, roots: tuple[_x509.Certificate, ...]) -> str | None:
+    """Why the key's x5c chain is unacceptable, time aside (None when it is fine): the leaf
+    certifies the key with SAN URI = iss, each certificate is issued and signed by the next, and
+    the chain ends at one of ``roots`` when any are configured."""
+    chain = key.x5c
+    leaf = chain[0]
+    if not leaf.same_key(key.public_key):
+        return "leaf certificate does not hold the JWK's key"
+    if iss not in leaf.uris:
+        return "leaf SAN URI is not the issuer"
+    for child, parent in itertools.pairwise(chain):
+        if child.issuer != parent.subject or not parent.is_ca:
+            return "chain order or CA flag is wrong"
+        if not _x509.signature_holds(child.signed, parent.public_key):
+            return "a chain signature does not verify"
+    top = chain[-1]
+    if roots and not any(
+        root.der == top.der
+        or (top.issuer == root.subject and _x509.signature_holds(top.signed, root.public_key))
+        for root in roots
+    ):
+        return "chain does not end at a configured root"
+    return None
 
 
 def _x5c(value: Any) -> tuple[tuple[_x509.Certificate, ...], str | None]:

@@ -41,7 +41,7 @@ def jws_to_numeric(jws: str) -> str:
 # loop per pair: the verifier must stay within 4x one ECDSA verify (design.md §5).
 _TENS = bytes.maketrans(b"0123456789", bytes(range(0, 100, 10)))
 _ONES = bytes.maketrans(b"0123456789", bytes(range(10)))
-_HIGHEST = ord("-") + 77  # 'z'
+_IN_RANGE = bytes(range(ord("-"), ord("-") + 78))  # '-' (00) … 'z' (77)
 
 
 def numeric_to_jws(text: str) -> str:
@@ -66,7 +66,7 @@ def numeric_to_jws(text: str) -> str:
         + int.from_bytes(b"-" * count, "big")
     )
     decoded = total.to_bytes(count, "big")
-    if count and max(decoded) > _HIGHEST:
+    if decoded.translate(None, _IN_RANGE):  # anything left is a pair above 77
         value = max(decoded) - ord("-")
         raise FormatError("shc_digit_out_of_range", f"digit pair {value} exceeds 77")
     return decoded.decode("ascii")
