@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import threading
 from pathlib import Path
+from typing import IO
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from flask_babel import Babel
 
 from vaxcert import web
@@ -25,6 +27,20 @@ _CSP = (
     "media-src 'self' blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
+
+
+class InMemoryRequest(Request):
+    """Uploads stay in memory: Werkzeug would spool files over 500 kB to a temporary file, and a
+    photo of a certificate must never touch the disk (C08). MAX_CONTENT_LENGTH bounds the size."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return io.BytesIO()
 
 
 class TrustHolder:
@@ -93,6 +109,7 @@ def create_app(config: Settings | None = None, trust: TrustStore | None = None) 
     except TrustStoreError as exc:
         raise ConfigError("VAXCERT_VERIFIER__TRUST", exc.detail) from None
     app = web.new_app(__name__, "verifier")
+    app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.verifier.max_upload_bytes
     app.config["BABEL_DEFAULT_LOCALE"] = "ja"
     app.extensions["vaxcert_trust"] = holder

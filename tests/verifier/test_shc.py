@@ -400,3 +400,20 @@ def test_x5c_leaf_must_name_the_issuer_and_end_at_a_configured_root(
         x5c_roots=[(aus_dir / "csca-aus-16f2.der").read_bytes()],
     )
     assert verify(issuance.issue_shc(dev_pki), wrong_root).codes == ["x5c_invalid"]
+
+
+def test_reference_fast_path_agrees_with_the_structural_walk(spec_dir: Path, dev_pki: Path) -> None:
+    from verifier._shc import _references
+
+    jws_texts = [_example(spec_dir, n, "jws").read_text().strip() for n in ("00", "01", "02", "03")]
+    jws_texts.append(shc.numeric_to_jws(issuance.issue_shc(dev_pki)))
+    for text in jws_texts:
+        raw = shc.inflate_raw(shc.split_jws(text).payload)
+        entries = shc.parse_payload(raw)["vc"]["credentialSubject"]["fhirBundle"]["entry"]
+        assert sorted(_references(entries, raw)) == sorted(_references(entries))
+    # With an escape anywhere in the text, only the walk is trusted.
+    escaped = (
+        b'{"entry":[{"resource":{"a":{"\\u0072eference":"Patient/1"},"reference":"resource:0"}}]}'
+    )
+    entries = json.loads(escaped)["entry"]
+    assert sorted(_references(entries, escaped)) == ["Patient/1", "resource:0"]

@@ -247,3 +247,16 @@ def test_the_demo_default_trusts_our_dev_issuer(dev_pki: Path) -> None:
     client = create_app(settings).test_client()
     reply = client.post("/api/verify", json={"text": issuance.issue_vdsnc(dev_pki)}).json
     assert reply["valid"] is True  # type: ignore[index]
+
+
+def test_C08_large_uploads_stay_in_memory(app: Flask) -> None:
+    # Werkzeug spools uploads over 500 kB to a temp file by default; ours never touch the disk.
+    from flask import request
+
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * (2 * 1024 * 1024)
+    with app.test_request_context(
+        "/", method="POST", data={"file": (io.BytesIO(big), "photo.png")}
+    ):
+        stream = request.files["file"].stream
+        assert isinstance(stream, io.BytesIO)
+        assert stream.getvalue() == big
