@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
-from flask import Flask
+from flask import Flask, Response
 
-from vaxcert import web
+from cert_center import metrics
+from cert_center.api import kiosk_api
+from cert_center.services import Center
+from vaxcert import kvstore, web
 from vaxcert.config import Settings, load_settings
 
 Surface = Literal["kiosk_api", "app_api", "ops"]
+log = logging.getLogger(__name__)
 
 
 def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -> Flask:
@@ -17,6 +22,20 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
     settings = config or load_settings()
     app = web.new_app(__name__, "cert_center")
     web.install(app, settings, f"center-{surface.replace('_', '-')}")
+    if settings.redis_url is None and surface != "ops":
+        log.warning("no VAXCERT_REDIS_URL: nonces and rate limits are kept per process")
+    store = kvstore.from_url(settings.redis_url, prefix="vaxcert:center:")
+    app.extensions["vaxcert_center"] = Center(settings.center, store)
     if surface == "kiosk_api":
-        web.require_client_certificate(app)  # C09
+        web.require_client_certificate(  # C09
+            app, on_refused=lambda code: metrics.CLIENT_REFUSALS.labels(code).inc()
+        )
+        app.register_blueprint(kiosk_api)
+    elif surface == "ops":
+
+        @app.get("/metrics")
+        def prometheus_metrics() -> Response:
+            body, content_type = metrics.exposition()
+            return Response(body, content_type=content_type)
+
     return app

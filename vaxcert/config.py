@@ -89,6 +89,77 @@ class VerifierSettings(BaseModel):
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
 
 
+class KioskEntry(BaseModel):
+    """One kiosk of the registry: its id is the CN of its dedicated-line client certificate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kiosk_id: str = Field(pattern=r"^[A-Za-z0-9-]{1,32}$")
+    store_name: str
+    enabled: bool = True
+
+
+class MunicipalityEntry(BaseModel):
+    """A municipality taking part in kiosk issuance (C05), with its fee."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[0-9]{6}$")
+    name_ja: str
+    name_en: str
+    fee_yen: int = Field(default=120, ge=0, le=10_000)
+    mayor_ja: str = ""
+
+
+_TERMS_JA = (
+    "この端末で新型コロナウイルス感染症予防接種証明書を申請します。"
+    "マイナンバーカードのICチップから個人番号と基本4情報を読み取り、接種時に住民票があった"
+    "市区町村の予防接種記録と照合して証明書を交付します。読み取った情報と証明書の内容は"
+    "この端末と証明書交付センターには記録されません。"
+)
+_TERMS_EN = (
+    "You are applying for a COVID-19 vaccination certificate at this terminal. Your individual "
+    "number and basic four details are read from the IC chip of your My Number Card and checked "
+    "against the vaccination record of the municipality where you lived when vaccinated. Neither "
+    "this terminal nor the certificate issuance center records what is read or the certificate."
+)
+
+
+class CenterSettings(BaseModel):
+    """The issuance center: kiosk registry, what kiosks may show (C05), rules, relays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kiosks: list[KioskEntry] = [
+        KioskEntry(kiosk_id="KIOSK-0001", store_name="デモ店 鹿児島中央駅前"),
+        KioskEntry(kiosk_id="KIOSK-0002", store_name="デモ店 霧島国分"),
+    ]
+    municipalities: list[MunicipalityEntry] = [
+        MunicipalityEntry(
+            code="462012", name_ja="鹿児島市", name_en="Kagoshima City", mayor_ja="鹿児島市長"
+        ),
+        MunicipalityEntry(
+            code="462187", name_ja="霧島市", name_en="Kirishima City", mayor_ja="霧島市長"
+        ),
+    ]
+    service_hours: str = Field(default="06:30-23:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    timezone: str = "Asia/Tokyo"
+    languages: list[Literal["ja", "en"]] = ["ja", "en"]
+    terms_version: str = "2022-07-26"
+    terms_ja: str = _TERMS_JA
+    terms_en: str = _TERMS_EN
+    maintenance: bool = False
+    max_copies: int = Field(default=5, ge=1, le=20)
+    nonce_ttl_seconds: int = Field(default=900, ge=60)
+    kiosk_requests_per_minute: int = Field(default=120, ge=1)
+    relay_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=10.0, gt=0)
+    # Where gunicorn processes of the center share aggregate metric files (prometheus multiprocess
+    # mode): counters only, never personal data (C08). Unset: a per-run temp dir.
+    metrics_dir: Path | None = None
+
+
 class Settings(BaseSettings):
     """The effective configuration of a vaxcert process."""
 
@@ -107,6 +178,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     issuer_url: str = "https://127.0.0.1:8446/issuer"
     demo_kiosks: list[str] = ["KIOSK-0001", "KIOSK-0002"]
+    center: CenterSettings = CenterSettings()
     # Signs Flask session and CSRF tokens; a fresh random value per process unless configured.
     secret_key: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
 

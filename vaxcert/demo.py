@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from types import FrameType
@@ -49,9 +51,11 @@ def probe(spec: ServiceSpec, settings: Settings, timeout: float = 2.0) -> dict[s
         return body
 
 
-def start(spec: ServiceSpec, settings: Settings) -> subprocess.Popen[bytes]:
+def start(
+    spec: ServiceSpec, settings: Settings, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start ``vaxcert serve NAME`` as a child in its own process group."""
-    env = dict(os.environ, VAXCERT_PKI_DIR=str(settings.pki_dir))
+    env = dict(os.environ, VAXCERT_PKI_DIR=str(settings.pki_dir), **(extra_env or {}))
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "vaxcert.cli", "serve", spec.name],
         env=env,
@@ -147,9 +151,13 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
         stopping = True
 
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # The center's processes share metric files for this run only.
+    metrics_dir = tempfile.mkdtemp(prefix="vaxcert-demo-metrics-")
     try:
         for spec in specs:
-            children[spec.name] = start(spec, settings)
+            children[spec.name] = start(
+                spec, settings, {"VAXCERT_CENTER__METRICS_DIR": metrics_dir}
+            )
         failed = wait_healthy(specs, settings, children)
         if failed:
             print(f"did not become healthy: {', '.join(failed)}", file=sys.stderr)
@@ -165,5 +173,6 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
         return 0
     finally:
         stop(children)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

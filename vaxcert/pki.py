@@ -327,6 +327,26 @@ def _key_usage(cert_sign: bool) -> x509.KeyUsage:
     )
 
 
+def issue(
+    directory: Path,
+    spec: Spec,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+) -> x509.Certificate:
+    """Issue ``spec`` with its CA from ``directory`` and write key (0600) and certificate.
+
+    A leaf keeps its key when re-issued; a CA that is re-made gets a new one.
+    """
+    kp = key_path(directory, spec.name)
+    key = load_key(kp) if kp.exists() and spec.role != "ca" else _new_key(spec.key_type)
+    issuer_cert = load_cert(cert_path(directory, spec.issuer)) if spec.issuer else None
+    issuer_key = load_key(key_path(directory, spec.issuer)) if spec.issuer else None
+    cert = build_certificate(spec, key, issuer_cert, issuer_key, not_before, not_after)
+    _write_key(kp, key)
+    cert_path(directory, spec.name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert
+
+
 def _still_good(directory: Path, spec: Spec, issuer: x509.Certificate | None) -> bool:
     kp, cp = key_path(directory, spec.name), cert_path(directory, spec.name)
     if not (kp.exists() and cp.exists()):
@@ -374,13 +394,7 @@ def init(
         issuer_cert = load_cert(cert_path(directory, spec.issuer)) if spec.issuer else None
         if _still_good(directory, spec, issuer_cert):
             continue
-        kp = key_path(directory, spec.name)
-        # A leaf keeps its key when re-issued; a CA that is re-made gets a new one.
-        key = load_key(kp) if kp.exists() and spec.role != "ca" else _new_key(spec.key_type)
-        issuer_key = load_key(key_path(directory, spec.issuer)) if spec.issuer else None
-        cert = build_certificate(spec, key, issuer_cert, issuer_key)
-        _write_key(kp, key)
-        cert_path(directory, spec.name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        issue(directory, spec)
         made.append(spec.name)
     if made or not (directory / "public-bundle.pem").exists():
         _write_bundles(directory)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import ssl
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -29,6 +32,13 @@ class _ScrubbedLogger(Logger):  # type: ignore[misc]
             logger.setLevel(logging.DEBUG if cfg.loglevel == "debug" else logging.WARNING)
 
 
+def _child_exit(_server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
 class _Application(BaseApplication):  # type: ignore[misc]
     def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
         self.spec = spec
@@ -51,6 +61,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
             "logger_class": _ScrubbedLogger,
             "accesslog": None,
             "proc_name": f"vaxcert-{self.spec.name}",
+            "child_exit": _child_exit,
         }
         if self.spec.tls != "plain":
             cert, key = files["cert"], files["key"]
@@ -71,7 +82,19 @@ class _Application(BaseApplication):  # type: ignore[misc]
         return self.spec.create_app(self.settings)
 
 
+def shared_metrics_dir(settings: Settings) -> Path:
+    """Where the center's processes share metric files (aggregate counters only, C08)."""
+    directory = settings.center.metrics_dir or (
+        Path(tempfile.gettempdir()) / f"vaxcert-center-metrics-{os.getuid()}"
+    )
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
 def run(spec: ServiceSpec, settings: Settings) -> None:
     """Serve ``spec`` in the foreground until SIGTERM/SIGINT."""
     vlogging.configure(settings.log_level, spec.name)
+    if spec.name.startswith("center-"):
+        # Set before any worker imports prometheus_client (it reads this at import time).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared_metrics_dir(settings))
     _Application(spec, settings).run()

@@ -12,10 +12,11 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from flask import Flask, Response, g, jsonify, request
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from vaxcert import reasons
@@ -115,21 +116,29 @@ def _from_trusted_proxy(trusted: list[str]) -> bool:
     return any(address in ipaddress.ip_network(net, strict=False) for net in trusted)
 
 
-def require_client_certificate(app: Flask) -> None:
-    """Every request of ``app`` needs a verified, not deny-listed client certificate (C09)."""
+def require_client_certificate(app: Flask, on_refused: Callable[[str], None] | None = None) -> None:
+    """Every request of ``app`` needs a verified, not deny-listed client certificate (C09).
+
+    ``on_refused(reason_code)`` lets a service count refusals.
+    """
 
     @app.before_request
     def _check_peer() -> None:
         peer = current_peer()
-        if peer is None:
-            raise VaxcertError("client_cert_required")
         settings: Settings = g.vaxcert_settings
-        if peer.fingerprint_sha256 in settings.tls.denied_client_fingerprints:
+        if peer is None:
+            code = "client_cert_required"
+        elif peer.fingerprint_sha256 in settings.tls.denied_client_fingerprints:
             log.warning(
                 "refused deny-listed client certificate",
                 extra={"peer_cn": peer.common_name, "serial": str(peer.serial)},
             )
-            raise VaxcertError("client_cert_denied")
+            code = "client_cert_denied"
+        else:
+            return
+        if on_refused is not None:
+            on_refused(code)
+        raise VaxcertError(code)
 
 
 def new_app(import_name: str, templates: str) -> Flask:
@@ -194,6 +203,31 @@ def install(
         if health is not None:
             body.update(health())
         return jsonify(body)
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def parse_body(model: type[ModelT]) -> ModelT:
+    """The JSON body validated into ``model`` (C04: unknown fields are refused by the model).
+
+    Errors name the field, never echo its value: unknown → ``unknown_field``, missing →
+    ``missing_field``, anything else → ``invalid_field``; a non-JSON body → 415/400.
+    """
+    if not request.is_json:
+        raise VaxcertError("unsupported_media_type", "send application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise VaxcertError("bad_request", "body is not valid JSON")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        code = {"extra_forbidden": "unknown_field", "missing": "missing_field"}.get(
+            first["type"], "invalid_field"
+        )
+        raise VaxcertError(code, f"{field}: {first['msg']}", field=field) from None
 
 
 def reason_catalogue_json() -> dict[str, Any]:

@@ -1,0 +1,117 @@
+"""Prometheus metrics of the center. Labels carry ids and categories only, never personal data
+(C08): kiosk id, municipality code, certificate kind, outcome, reason code.
+
+The center's surfaces run as separate gunicorn processes, so metric values go through
+prometheus-client's multiprocess mode when ``PROMETHEUS_MULTIPROC_DIR`` is set (the ops surface
+serves them all).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUESTS = Counter(
+    "vaxcert_center_requests",
+    "Kiosk API requests by endpoint, outcome and reason code",
+    ["endpoint", "outcome", "reason"],
+)
+ISSUANCES = Counter(
+    "vaxcert_center_issuances", "Certificates issued", ["municipality", "kind", "channel"]
+)
+REFUSALS = Counter(
+    "vaxcert_center_refusals",
+    "Refused applications by internal category (aggregate only)",
+    ["category"],
+)
+RELAY_SECONDS = Histogram(
+    "vaxcert_center_relay_seconds",
+    "Latency of calls to VRS and the signer",
+    ["target"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+BREAKER_OPEN = Gauge(
+    "vaxcert_center_breaker_open",
+    "1 while the circuit breaker to a target is open or half-open",
+    ["target"],
+    multiprocess_mode="max",
+)
+HEARTBEAT = Gauge(
+    "vaxcert_center_kiosk_heartbeat_timestamp_seconds",
+    "Unix time of each kiosk's last heartbeat",
+    ["kiosk"],
+    multiprocess_mode="max",
+)
+DEVICE = Gauge(
+    "vaxcert_center_kiosk_device_ok",
+    "1 when the kiosk reported the device as ok",
+    ["kiosk", "device"],
+    multiprocess_mode="mostrecent",
+)
+RECEIPTS = Counter(
+    "vaxcert_center_receipts",
+    "Kiosk receipts for fee settlement",
+    ["municipality", "outcome"],
+)
+FEES = Counter("vaxcert_center_fees_yen", "Fees collected (yen) for settlement", ["municipality"])
+CLIENT_REFUSALS = Counter(
+    "vaxcert_center_client_refusals",
+    "Kiosk connections refused (deny-list, unknown, disabled)",
+    ["reason"],
+)
+
+
+class _HeartbeatAge:
+    """Derives ``..._heartbeat_age_seconds`` per kiosk from the last-heartbeat timestamps."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[Metric]:
+        age = GaugeMetricFamily(
+            "vaxcert_center_kiosk_heartbeat_age_seconds",
+            "Seconds since each kiosk's heartbeat",
+            labels=["kiosk"],
+        )
+        now = time.time()
+        for metric in self.source.collect():
+            if metric.name != "vaxcert_center_kiosk_heartbeat_timestamp_seconds":
+                continue
+            for sample in metric.samples:
+                if sample.value > 0:
+                    age.add_metric([sample.labels["kiosk"]], round(now - sample.value, 3))
+        yield age
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text exposition of every center process's metrics, for ``GET /metrics``."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        source = CollectorRegistry()
+        MultiProcessCollector(source)  # type: ignore[no-untyped-call]
+    else:
+        source = REGISTRY
+    registry = CollectorRegistry()
+    registry.register(_Merged(source))
+    registry.register(_HeartbeatAge(source))
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _Merged:
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[Metric]:
+        return self.source.collect()

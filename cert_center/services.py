@@ -1,0 +1,117 @@
+"""The center's domain logic, without Flask: kiosk registry, what kiosks may show (C05), service
+hours, rate limits, receipts and heartbeats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from cert_center import metrics
+from cert_center.models import Heartbeat, KioskConfig, MunicipalityView, Receipt
+from vaxcert.config import CenterSettings, KioskEntry, MunicipalityEntry
+from vaxcert.errors import VaxcertError
+from vaxcert.kvstore import KeyValueStore
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceHours:
+    """Opening hours in the center's time zone; ``end`` before ``start`` spans midnight."""
+
+    start: dt.time
+    end: dt.time
+    zone: ZoneInfo
+
+    @classmethod
+    def parse(cls, text: str, zone: str) -> ServiceHours:
+        """Parse ``"HH:MM-HH:MM"``."""
+        first, _, second = text.partition("-")
+        return cls(dt.time.fromisoformat(first), dt.time.fromisoformat(second), ZoneInfo(zone))
+
+    def is_open(self, at: dt.datetime) -> bool:
+        """Whether ``at`` (aware) falls inside the hours."""
+        local = at.astimezone(self.zone).time()
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+class Center:
+    """State-free services of the center; everything kept is aggregate or ephemeral (C08)."""
+
+    def __init__(
+        self,
+        settings: CenterSettings,
+        store: KeyValueStore,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.hours = ServiceHours.parse(settings.service_hours, settings.timezone)
+        self._kiosks = {k.kiosk_id: k for k in settings.kiosks}
+        self._municipalities = {m.code: m for m in settings.municipalities}
+
+    def authorise_kiosk(self, kiosk_id: str) -> KioskEntry:
+        """The registry entry of the calling kiosk (its client cert CN), or a 403 refusal."""
+        entry = self._kiosks.get(kiosk_id)
+        if entry is None:
+            metrics.CLIENT_REFUSALS.labels("kiosk_unknown").inc()
+            raise VaxcertError("kiosk_unknown")
+        if not entry.enabled:
+            metrics.CLIENT_REFUSALS.labels("kiosk_disabled").inc()
+            raise VaxcertError("kiosk_disabled")
+        window = int(time.time() // 60)
+        count = self.store.incr(f"rate:{kiosk_id}:{window}", ttl_seconds=120)
+        if count > self.settings.kiosk_requests_per_minute:
+            raise VaxcertError("rate_limited")
+        return entry
+
+    def participating(self, code: str) -> MunicipalityEntry:
+        """The municipality if it takes part in kiosk issuance; refused otherwise (C05)."""
+        entry = self._municipalities.get(code)
+        if entry is None:
+            raise VaxcertError("municipality_not_participating")
+        return entry
+
+    def kiosk_config(self, kiosk: KioskEntry) -> KioskConfig:
+        """What this kiosk may show now (C05)."""
+        s = self.settings
+        return KioskConfig(
+            kiosk_id=kiosk.kiosk_id,
+            store_name=kiosk.store_name,
+            municipalities=[
+                MunicipalityView(
+                    code=m.code, name_ja=m.name_ja, name_en=m.name_en, fee_yen=m.fee_yen
+                )
+                for m in s.municipalities
+            ],
+            service_hours=s.service_hours,
+            timezone=s.timezone,
+            open_now=self.hours.is_open(self.clock()),
+            languages=list(s.languages),
+            terms_version=s.terms_version,
+            terms_ja=s.terms_ja,
+            terms_en=s.terms_en,
+            maintenance=s.maintenance,
+            max_copies=s.max_copies,
+        )
+
+    def record_receipt(self, kiosk: KioskEntry, receipt: Receipt) -> None:
+        """Count a receipt for fee settlement (aggregate only, C08)."""
+        municipality = self.participating(receipt.municipality_code)
+        if receipt.copies > self.settings.max_copies:
+            raise VaxcertError("invalid_field", "copies exceeds the maximum", field="copies")
+        metrics.RECEIPTS.labels(municipality.code, receipt.outcome).inc()
+        if receipt.outcome == "printed":
+            metrics.FEES.labels(municipality.code).inc(receipt.amount_yen)
+
+    def record_heartbeat(self, kiosk: KioskEntry, heartbeat: Heartbeat) -> None:
+        """Keep the kiosk's device status as metrics."""
+        metrics.HEARTBEAT.labels(kiosk.kiosk_id).set(time.time())
+        for device in ("reader", "printer", "cash_unit"):
+            ok = getattr(heartbeat, device) == "ok"
+            metrics.DEVICE.labels(kiosk.kiosk_id, device).set(1 if ok else 0)
+        metrics.DEVICE.labels(kiosk.kiosk_id, "paper").set(1 if heartbeat.paper != "empty" else 0)

@@ -1,0 +1,151 @@
+"""The center's kiosk API: registry (C09), what kiosks may show (C05), receipts, heartbeats."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from flask.testing import FlaskClient
+
+from cert_center.app import create_app
+from cert_center.services import ServiceHours
+from vaxcert.config import KioskEntry, Settings, load_settings
+
+
+def _client(settings: Settings) -> FlaskClient:
+    return create_app(settings, surface="kiosk_api").test_client()
+
+
+def _settings(**center: object) -> Settings:
+    base = load_settings()
+    kiosks = [
+        KioskEntry(kiosk_id="KIOSK-0001", store_name="A"),
+        KioskEntry(kiosk_id="KIOSK-0002", store_name="B", enabled=False),
+    ]
+    return base.model_copy(
+        update={"center": base.center.model_copy(update={"kiosks": kiosks, **center})}
+    )
+
+
+def _as(pem: str) -> dict[str, str]:
+    return {"SSL_CLIENT_CERT": pem}
+
+
+def test_c05_config_lists_only_participating_municipalities(kiosk_pem: dict[str, str]) -> None:
+    response = _client(_settings()).get(
+        "/v1/kiosk/config", environ_base=_as(kiosk_pem["KIOSK-0001"])
+    )
+    assert response.status_code == 200
+    body = response.json
+    assert body["kiosk_id"] == "KIOSK-0001"
+    assert [m["code"] for m in body["municipalities"]] == ["462012", "462187"]
+    assert all(m["fee_yen"] == 120 for m in body["municipalities"])
+    assert body["service_hours"] == "06:30-23:00" and body["timezone"] == "Asia/Tokyo"
+    assert body["terms_version"] and body["terms_ja"] and body["terms_en"]
+    assert body["max_copies"] == 5 and body["maintenance"] is False
+
+
+def test_c09_unknown_kiosk_is_refused(kiosk_pem: dict[str, str]) -> None:
+    response = _client(_settings()).get(
+        "/v1/kiosk/config", environ_base=_as(kiosk_pem["KIOSK-9999"])
+    )
+    assert response.status_code == 403
+    assert response.json["error"]["code"] == "kiosk_unknown"
+
+
+def test_c09_disabled_kiosk_is_refused(kiosk_pem: dict[str, str]) -> None:
+    response = _client(_settings()).get(
+        "/v1/kiosk/config", environ_base=_as(kiosk_pem["KIOSK-0002"])
+    )
+    assert response.status_code == 403
+    assert response.json["error"]["code"] == "kiosk_disabled"
+
+
+def test_rate_limit_per_kiosk(kiosk_pem: dict[str, str]) -> None:
+    client = _client(_settings(kiosk_requests_per_minute=3))
+    codes = [
+        client.get("/v1/kiosk/config", environ_base=_as(kiosk_pem["KIOSK-0001"])).status_code
+        for _ in range(4)
+    ]
+    assert codes[:3] == [200, 200, 200]
+    assert codes[3] == 429
+
+
+def test_receipt_is_accepted_and_validated(kiosk_pem: dict[str, str]) -> None:
+    client = _client(_settings())
+    env = _as(kiosk_pem["KIOSK-0001"])
+    good = {
+        "certificate_id": "AB12CD34EF56",
+        "municipality_code": "462012",
+        "copies": 1,
+        "amount_yen": 120,
+        "outcome": "printed",
+    }
+    assert client.post("/v1/kiosk/receipts", json=good, environ_base=env).status_code == 202
+    unknown = client.post("/v1/kiosk/receipts", json={**good, "name": "x"}, environ_base=env)
+    assert unknown.status_code == 422 and unknown.json["error"]["code"] == "unknown_field"
+    missing = client.post(
+        "/v1/kiosk/receipts",
+        json={k: v for k, v in good.items() if k != "copies"},
+        environ_base=env,
+    )
+    assert missing.status_code == 422 and missing.json["error"]["code"] == "missing_field"
+    wrong = client.post("/v1/kiosk/receipts", json={**good, "outcome": "lost"}, environ_base=env)
+    assert wrong.status_code == 422 and wrong.json["error"]["code"] == "invalid_field"
+    other = client.post(
+        "/v1/kiosk/receipts", json={**good, "municipality_code": "462039"}, environ_base=env
+    )
+    assert other.status_code == 403
+    assert other.json["error"]["code"] == "municipality_not_participating"
+    text = client.post("/v1/kiosk/receipts", data="x", environ_base=env)
+    assert text.status_code == 415
+
+
+def test_heartbeat_is_accepted(kiosk_pem: dict[str, str]) -> None:
+    client = _client(_settings())
+    body = {
+        "reader": "ok",
+        "printer": "warning",
+        "paper": "low",
+        "cash_unit": "ok",
+        "app_version": "0.1.0",
+    }
+    response = client.post(
+        "/v1/kiosk/heartbeat", json=body, environ_base=_as(kiosk_pem["KIOSK-0001"])
+    )
+    assert response.status_code == 202
+
+
+def test_metrics_on_the_ops_surface_carry_no_personal_labels(kiosk_pem: dict[str, str]) -> None:
+    settings = _settings()
+    _client(settings).post(
+        "/v1/kiosk/heartbeat",
+        json={
+            "reader": "ok",
+            "printer": "ok",
+            "paper": "ok",
+            "cash_unit": "ok",
+            "app_version": "1",
+        },
+        environ_base=_as(kiosk_pem["KIOSK-0001"]),
+    )
+    text = create_app(settings, surface="ops").test_client().get("/metrics").get_data(as_text=True)
+    assert 'vaxcert_center_kiosk_heartbeat_age_seconds{kiosk="KIOSK-0001"}' in text
+    assert "vaxcert_center_requests_total" in text
+
+
+@pytest.mark.parametrize(
+    ("hours", "local", "open_"),
+    [
+        ("06:30-23:00", "06:29", False),
+        ("06:30-23:00", "06:30", True),
+        ("06:30-23:00", "22:59", True),
+        ("06:30-23:00", "23:00", False),
+        ("22:00-02:00", "01:00", True),
+        ("22:00-02:00", "12:00", False),
+    ],
+)
+def test_service_hours_in_tokyo_time(hours: str, local: str, open_: bool) -> None:
+    tokyo = ServiceHours.parse(hours, "Asia/Tokyo")
+    at = dt.datetime.fromisoformat(f"2026-11-26T{local}:00+09:00")
+    assert tokyo.is_open(at) is open_

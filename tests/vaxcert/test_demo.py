@@ -1,0 +1,68 @@
+"""`vaxcert demo` starts every service as its own process and Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vaxcert.services import SERVICES
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
+    env = dict(
+        os.environ, VAXCERT_PKI_DIR=str(tmp_path / "pki"), VAXCERT_WORKERS="1", VAXCERT_THREADS="2"
+    )
+    for spec in SERVICES.values():
+        env[f"VAXCERT_LISTENERS__{spec.listener.upper()}__PORT"] = str(_free_port())
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "vaxcert.cli", "demo"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "Ctrl-C stops everything" not in log.read_text() and time.monotonic() < deadline:
+                assert demo.poll() is None, log.read_text()
+                time.sleep(0.2)
+            text = log.read_text()
+            assert "Ctrl-C stops everything" in text, text
+            for spec in SERVICES.values():
+                assert spec.name in text
+            assert "canary" in text and "PIN 1234" in text
+            assert "Not built yet" in text
+            children = subprocess.run(
+                ["pgrep", "-g", str(demo.pid)], capture_output=True, text=True, check=False
+            ).stdout.split()
+            os.kill(demo.pid, signal.SIGINT)
+            assert demo.wait(timeout=30) == 0
+        finally:
+            if demo.poll() is None:
+                os.killpg(demo.pid, signal.SIGKILL)
+    ports_free = []
+    for spec in SERVICES.values():
+        port = int(env[f"VAXCERT_LISTENERS__{spec.listener.upper()}__PORT"])
+        with socket.socket() as probe:
+            ports_free.append(probe.connect_ex(("127.0.0.1", port)) != 0)
+    assert all(ports_free), "a service still listens after Ctrl-C"
+    for pid in children:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )

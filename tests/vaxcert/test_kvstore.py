@@ -1,0 +1,56 @@
+"""The shared ephemeral store: same behaviour in-process and on the real Redis at 127.0.0.1:6379."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from vaxcert.kvstore import KeyValueStore, MemoryStore, RedisStore, from_url
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[KeyValueStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    prefix = f"vaxcert-test-{uuid.uuid4().hex}:"
+    yield RedisStore(REDIS_URL, prefix)
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
+def test_add_refuses_a_replay(store: KeyValueStore) -> None:
+    assert store.add("nonce:abc", 60)
+    assert not store.add("nonce:abc", 60)
+    assert store.add("nonce:def", 60)
+
+
+def test_counters_increment_and_expire(store: KeyValueStore) -> None:
+    assert store.get_int("count") == 0
+    assert store.incr("count") == 1
+    assert store.incr("count", amount=4) == 5
+    assert store.incr("rate", ttl_seconds=1) == 1
+    assert store.incr("rate", ttl_seconds=1) == 2
+    time.sleep(1.2)
+    assert store.get_int("rate") == 0
+    store.delete("count")
+    assert store.get_int("count") == 0
+
+
+def test_nonce_expires(store: KeyValueStore) -> None:
+    assert store.add("nonce:short", 1)
+    time.sleep(1.2)
+    assert store.add("nonce:short", 1)
+
+
+def test_ping_and_selection() -> None:
+    assert isinstance(from_url(None), MemoryStore)
+    assert from_url(REDIS_URL).ping()
+    assert not RedisStore("redis://127.0.0.1:1/0").ping()

@@ -1,0 +1,122 @@
+"""Shared ephemeral state (design.md §6): nonces, replay guards, rate limits, aggregate counters.
+
+Never personal data (C08): keys are built from opaque ids (kiosk id, nonce, municipality code).
+:class:`RedisStore` is production and tests; :class:`MemoryStore` is the embedded default, valid
+only inside one process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import redis
+
+
+class KeyValueStore(Protocol):
+    """What services may keep in shared ephemeral state."""
+
+    def add(self, key: str, ttl_seconds: int) -> bool:
+        """Set ``key`` if absent (with a TTL); False when it already existed (a replay)."""
+        ...
+
+    def incr(self, key: str, ttl_seconds: int | None = None, amount: int = 1) -> int:
+        """Add ``amount`` to a counter and return the new value; a TTL starts with the first add."""
+        ...
+
+    def get_int(self, key: str) -> int:
+        """A counter's value, 0 when absent."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``."""
+        ...
+
+    def ping(self) -> bool:
+        """True when the store answers."""
+        ...
+
+
+class MemoryStore:
+    """In-process store with the same semantics as :class:`RedisStore` (one process only)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._values: dict[str, tuple[int, float | None]] = {}
+        self._lock = threading.Lock()
+        self._now = clock
+
+    def _live(self, key: str) -> tuple[int, float | None] | None:
+        entry = self._values.get(key)
+        if entry is not None and entry[1] is not None and entry[1] <= self._now():
+            del self._values[key]
+            return None
+        return entry
+
+    def add(self, key: str, ttl_seconds: int) -> bool:
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            self._values[key] = (1, self._now() + ttl_seconds)
+            return True
+
+    def incr(self, key: str, ttl_seconds: int | None = None, amount: int = 1) -> int:
+        with self._lock:
+            entry = self._live(key)
+            if entry is None:
+                expiry = self._now() + ttl_seconds if ttl_seconds else None
+                entry = (0, expiry)
+            value = entry[0] + amount
+            self._values[key] = (value, entry[1])
+            return value
+
+    def get_int(self, key: str) -> int:
+        with self._lock:
+            entry = self._live(key)
+            return entry[0] if entry else 0
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
+    def ping(self) -> bool:
+        return True
+
+
+class RedisStore:
+    """Redis-backed store; every key gets ``prefix`` so deployments and test runs don't collide."""
+
+    def __init__(self, url: str, prefix: str = "vaxcert:") -> None:
+        self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._prefix = prefix
+
+    def add(self, key: str, ttl_seconds: int) -> bool:
+        return bool(self._redis.set(self._prefix + key, 1, nx=True, ex=ttl_seconds))
+
+    def incr(self, key: str, ttl_seconds: int | None = None, amount: int = 1) -> int:
+        full = self._prefix + key
+        pipe = self._redis.pipeline()
+        pipe.incrby(full, amount)
+        if ttl_seconds:
+            pipe.expire(full, ttl_seconds, nx=True)
+        value = pipe.execute()[0]
+        return int(value)
+
+    def get_int(self, key: str) -> int:
+        value = self._redis.get(self._prefix + key)
+        return int(value) if value is not None else 0
+
+    def delete(self, key: str) -> None:
+        self._redis.delete(self._prefix + key)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except redis.RedisError:
+            return False
+
+
+def from_url(url: str | None, prefix: str = "vaxcert:") -> KeyValueStore:
+    """Redis when a URL is configured, otherwise the in-process store."""
+    return RedisStore(url, prefix) if url else MemoryStore()
