@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # System packages the tests need; installed with apt-get when running as root (CI), idempotently.
-SYSTEM_PACKAGES := softhsm2
+SYSTEM_PACKAGES := softhsm2 chromium fonts-ipaexfont-gothic
 
 .PHONY: demo test lint typecheck pytest system-deps certs clean bench
 

@@ -75,6 +75,20 @@ class TlsSettings(BaseModel):
         return normalised
 
 
+class VerifierSettings(BaseModel):
+    """The verifier (web page and `vaxcert verify` defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A trust store directory (or its trust.toml). None: outside production, a store built in
+    # memory from the dev PKI (our SHC issuer key and the dev CSCA + CRL).
+    trust: Path | None = None
+    # nbf / BSC notBefore this far in the future is tolerated; beyond it, a clock warning.
+    clock_skew_seconds: int = Field(default=300, ge=0, le=86400)
+    # Phone photos are large; PDFs and QR images are small.
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+
+
 class KioskEntry(BaseModel):
     """One kiosk of the registry: its id is the CN of its dedicated-line client certificate."""
 
@@ -225,6 +239,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     listeners: Listeners = Listeners()
     tls: TlsSettings = TlsSettings()
+    verifier: VerifierSettings = VerifierSettings()
     workers: int = Field(default=2, ge=1, le=64)
     threads: int = Field(default=8, ge=1, le=256)
     redis_url: str | None = None

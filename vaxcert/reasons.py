@@ -37,6 +37,13 @@ _COUNTER_JA = "お住まいの(接種時の)市区町村の窓口で申請して
 _COUNTER_EN = "Please apply at the counter of the municipality where you were vaccinated."
 _RETRY_JA = "しばらくしてからもう一度お試しください。料金はかかっていません。"
 _RETRY_EN = "Please try again later. You have not been charged."
+_REISSUE_JA = (
+    "証明書を確認できません。別の方法で接種歴を確認するか、証明書の再発行を案内してください。"
+)
+_REISSUE_EN = (
+    "The certificate cannot be accepted. Check vaccination another way or ask the holder "
+    "to have the certificate re-issued."
+)
 
 _ALL: tuple[Reason, ...] = (
     # Generic request problems (4xx).
@@ -233,6 +240,223 @@ _ALL: tuple[Reason, ...] = (
                 "The VDS-NC structure is invalid.",
             ),
         )
+    ),
+    # Verifier checks (verifier/): why a scanned certificate is not valid, and warnings. Failures
+    # carry 422; the texts are shown to the person checking the certificate.
+    *(
+        Reason(code, 422, ja, en, _REISSUE_JA, _REISSUE_EN)
+        for code, ja, en in (
+            (
+                "input_unrecognised",
+                "証明書のQRコード・データとして認識できません。",
+                "The input is not a certificate QR text, JWS, file, image or PDF.",
+            ),
+            (
+                "no_certificate_found",
+                "画像からQRコードを読み取れませんでした。",
+                "No QR code could be read from the image.",
+            ),
+            ("image_unreadable", "画像を読み込めません。", "The image cannot be read."),
+            ("image_too_large", "画像が大きすぎます。", "The image is too large."),
+            ("pdf_unreadable", "PDFを読み込めません。", "The PDF cannot be read."),
+            (
+                "multiple_certificates",
+                "複数の証明書が含まれています。",
+                "The input holds more than one certificate.",
+            ),
+            (
+                "jws_alg_unsupported",
+                "署名方式が ES256 ではありません。",
+                "The JWS algorithm is not ES256.",
+            ),
+            (
+                "jws_zip_missing",
+                "署名データのヘッダに圧縮指定(zip DEF)がありません。",
+                "The JWS header lacks zip DEF.",
+            ),
+            (
+                "jws_kid_missing",
+                "署名データのヘッダに鍵ID(kid)がありません。",
+                "The JWS header lacks a key id (kid).",
+            ),
+            (
+                "payload_claims_invalid",
+                "証明書データの必須項目(iss, nbf, vc)が正しくありません。",
+                "The payload's iss, nbf or vc claim is missing or malformed.",
+            ),
+            (
+                "iss_not_https",
+                "発行者URLが https ではありません。",
+                "The issuer URL is not https.",
+            ),
+            (
+                "iss_trailing_slash",
+                "発行者URLの末尾に / があります。",
+                "The issuer URL ends with a slash.",
+            ),
+            (
+                "issuer_untrusted",
+                "信頼された発行者の証明書ではありません。",
+                "The issuer is not in the trust store.",
+            ),
+            (
+                "kid_unknown",
+                "発行者の署名鍵が見つかりません。",
+                "The issuer has no trusted key with this key id.",
+            ),
+            (
+                "signature_der",
+                "署名が DER 形式です(r‖s 形式が必要です)。",
+                "The signature is DER-encoded instead of raw r‖s.",
+            ),
+            (
+                "signature_invalid",
+                "署名が正しくありません(改ざんの可能性があります)。",
+                "The signature is invalid: the certificate may have been altered.",
+            ),
+            (
+                "signature_algorithm_unsupported",
+                "署名方式に対応していません。",
+                "The signature algorithm does not fit the key.",
+            ),
+            ("expired", "証明書の有効期限が切れています。", "The certificate has expired."),
+            ("revoked", "証明書は失効しています。", "The certificate has been revoked."),
+            (
+                "not_health_card",
+                "ワクチン接種証明書(health-card)ではありません。",
+                "The card is not a SMART Health Card (no #health-card type).",
+            ),
+            (
+                "bundle_invalid",
+                "証明書の内容(FHIR Bundle)の形式が正しくありません。",
+                "The FHIR bundle is malformed.",
+            ),
+            (
+                "bundle_reference_invalid",
+                "証明書の内容に resource:N 形式でない参照があります。",
+                "The FHIR bundle holds a reference that is not resource:N.",
+            ),
+            (
+                "bundle_reference_unresolved",
+                "証明書の内容に解決できない参照があります。",
+                "The FHIR bundle holds a reference to a missing entry.",
+            ),
+            (
+                "bundle_no_patient",
+                "証明書に接種者の情報がありません。",
+                "The FHIR bundle has no patient.",
+            ),
+            (
+                "x5c_invalid",
+                "発行者の証明書チェーン(x5c)が正しくありません。",
+                "The issuer key's x5c certificate chain is invalid.",
+            ),
+            (
+                "x5c_expired",
+                "発行者の証明書チェーン(x5c)の有効期間外です。",
+                "The issuer key's x5c chain is not valid at this time.",
+            ),
+            (
+                "vdsnc_type_unsupported",
+                "ワクチン接種証明(icao.vacc v1)ではありません。",
+                "The VDS-NC is not a proof of vaccination (icao.vacc v1).",
+            ),
+            (
+                "bsc_malformed",
+                "署名者証明書(BSC)を読み取れません。",
+                "The barcode signer certificate cannot be parsed.",
+            ),
+            (
+                "bsc_eku_missing",
+                "署名者証明書に VDS-NC 用の拡張鍵用途がありません。",
+                "The barcode signer certificate lacks the VDS-NC extended key usage.",
+            ),
+            (
+                "bsc_nv_missing",
+                "署名者証明書の文書種別に NV がありません。",
+                "The barcode signer certificate does not list document type NV.",
+            ),
+            (
+                "unknown_trust_anchor",
+                "信頼された国の署名者ではありません(CSCA が不明です)。",
+                "Unknown trust anchor: no trusted CSCA issued the barcode signer.",
+            ),
+            (
+                "bsc_chain_invalid",
+                "署名者証明書が信頼された CSCA で検証できません。",
+                "The barcode signer certificate does not verify with any matching CSCA.",
+            ),
+            (
+                "bsc_expired",
+                "署名者証明書の有効期限が切れています。",
+                "The barcode signer certificate has expired.",
+            ),
+            (
+                "csca_expired",
+                "国の署名証明書(CSCA)の有効期限が切れています。",
+                "The country signing CA certificate has expired.",
+            ),
+            (
+                "issuing_country_mismatch",
+                "発行国が署名者の国と一致しません。",
+                "The issuing country does not match the trusted CSCA's country.",
+            ),
+            (
+                "bsc_revoked",
+                "署名者証明書は失効しています。",
+                "The barcode signer certificate has been revoked.",
+            ),
+            (
+                "crl_signature_invalid",
+                "失効リスト(CRL)の署名が正しくありません。",
+                "The CSCA's revocation list has an invalid signature.",
+            ),
+            (
+                "policy_empty",
+                "検証項目が設定されていません。",
+                "No checks were configured (refusing to pass).",
+            ),
+        )
+    ),
+    # Verifier warnings: the certificate may still be valid; the person checking should know.
+    *(
+        Reason(code, 200, ja, en, next_ja, next_en)
+        for code, ja, en, next_ja, next_en in (
+            (
+                "clock_skew",
+                "証明書の発行時刻が未来です。端末の時計が正しくない可能性があります。",
+                "The certificate was issued in the future: the device clock may be wrong.",
+                "端末の日時設定を確認してください。",
+                "Check this device's date and time.",
+            ),
+            (
+                "crl_stale",
+                "失効リスト(CRL)の更新期限を過ぎています。",
+                "The revocation list is past its next update.",
+                "信頼データを更新してください(vaxcert trust refresh)。",
+                "Refresh the trust data (vaxcert trust refresh).",
+            ),
+            (
+                "crl_missing",
+                "失効リスト(CRL)がないため失効を確認できません。",
+                "No revocation list: revocation was not checked.",
+                "信頼データを更新してください(vaxcert trust refresh)。",
+                "Refresh the trust data (vaxcert trust refresh).",
+            ),
+            (
+                "trust_stale",
+                "信頼データ(公開鍵・失効リスト)が古くなっています。",
+                "The trust data (keys, revocation lists) is out of date.",
+                "信頼データを更新してください(vaxcert trust refresh)。",
+                "Refresh the trust data (vaxcert trust refresh).",
+            ),
+        )
+    ),
+    Reason(
+        "trust_store_invalid",
+        500,
+        "信頼データ(トラストストア)が正しくありません。",
+        "The trust store is invalid.",
     ),
     # Certificate-issuance center (kiosk API, issuance rules).
     Reason("kiosk_unknown", 403, "この端末は登録されていません。", "This kiosk is not registered."),

@@ -1,1 +1,21 @@
-"""vaxcert: verifier."""
+"""vaxcert verifier: checks SMART Health Cards and ICAO VDS-NC certificates offline, with reasons.
+
+Public names: :func:`verify`, :func:`verify_all`, :class:`Result`, :class:`Dose`, :class:`Finding`,
+:class:`TrustStore`, :func:`load_trust_store`, :class:`TrustStoreError`. Everything prefixed with
+an underscore may change.
+"""
+
+from verifier.models import Dose, Finding, Result
+from verifier.services import verify, verify_all
+from verifier.trust import TrustStore, TrustStoreError, load_trust_store
+
+__all__ = [
+    "Dose",
+    "Finding",
+    "Result",
+    "TrustStore",
+    "TrustStoreError",
+    "load_trust_store",
+    "verify",
+    "verify_all",
+]

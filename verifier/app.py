@@ -1,16 +1,142 @@
-"""App factory of the verifier web page."""
+"""App factory of the verifier web page (plain http on loopback; see docs/verifier.md)."""
 
 from __future__ import annotations
 
-from flask import Flask
+import datetime as dt
+import io
+import logging
+import threading
+from pathlib import Path
+from typing import IO
+
+from flask import Flask, Request, Response, request
+from flask_babel import Babel
 
 from vaxcert import web
 from vaxcert.config import Settings, load_settings
+from vaxcert.errors import ConfigError
+from verifier.trust import STATE, TrustStore, TrustStoreError, index_path, load_trust_store
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("ja", "en")
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# Camera frames are posted to the server for decoding; everything else stays same-origin.
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
-def create_app(config: Settings | None = None) -> Flask:
-    """The verifier's Flask app."""
+class InMemoryRequest(Request):
+    """Uploads stay in memory: Werkzeug would spool files over 500 kB to a temporary file, and a
+    photo of a certificate must never touch the disk (C08). MAX_CONTENT_LENGTH bounds the size."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return io.BytesIO()
+
+
+class TrustHolder:
+    """The trust store the page verifies against; a configured store is re-read when
+    ``vaxcert trust refresh`` changed it (its trust.toml or state.json is newer)."""
+
+    def __init__(self, settings: Settings, fixed: TrustStore | None = None) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._stamp: tuple[float, ...] = ()
+        self._path: Path | None = None
+        if fixed is not None:
+            self._store = fixed
+        elif settings.verifier.trust is not None:
+            self._path = index_path(settings.verifier.trust)
+            self._stamp = self._mtimes()
+            self._store = load_trust_store(self._path)
+        elif settings.environment == "production":
+            raise TrustStoreError("no trust store configured (VAXCERT_VERIFIER__TRUST)")
+        else:
+            from verifier.dev_trust import dev_trust_store
+
+            self._store = dev_trust_store(settings.pki_dir, settings.issuer_url)
+
+    def _mtimes(self) -> tuple[float, ...]:
+        assert self._path is not None
+        stamps = []
+        for path in (self._path, self._path.parent / STATE):
+            try:
+                stamps.append(path.stat().st_mtime)
+            except OSError:
+                stamps.append(0.0)
+        return tuple(stamps)
+
+    def get(self) -> TrustStore:
+        """The current store (reloaded after a refresh; a broken reload keeps the old one)."""
+        if self._path is None:
+            return self._store
+        stamp = self._mtimes()
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    try:
+                        self._store = load_trust_store(self._path)
+                    except TrustStoreError as exc:
+                        log.warning("trust store reload failed; keeping the previous one: %s", exc)
+                    self._stamp = stamp
+        return self._store
+
+
+def select_locale() -> str:
+    """``?lang=`` (or the form's ``lang``), else the browser's preference, else Japanese."""
+    chosen = request.args.get("lang")
+    if chosen is None and request.mimetype in _FORM_TYPES:
+        chosen = request.form.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return request.accept_languages.best_match(LANGUAGES) or "ja"
+
+
+def create_app(config: Settings | None = None, trust: TrustStore | None = None) -> Flask:
+    """The verifier's Flask app; ``trust`` overrides the configured trust store (tests)."""
     settings = config or load_settings()
+    try:
+        holder = TrustHolder(settings, trust)
+    except TrustStoreError as exc:
+        raise ConfigError("VAXCERT_VERIFIER__TRUST", exc.detail) from None
     app = web.new_app(__name__, "verifier")
-    web.install(app, settings, "verifier")
+    app.request_class = InMemoryRequest
+    app.config["MAX_CONTENT_LENGTH"] = settings.verifier.max_upload_bytes
+    app.config["BABEL_DEFAULT_LOCALE"] = "ja"
+    app.extensions["vaxcert_trust"] = holder
+    app.extensions["vaxcert_clock_skew"] = dt.timedelta(
+        seconds=settings.verifier.clock_skew_seconds
+    )
+
+    def health() -> dict[str, object]:
+        store = holder.get()
+        return {"trusted_shc_issuers": len(store.shc), "trusted_cscas": len(store.cscas)}
+
+    web.install(app, settings, "verifier", health=health)
+    Babel(app, locale_selector=select_locale)
+
+    from verifier import views
+
+    app.register_blueprint(views.bp)
+
+    @app.after_request
+    def _no_store(response: Response) -> Response:
+        # Scanned certificates are personal data: no cache anywhere, static files included.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+        response.headers["Content-Security-Policy"] = _CSP
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Permissions-Policy"] = "camera=(self), microphone=()"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
     return app

@@ -28,8 +28,8 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 
 # Each character c from '-' (45) to 'z' (122) becomes the two digits of ord(c) - 45: one table for
 # the tens digit, one for the units, interleaved. Anything else maps to 0xFF and is refused.
-_TENS = bytes((0x30 + (b - 45) // 10) if 45 <= b <= 122 else 0xFF for b in range(256))
-_UNITS = bytes((0x30 + (b - 45) % 10) if 45 <= b <= 122 else 0xFF for b in range(256))
+_ENCODE_TENS = bytes((0x30 + (b - 45) // 10) if 45 <= b <= 122 else 0xFF for b in range(256))
+_ENCODE_UNITS = bytes((0x30 + (b - 45) % 10) if 45 <= b <= 122 else 0xFF for b in range(256))
 
 
 def jws_to_numeric(jws: str) -> str:
@@ -40,13 +40,20 @@ def jws_to_numeric(jws: str) -> str:
         raise FormatError(
             "jws_malformed", "JWS holds a character outside base64url and '.'"
         ) from None
-    tens = raw.translate(_TENS)
+    tens = raw.translate(_ENCODE_TENS)
     if 0xFF in tens:
         raise FormatError("jws_malformed", "JWS holds a character outside base64url and '.'")
     digits = bytearray(2 * len(raw))
     digits[0::2] = tens
-    digits[1::2] = raw.translate(_UNITS)
+    digits[1::2] = raw.translate(_ENCODE_UNITS)
     return PREFIX + digits.decode("ascii")
+
+
+# Digit pairs are decoded with byte translation and one big-integer addition instead of a Python
+# loop per pair: the verifier must stay within 4x one ECDSA verify (design.md §5).
+_DECODE_TENS = bytes.maketrans(b"0123456789", bytes(range(0, 100, 10)))
+_DECODE_ONES = bytes.maketrans(b"0123456789", bytes(range(10)))
+_IN_RANGE = bytes(range(ord("-"), ord("-") + 78))  # '-' (00) … 'z' (77)
 
 
 def numeric_to_jws(text: str) -> str:
@@ -54,21 +61,27 @@ def numeric_to_jws(text: str) -> str:
     if not text.startswith(PREFIX):
         raise FormatError("shc_prefix_missing", "text does not start with shc:/")
     body = text[len(PREFIX) :]
-    if any(c.isspace() for c in body):
-        raise FormatError("shc_whitespace", "numeric text contains whitespace")
-    if "/" in body:
-        raise FormatError("shc_chunked", "chunked (multi-QR) cards are not accepted")
-    if not body.isascii() or not body.isdigit():
+    if body and not (body.isascii() and body.isdigit()):
+        if any(c.isspace() for c in body):
+            raise FormatError("shc_whitespace", "numeric text contains whitespace")
+        if "/" in body:
+            raise FormatError("shc_chunked", "chunked (multi-QR) cards are not accepted")
         raise FormatError("shc_not_numeric", "numeric text holds non-digit characters")
     if len(body) % 2:
         raise FormatError("shc_odd_digits", "numeric text has an odd number of digits")
-    chars = []
-    for index in range(0, len(body), 2):
-        value = int(body[index : index + 2])
-        if value > 77:
-            raise FormatError("shc_digit_out_of_range", f"digit pair {value} exceeds 77")
-        chars.append(chr(value + 45))
-    return "".join(chars)
+    raw = body.encode("ascii")
+    count = len(raw) // 2
+    # Each byte: tens*10 + ones + 45 <= 144, so the per-byte sums never carry.
+    total = (
+        int.from_bytes(raw[0::2].translate(_DECODE_TENS), "big")
+        + int.from_bytes(raw[1::2].translate(_DECODE_ONES), "big")
+        + int.from_bytes(b"-" * count, "big")
+    )
+    decoded = total.to_bytes(count, "big")
+    if decoded.translate(None, _IN_RANGE):  # anything left is a pair above 77
+        value = max(decoded) - ord("-")
+        raise FormatError("shc_digit_out_of_range", f"digit pair {value} exceeds 77")
+    return decoded.decode("ascii")
 
 
 def deflate_raw(data: bytes, level: int = 6) -> bytes:

@@ -1,0 +1,97 @@
+"""Fixtures of the verifier tests: trust stores over the official samples, the dev PKI in a temp
+dir, and the spec issuer's (public, test-only) private keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.verifier import issuance
+from vaxcert import pki
+from vaxcert.formats import jose
+from verifier import TrustStore, load_trust_store
+from verifier.dev_trust import dev_trust_store
+
+# Inside the AUS CRL window (thisUpdate 2021-08-19, nextUpdate 2021-11-17) and the BSC's life.
+AUS_AT = dt.datetime(2021, 10, 15, tzinfo=dt.UTC)
+# Inside the x5c leaf life of spec example 01 (2021-06-01 … 2022-06-01).
+X5C_AT = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="session")
+def spec_dir(testdata: Path) -> Path:
+    """shared/testdata/shc/spec-examples."""
+    return testdata / "shc" / "spec-examples"
+
+
+@pytest.fixture(scope="session")
+def aus_dir(testdata: Path) -> Path:
+    """shared/testdata/vdsnc/aus."""
+    return testdata / "vdsnc" / "aus"
+
+
+def write_store(directory: Path, testdata: Path, extra: str = "") -> Path:
+    """A trust store directory whose trust.toml points at the official samples in place."""
+    well_known = testdata / "shc" / "spec-examples" / "issuer" / ".well-known"
+    aus = testdata / "vdsnc" / "aus"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "trust.toml").write_text(
+        f"""
+stale_after_days = 7
+
+[[shc]]
+iss = "{issuance.SPEC_ISS}"
+name = "SMART Health Cards spec example issuer"
+jwks = "{well_known / "jwks.json"}"
+
+[[csca]]
+name = "Australia (DFAT)"
+country = "AUS"
+certificates = ["{aus / "csca-aus-16f2.der"}", "{aus / "csca-aus-16f5-link.der"}"]
+crls = ["{aus / "crl-aus.der"}"]
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return directory
+
+
+@pytest.fixture(scope="session")
+def official_store_dir(tmp_path_factory: pytest.TempPathFactory, testdata: Path) -> Path:
+    """Trust store directory: the SHC spec issuer (JWKS + CRL) and the Australian CSCAs + CRL."""
+    return write_store(tmp_path_factory.mktemp("trust-official"), testdata)
+
+
+@pytest.fixture(scope="session")
+def official_store(official_store_dir: Path) -> TrustStore:
+    """The loaded official trust store."""
+    return load_trust_store(official_store_dir)
+
+
+@pytest.fixture(scope="session")
+def spec_private_keys(testdata: Path) -> dict[str, ec.EllipticCurvePrivateKey]:
+    """The spec issuer's private keys by kid (published test keys, known to all)."""
+    path = testdata / "shc" / "spec-issuer-private" / "issuer.jwks.private.json"
+    keys = {}
+    for jwk in json.loads(path.read_text())["keys"]:
+        d = int.from_bytes(jose.b64url_decode(jwk["d"]), "big")
+        keys[jwk["kid"]] = ec.derive_private_key(d, ec.SECP256R1())
+    return keys
+
+
+@pytest.fixture(scope="session")
+def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh development PKI (`vaxcert certs init`) in a temp dir."""
+    directory = tmp_path_factory.mktemp("pki")
+    pki.init(directory, issuance.ISSUER_URL, [], [])
+    return directory
+
+
+@pytest.fixture(scope="session")
+def dev_store(dev_pki: Path) -> TrustStore:
+    """The in-memory dev trust store (our issuer key, our CSCA + CRL)."""
+    return dev_trust_store(dev_pki, issuance.ISSUER_URL)

@@ -1,0 +1,166 @@
+"""`vaxcert verify`: exit codes 0/1/2, --json lines, one-off anchors, --at, images and stdin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.verifier import issuance
+from vaxcert.cli import main
+
+SPEC_JWKS_ARG = "https://spec.smarthealth.cards/examples/issuer={}"
+
+
+def _run(*args: str, input: bytes | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["verify", *args], input=input)
+    return result.exit_code, result.output
+
+
+def _lines(output: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_valid_inputs_exit_0_and_print_one_json_object_each(
+    official_store_dir: Path, spec_dir: Path, aus_dir: Path
+) -> None:
+    code, output = _run(
+        str(spec_dir / "example-00-f-qr-code-numeric-value-0.txt"),
+        str(aus_dir / "john.json"),
+        "--trust",
+        str(official_store_dir),
+        "--at",
+        "2023-07-01T00:00:00Z",
+        "--json",
+    )
+    assert code == 0, output
+    lines = _lines(output)
+    assert [(o["format"], o["valid"], o["reasons"]) for o in lines] == [
+        ("shc", True, []),
+        ("vdsnc", True, []),
+    ]
+    assert lines[0]["input"] == str(spec_dir / "example-00-f-qr-code-numeric-value-0.txt")
+
+
+def test_any_invalid_input_exits_1_with_its_reasons(
+    official_store_dir: Path, spec_dir: Path, aus_dir: Path
+) -> None:
+    code, output = _run(
+        str(spec_dir / "example-00-d-jws.txt"),
+        str(spec_dir / "example-03-d-jws.txt"),
+        "--trust",
+        str(official_store_dir),
+        "--json",
+    )
+    assert code == 1
+    first, second = _lines(output)
+    assert first["valid"] is True
+    assert second["valid"] is False
+    assert {r["code"] for r in second["reasons"]} == {"expired", "revoked"}  # type: ignore[union-attr, index]
+    assert all(r["ja"] and r["en"] for r in second["reasons"])  # type: ignore[union-attr, index]
+
+
+def test_one_off_anchors_csca_crl_jwks(spec_dir: Path, aus_dir: Path) -> None:
+    jwks = spec_dir / "issuer" / ".well-known" / "jwks.json"
+    crl = next((spec_dir / "issuer" / ".well-known" / "crl").glob("*.json"))
+    code, output = _run(
+        str(aus_dir / "jane-sue.json"),
+        str(spec_dir / "example-03-d-jws.txt"),
+        "--csca",
+        str(aus_dir / "csca-aus-16f2.der"),
+        "--crl",
+        str(aus_dir / "crl-aus.der"),
+        "--jwks",
+        SPEC_JWKS_ARG.format(jwks),
+        "--crl",
+        str(crl),
+        "--at",
+        "2021-10-15",
+        "--json",
+    )
+    assert code == 1
+    vds, card = _lines(output)
+    assert vds["valid"] is True and vds["warnings"] == []
+    assert [r["code"] for r in card["reasons"]] == ["revoked"]  # type: ignore[union-attr, index]
+
+
+def test_at_selects_the_x5c_window_of_example_01(official_store_dir: Path, spec_dir: Path) -> None:
+    path = str(spec_dir / "example-01-d-jws.txt")
+    assert _run(path, "--trust", str(official_store_dir), "--at", "2022-01-01")[0] == 0
+    code, output = _run(path, "--trust", str(official_store_dir))
+    assert code == 1 and "x5c_expired" in output
+
+
+def test_human_output_names_verdict_holder_and_reasons(
+    official_store_dir: Path, aus_dir: Path
+) -> None:
+    code, output = _run(
+        str(aus_dir / "john.json"), str(aus_dir / "john-tampered.json"),
+        "--trust", str(official_store_dir), "--lang", "ja",
+    )  # fmt: skip
+    assert code == 1
+    assert "有効 VALID" in output and "無効 INVALID" in output
+    assert "holder: CITIZEN JOHN" in output
+    assert "CITIZEN JOHNX" not in output  # an invalid certificate's holder is not shown
+    assert "signature_invalid: 署名が正しくありません" in output
+    assert "warning crl_stale" in output
+
+
+def test_an_image_with_two_codes_gives_two_lines(tmp_path: Path, dev_pki: Path) -> None:
+    page = tmp_path / "page.png"
+    page.write_bytes(
+        issuance.certificate_page_png(issuance.issue_shc(dev_pki), issuance.issue_vdsnc(dev_pki))
+    )
+    trust = tmp_path / "trust"
+    CliRunner().invoke(
+        main, ["trust", "init-dev", "--out", str(trust)], env={"VAXCERT_PKI_DIR": str(dev_pki)}
+    )
+    code, output = _run(str(page), "--trust", str(trust), "--json")
+    assert code == 0, output
+    assert [o["format"] for o in _lines(output)] == ["shc", "vdsnc"]
+
+
+def test_stdin_and_literal_text(official_store_dir: Path, spec_dir: Path) -> None:
+    numeric = (spec_dir / "example-00-f-qr-code-numeric-value-0.txt").read_bytes()
+    assert _run("-", "--trust", str(official_store_dir), input=numeric)[0] == 0
+    assert _run(numeric.decode().strip(), "--trust", str(official_store_dir))[0] == 0
+
+
+def test_the_default_store_is_the_dev_store_from_the_pki(dev_pki: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["verify", issuance.issue_vdsnc(dev_pki)],
+        env={"VAXCERT_PKI_DIR": str(dev_pki), "VAXCERT_ISSUER_URL": issuance.ISSUER_URL},
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["missing-file.txt", "--csca", "x"],
+        ["shc:/56", "--at", "yesterday", "--jwks", "https://a.example=x"],
+        ["shc:/56", "--jwks", "http://insecure.example=/dev/null"],
+        ["shc:/56", "--jwks", "no-equals-sign"],
+        ["shc:/56", "--csca", "/nonexistent.der"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    assert _run(*args)[0] == 2
+
+
+def test_a_broken_trust_store_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "trust.toml").write_text("[[csca]]\ncertificates = ['none.der']\n")
+    code, output = _run("shc:/56", "--trust", str(tmp_path))
+    assert code == 2 and "trust store" in output
+
+
+def test_trust_show_lists_anchors(official_store_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["trust", "show", "--trust", str(official_store_dir)])
+    assert result.exit_code == 0
+    assert "SHC  https://spec.smarthealth.cards/examples/issuer" in result.output
+    assert "CSCA Australia (DFAT) [AUS]" in result.output
+    assert "CRL 2021-08-19..2021-11-17, 0 revoked" in result.output

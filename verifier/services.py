@@ -1,0 +1,102 @@
+"""The verifier's domain entry points: :func:`verify` and :func:`verify_all` (no Flask here).
+
+Offline by design: keys, CSCAs and CRLs come only from the :class:`~verifier.trust.TrustStore`.
+Nothing about a certificate is stored or logged; one log line carries the outcome code only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from verifier import _inputs, _shc, _vdsnc
+from verifier.models import Finding, Result
+from verifier.trust import TrustStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _moment(at: dt.datetime | None) -> dt.datetime:
+    if at is None:
+        return dt.datetime.now(dt.UTC)
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def verify_all(
+    data: str | bytes | Path,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW,
+    source: str = "input",
+    frame: bool = False,
+) -> list[Result]:
+    """One :class:`Result` per certificate found in ``data`` (never empty, never raising for bad
+    input: unreadable input gives one invalid result with its reason).
+
+    ``data`` is QR text (``shc:/…`` or VDS-NC JSON), a compact JWS, a ``.smart-health-card``
+    file, image bytes (PNG, JPEG, …; several QR codes allowed) or a certificate PDF; a
+    :class:`~pathlib.Path` is read first. ``at`` (default: now) is the time checks are made at.
+    ``frame`` selects a cheaper image decode for camera frames.
+    """
+    moment = _moment(at)
+    if isinstance(data, Path):
+        source = data.name if source == "input" else source
+        try:
+            data = data.read_bytes()
+        except OSError as exc:
+            return [
+                _refused("input_unrecognised", f"cannot read file: {exc.strerror}", source, moment)
+            ]
+    try:
+        items = _inputs.items_from(data, source, frame=frame)
+    except _inputs.InputError as exc:
+        results = [_refused(exc.code, exc.detail, source, moment)]
+    else:
+        results = [_verify_item(item, trust, moment, clock_skew) for item in items]
+    for result in results:
+        if frame and result.outcome == "no_certificate_found":
+            continue  # camera frames without a code are the normal case, not an event
+        # The outcome code and format only: never names, dates or certificate content (C08).
+        log.info("verification", extra={"outcome": result.outcome, "format": result.format})
+    return results
+
+
+def verify(
+    data: str | bytes | Path,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW,
+) -> Result:
+    """Verify an input holding exactly one certificate; see :func:`verify_all` for the inputs.
+
+    An input with several certificates (a 海外用 page, a multi-card file) gives an invalid result
+    with ``multiple_certificates``: use :func:`verify_all` for those.
+    """
+    results = verify_all(data, trust, at, clock_skew=clock_skew)
+    if len(results) == 1:
+        return results[0]
+    return _refused(
+        "multiple_certificates", f"{len(results)} certificates", "input", results[0].checked_at
+    )
+
+
+def _verify_item(
+    item: _inputs.Item, trust: TrustStore, at: dt.datetime, clock_skew: dt.timedelta
+) -> Result:
+    if item.origin == "qr":
+        return _shc.verify_numeric(item.text, item.source, trust, at, clock_skew)
+    if item.origin in ("jws", "file"):
+        origin: _shc.Origin = "jws" if item.origin == "jws" else "file"
+        return _shc.verify_jws(item.text, origin, item.source, trust, at, clock_skew)
+    if item.origin == "vdsnc":
+        return _vdsnc.verify_text(item.text, item.source, trust, at, clock_skew)
+    return _refused("input_unrecognised", "QR code is not a certificate", item.source, at)
+
+
+def _refused(code: str, detail: str, source: str, at: dt.datetime) -> Result:
+    return Result(False, "unknown", source, at, reasons=(Finding(code, detail),))

@@ -1,0 +1,500 @@
+"""The verifier's trust store: trusted SHC issuers (JWKS, rid CRLs) and VDS-NC CSCAs (certs, CRLs).
+
+On disk a trust store is a directory holding ``trust.toml`` (docs/verifier.md); paths in it are
+relative to that directory. ``state.json`` beside it records when each entry's data was last
+fetched by ``vaxcert trust refresh`` (or written by ``vaxcert trust init-dev``). Verification never
+fetches anything: keys come only from here, and only trusted issuers' keys are ever fetched.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import itertools
+import json
+import logging
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from vaxcert.errors import VaxcertError
+from vaxcert.formats import FormatError, jose
+from verifier import _x509
+
+log = logging.getLogger(__name__)
+
+INDEX = "trust.toml"
+STATE = "state.json"
+DEFAULT_STALE_AFTER = dt.timedelta(days=7)
+
+
+class TrustStoreError(VaxcertError):
+    """The trust store (or a trust anchor given on the command line) cannot be used."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("trust_store_invalid", detail)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
+    """One SHC issuer key from a trusted JWKS."""
+
+    kid: str
+    public_key: ec.EllipticCurvePublicKey
+    crl_version: int | None = None
+    x5c: tuple[_x509.Certificate, ...] = ()
+    x5c_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShcRevocations:
+    """An SHC rid CRL (``ISS/.well-known/crl/KID.json``)."""
+
+    kid: str
+    ctr: int
+    rids: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class ShcIssuer:
+    """A trusted SMART Health Cards issuer."""
+
+    iss: str
+    name: str
+    keys: dict[str, TrustedKey] = field(default_factory=dict)
+    crls: dict[str, ShcRevocations] = field(default_factory=dict)
+    updated_at: dt.datetime | None = None
+    jwks_url: str = ""
+    x5c_roots: tuple[_x509.Certificate, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.jwks_url:
+            self.jwks_url = f"{self.iss}/.well-known/jwks.json"
+
+    def crl_url(self, kid: str) -> str:
+        """Where the issuer publishes the rid CRL of ``kid`` (SHC spec)."""
+        return f"{self.iss}/.well-known/crl/{kid}.json"
+
+
+@dataclass(slots=True)
+class TrustedCsca:
+    """A trusted VDS-NC country signing CA certificate and the CRLs it signed."""
+
+    name: str
+    country: str | None  # the ICAO alpha-3 code VDS-NC headers carry in ``is``
+    cert: _x509.Certificate
+    crls: list[_x509.Crl] = field(default_factory=list)  # signature verified with cert
+    bad_crls: list[_x509.Crl] = field(default_factory=list)  # issued in its name, bad signature
+    updated_at: dt.datetime | None = None
+    crl_url: str | None = None
+
+    def issued(self, crl: _x509.Crl) -> bool:
+        """Whether ``crl`` claims to come from this CSCA (issuer name, and key id when both have
+        one: a link certificate of an older key shares the name but not the key id)."""
+        if crl.issuer != self.cert.subject:
+            return False
+        return crl.aki is None or self.cert.ski is None or crl.aki == self.cert.ski
+
+
+class TrustStore:
+    """Trusted SHC issuers and VDS-NC CSCAs, held in memory and read-only while verifying."""
+
+    def __init__(self, stale_after: dt.timedelta = DEFAULT_STALE_AFTER) -> None:
+        self.stale_after = stale_after
+        self.shc: dict[str, ShcIssuer] = {}
+        self.cscas: list[TrustedCsca] = []
+        self.source: Path | None = None
+        self.tls_ca: Path | None = None
+        self.load_warnings: list[str] = []
+        # (BSC DER, CSCA DER) -> whether the CSCA's key verifies the BSC. Both are immutable, so
+        # the answer is too; it keeps VDS-NC verification within its budget (design.md §5).
+        self._chain_cache: dict[tuple[bytes, bytes], bool] = {}
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing at all is trusted."""
+        return not self.shc and not self.cscas
+
+    # SHC issuers ---------------------------------------------------------------------------
+
+    def add_shc_issuer(
+        self,
+        iss: str,
+        name: str | None,
+        jwks: Mapping[str, Any],
+        crls: Iterable[Mapping[str, Any]] = (),
+        updated_at: dt.datetime | None = None,
+        jwks_url: str | None = None,
+        x5c_roots: Iterable[bytes] = (),
+    ) -> ShcIssuer:
+        """Trust ``iss`` with the keys of ``jwks``; keys whose kid is not their thumbprint are
+        dropped with a load warning, and a JWKS holding private key material is refused."""
+        if iss in self.shc:
+            raise TrustStoreError(f"SHC issuer {iss} is listed twice")
+        issuer = ShcIssuer(
+            iss=iss,
+            name=name or iss,
+            updated_at=updated_at,
+            jwks_url=jwks_url or "",
+            x5c_roots=tuple(_parse_cert(data, f"x5c root of {iss}") for data in x5c_roots),
+        )
+        keys = parse_jwks(jwks, iss, self.load_warnings)
+        # The chain's shape and signatures do not depend on the time of verification: check them
+        # once here, so each verification only compares validity windows.
+        issuer.keys = {
+            kid: replace(key, x5c_error=key.x5c_error or x5c_problem(key, iss, issuer.x5c_roots))
+            if key.x5c
+            else key
+            for kid, key in keys.items()
+        }
+        for crl in crls:
+            revocations = parse_shc_crl(crl, iss)
+            if revocations.kid not in issuer.keys:
+                self.load_warnings.append(f"{iss}: CRL for unknown kid {revocations.kid} ignored")
+                continue
+            issuer.crls[revocations.kid] = revocations
+        self.shc[iss] = issuer
+        return issuer
+
+    def shc_issuer(self, iss: str) -> ShcIssuer | None:
+        """The trusted issuer ``iss`` exactly as listed, or None."""
+        return self.shc.get(iss)
+
+    # VDS-NC CSCAs --------------------------------------------------------------------------
+
+    def add_csca(
+        self,
+        data: bytes,
+        name: str | None = None,
+        country: str | None = None,
+        updated_at: dt.datetime | None = None,
+        crl_url: str | None = None,
+    ) -> list[TrustedCsca]:
+        """Trust every certificate of a DER file or PEM bundle as a CSCA."""
+        added = []
+        for der in _x509.pem_blocks(data):
+            cert = _parse_cert(der, "CSCA certificate")
+            if not cert.is_ca:
+                self.load_warnings.append(f"CSCA {cert.subject_text} is not marked as a CA")
+            csca = TrustedCsca(
+                name=name or cert.subject_text,
+                country=country,
+                cert=cert,
+                updated_at=updated_at,
+                crl_url=crl_url,
+            )
+            self.cscas.append(csca)
+            added.append(csca)
+        return added
+
+    def add_crl(self, data: bytes, source: str = "CRL") -> int:
+        """Attach a CSCA CRL to every trusted CSCA that issued it, checking its signature with
+        each; returns how many CSCAs it was attached to."""
+        attached = 0
+        for der in _x509.pem_blocks(data):
+            try:
+                crl = _x509.parse_crl(der)
+            except _x509.X509Error as exc:
+                raise TrustStoreError(f"{source}: {exc}") from None
+            issuers = [csca for csca in self.cscas if csca.issued(crl)]
+            if not issuers:
+                self.load_warnings.append(
+                    f"{source}: no trusted CSCA issued it ({crl.issuer_text})"
+                )
+            for csca in issuers:
+                if _x509.signature_holds(crl.signed, csca.cert.public_key):
+                    csca.crls.append(crl)
+                else:
+                    csca.bad_crls.append(crl)
+            attached += len(issuers)
+        return attached
+
+    def cscas_for(self, bsc: _x509.Certificate) -> list[TrustedCsca]:
+        """Every trusted CSCA that may have issued ``bsc``: matching key identifier (several,
+        e.g. link certificates, may share one) or, without one, matching name."""
+        if bsc.aki is not None:
+            return [c for c in self.cscas if c.cert.ski == bsc.aki]
+        return [c for c in self.cscas if c.cert.subject == bsc.issuer]
+
+    def chain_holds(self, bsc: _x509.Certificate, csca: TrustedCsca) -> bool:
+        """Whether ``csca``'s key signed ``bsc`` (cached: both are immutable)."""
+        key = (bsc.der, csca.cert.der)
+        cached = self._chain_cache.get(key)
+        if cached is None:
+            cached = _x509.signature_holds(bsc.signed, csca.cert.public_key)
+            if len(self._chain_cache) > 4096:
+                self._chain_cache.clear()
+            self._chain_cache[key] = cached
+        return cached
+
+
+def parse_jwks(
+    jwks: Mapping[str, Any], iss: str, warnings: list[str] | None = None
+) -> dict[str, TrustedKey]:
+    """The usable ES256 keys of a JWKS by kid; private key material is refused outright."""
+    keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(keys, list):
+        raise TrustStoreError(f"{iss}: JWKS has no keys list")
+    found: dict[str, TrustedKey] = {}
+    for entry in keys:
+        if not isinstance(entry, Mapping):
+            raise TrustStoreError(f"{iss}: JWKS entry is not an object")
+        if "d" in entry:
+            raise TrustStoreError(f"{iss}: JWKS holds private key material (d); refusing it")
+        kid = str(entry.get("kid", ""))
+        if entry.get("crv") != "P-256" or entry.get("alg", "ES256") != "ES256":
+            _note(warnings, f"{iss}: key {kid} is not an ES256 P-256 key; ignored")
+            continue
+        if entry.get("use", "sig") != "sig":
+            _note(warnings, f"{iss}: key {kid} is not a signing key; ignored")
+            continue
+        try:
+            public_key = _x509.fast_key(jose.jwk_public_key(entry))
+            thumbprint = jose.ec_thumbprint(entry)
+        except FormatError as exc:
+            _note(warnings, f"{iss}: key {kid} is malformed ({exc.detail}); ignored")
+            continue
+        if kid != thumbprint:
+            _note(warnings, f"{iss}: key {kid} is not its JWK thumbprint; ignored")
+            continue
+        crl_version = entry.get("crlVersion")
+        if crl_version is not None and (
+            not isinstance(crl_version, int) or isinstance(crl_version, bool)
+        ):
+            raise TrustStoreError(f"{iss}: key {kid} has a non-integer crlVersion")
+        chain, error = _x5c(entry.get("x5c"))
+        found[kid] = TrustedKey(kid, public_key, crl_version, chain, error)
+    return found
+
+
+def x5c_problem(key: TrustedKey, iss: str, roots: tuple[_x509.Certificate, ...]) -> str | None:
+    """Why the key's x5c chain is unacceptable, time aside (None when it is fine): the leaf
+    certifies the key with SAN URI = iss, each certificate is issued and signed by the next, and
+    the chain ends at one of ``roots`` when any are configured."""
+    chain = key.x5c
+    leaf = chain[0]
+    if not leaf.same_key(key.public_key):
+        return "leaf certificate does not hold the JWK's key"
+    if iss not in leaf.uris:
+        return "leaf SAN URI is not the issuer"
+    for child, parent in itertools.pairwise(chain):
+        if child.issuer != parent.subject or not parent.is_ca:
+            return "chain order or CA flag is wrong"
+        if not _x509.signature_holds(child.signed, parent.public_key):
+            return "a chain signature does not verify"
+    top = chain[-1]
+    if roots and not any(
+        root.der == top.der
+        or (top.issuer == root.subject and _x509.signature_holds(top.signed, root.public_key))
+        for root in roots
+    ):
+        return "chain does not end at a configured root"
+    return None
+
+
+def _x5c(value: Any) -> tuple[tuple[_x509.Certificate, ...], str | None]:
+    if value is None:
+        return (), None
+    if not isinstance(value, list) or not value:
+        return (), "x5c is not a list of certificates"
+    chain = []
+    for item in value:
+        try:
+            chain.append(_x509.parse_certificate(base64.b64decode(str(item), validate=True)))
+        except (binascii.Error, _x509.X509Error) as exc:
+            return (), f"x5c certificate unreadable: {exc}"
+    return tuple(chain), None
+
+
+def parse_shc_crl(body: Mapping[str, Any], iss: str) -> ShcRevocations:
+    """An SHC rid CRL: ``{"kid","method":"rid","ctr","rids":[…]}``."""
+    kid, ctr, rids = body.get("kid"), body.get("ctr"), body.get("rids")
+    if body.get("method", "rid") != "rid":
+        raise TrustStoreError(f"{iss}: CRL method {body.get('method')!r} is not rid")
+    if (
+        not isinstance(kid, str)
+        or not isinstance(ctr, int)
+        or isinstance(ctr, bool)
+        or not isinstance(rids, list)
+        or not all(isinstance(r, str) for r in rids)
+    ):
+        raise TrustStoreError(f"{iss}: CRL is not of the form kid, ctr, rids")
+    return ShcRevocations(kid, ctr, tuple(rids))
+
+
+def _note(warnings: list[str] | None, text: str) -> None:
+    if warnings is not None:
+        warnings.append(text)
+
+
+def _parse_cert(data: bytes, what: str) -> _x509.Certificate:
+    try:
+        return _x509.parse_certificate(data)
+    except _x509.X509Error as exc:
+        raise TrustStoreError(f"{what}: {exc}") from None
+
+
+# Loading from disk ------------------------------------------------------------------------
+
+
+def index_path(path: Path) -> Path:
+    """``trust.toml`` of a trust store given as its directory or as the file itself."""
+    return path / INDEX if path.is_dir() else path
+
+
+def load_trust_store(path: Path | str) -> TrustStore:
+    """Load the trust store at ``path`` (its directory, or its TOML file)."""
+    index = index_path(Path(path))
+    if not index.is_file():
+        raise TrustStoreError(f"{index} does not exist")
+    root = index.parent
+    try:
+        config = tomllib.loads(index.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise TrustStoreError(f"{index}: {exc}") from None
+    state = read_state(root)
+    unknown = set(config) - {"stale_after_days", "tls_ca", "shc", "csca"}
+    if unknown:
+        raise TrustStoreError(f"{index}: unknown keys {sorted(unknown)}")
+    stale_days = config.get("stale_after_days", DEFAULT_STALE_AFTER.days)
+    if not isinstance(stale_days, int | float) or stale_days <= 0:
+        raise TrustStoreError(f"{index}: stale_after_days must be a positive number")
+    store = TrustStore(dt.timedelta(days=stale_days))
+    store.source = index
+    if "tls_ca" in config:
+        store.tls_ca = _resolve(root, config["tls_ca"], "tls_ca")
+    for number, entry in enumerate(_tables(config, "shc", index)):
+        _load_shc_entry(store, root, entry, state, f"{index} [[shc]] #{number + 1}")
+    for number, entry in enumerate(_tables(config, "csca", index)):
+        _load_csca_entry(store, root, entry, state, f"{index} [[csca]] #{number + 1}")
+    for warning in store.load_warnings:
+        log.warning("trust store: %s", warning)
+    return store
+
+
+def _tables(config: dict[str, Any], key: str, index: Path) -> list[dict[str, Any]]:
+    value = config.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise TrustStoreError(f"{index}: {key} must be an array of tables ([[{key}]])")
+    return value
+
+
+def _resolve(root: Path, value: Any, what: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise TrustStoreError(f"{what} must be a path")
+    return (root / value).resolve()
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise TrustStoreError(f"{what}: cannot read {path}: {exc.strerror}") from None
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(_read(path, what))
+    except ValueError:
+        raise TrustStoreError(f"{what}: {path} is not JSON") from None
+
+
+_SHC_KEYS = {"iss", "name", "jwks", "jwks_url", "crls", "x5c_roots"}
+_CSCA_KEYS = {"name", "country", "certificates", "crls", "crl_url"}
+
+
+def _load_shc_entry(
+    store: TrustStore, root: Path, entry: dict[str, Any], state: dict[str, Any], where: str
+) -> None:
+    unknown = set(entry) - _SHC_KEYS
+    if unknown:
+        raise TrustStoreError(f"{where}: unknown keys {sorted(unknown)}")
+    iss = entry.get("iss")
+    if not isinstance(iss, str) or not iss.startswith("https://") or iss.endswith("/"):
+        raise TrustStoreError(f"{where}: iss must be an https URL without a trailing slash")
+    jwks_path = _resolve(root, entry.get("jwks", default_jwks_path(iss)), f"{where} jwks")
+    jwks = _read_json(jwks_path, where) if jwks_path.exists() else {"keys": []}
+    if not jwks_path.exists():
+        store.load_warnings.append(f"{iss}: no JWKS yet at {jwks_path} (run trust refresh)")
+    crl_paths = [_resolve(root, p, f"{where} crls") for p in entry.get("crls", [])]
+    crl_dir = jwks_path.parent / "crl"
+    if crl_dir.is_dir():
+        crl_paths += sorted(p.resolve() for p in crl_dir.glob("*.json"))
+    crls = [_read_json(p, where) for p in dict.fromkeys(crl_paths)]
+    roots = [
+        _read(_resolve(root, p, f"{where} x5c_roots"), where) for p in entry.get("x5c_roots", [])
+    ]
+    store.add_shc_issuer(
+        iss,
+        entry.get("name"),
+        jwks,
+        crls,
+        updated_at=_state_time(state, "shc", iss),
+        jwks_url=entry.get("jwks_url"),
+        x5c_roots=[der for data in roots for der in _x509.pem_blocks(data)],
+    )
+
+
+def _load_csca_entry(
+    store: TrustStore, root: Path, entry: dict[str, Any], state: dict[str, Any], where: str
+) -> None:
+    unknown = set(entry) - _CSCA_KEYS
+    if unknown:
+        raise TrustStoreError(f"{where}: unknown keys {sorted(unknown)}")
+    files = entry.get("certificates")
+    if not isinstance(files, list) or not files:
+        raise TrustStoreError(f"{where}: certificates must list at least one file")
+    name = entry.get("name")
+    country = entry.get("country")
+    if country is not None and (not isinstance(country, str) or len(country) != 3):
+        raise TrustStoreError(f"{where}: country must be the ICAO 3-letter code (e.g. JPN)")
+    key = name or str(files[0])
+    for file in files:
+        path = _resolve(root, file, f"{where} certificates")
+        store.add_csca(
+            _read(path, where),
+            name,
+            country,
+            updated_at=_state_time(state, "csca", key),
+            crl_url=entry.get("crl_url"),
+        )
+    for file in entry.get("crls", []):
+        path = _resolve(root, file, f"{where} crls")
+        if path.exists():
+            store.add_crl(_read(path, where), str(path.name))
+        else:
+            store.load_warnings.append(f"{where}: CRL {path} missing (run trust refresh)")
+
+
+def default_jwks_path(iss: str) -> str:
+    """Where ``trust refresh`` keeps an issuer's JWKS when trust.toml names no path."""
+    slug = "".join(c if c.isalnum() or c in "-." else "_" for c in iss.removeprefix("https://"))
+    return f"shc/{slug}/jwks.json"
+
+
+def read_state(root: Path) -> dict[str, Any]:
+    """The refresh record (``state.json``): when each entry's data was last fetched."""
+    path = root / STATE
+    if not path.is_file():
+        return {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise TrustStoreError(f"{path} is not JSON") from None
+    return state if isinstance(state, dict) else {}
+
+
+def _state_time(state: dict[str, Any], kind: str, key: str) -> dt.datetime | None:
+    value = state.get(kind, {}).get(key) if isinstance(state.get(kind), dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

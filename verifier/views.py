@@ -1,0 +1,127 @@
+"""The verifier page: upload an image/PDF, paste text, or let the camera post frames (thin views).
+
+Nothing received is stored; the only log line per certificate is its outcome code (C08).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from vaxcert import reasons
+from vaxcert.errors import VaxcertError
+from verifier.models import Result
+from verifier.services import verify_all
+from verifier.trust import TrustStore
+
+bp = Blueprint("verifier", __name__, static_folder="static", static_url_path="/static/verifier")
+
+_FORMAT_NAMES = {"shc": "SMART Health Card", "vdsnc": "ICAO VDS-NC", "unknown": "-"}
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    def reason_text(code: str) -> str:
+        reason = reasons.get(code)
+        return f"{reason.ja} / {reason.en}"
+
+    def format_name(fmt: str) -> str:
+        return _FORMAT_NAMES.get(fmt, fmt)
+
+    return {"reason_text": reason_text, "format_name": format_name, "lang": _lang()}
+
+
+def _trust() -> TrustStore:
+    store: TrustStore = current_app.extensions["vaxcert_trust"].get()
+    return store
+
+
+def _skew() -> dt.timedelta:
+    skew: dt.timedelta = current_app.extensions["vaxcert_clock_skew"]
+    return skew
+
+
+def _lang() -> str:
+    return str(get_locale() or "ja")
+
+
+def _public(result: Result) -> dict[str, Any]:
+    """The JSON of a result; holder data only when the certificate is valid (a forged or broken
+    one must not look like a statement about anyone)."""
+    body = result.to_json()
+    if not result.valid:
+        for key in ("names", "birth_date", "doses", "certificate_id"):
+            body[key] = [] if key in ("names", "doses") else None
+    lang = _lang()
+    for finding in body["reasons"] + body["warnings"]:
+        finding["message"] = finding[lang]
+    return body
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """The page with camera, upload and paste."""
+    return render_template("index.html", results=None, error=None, lang=_lang())
+
+
+@bp.post("/")
+def verify_form() -> ResponseReturnValue:
+    """A form post: an uploaded file or pasted text; renders the results page."""
+    try:
+        upload = request.files.get("file")
+        text = request.form.get("text", "")
+    except RequestEntityTooLarge:
+        return render_template("index.html", results=None, error="payload_too_large"), 413
+    data: str | bytes
+    if upload is not None and upload.filename:
+        data = upload.read()
+    elif text.strip():
+        data = text
+    else:
+        return render_template("index.html", results=None, error="missing_field"), 400
+    results = verify_all(data, _trust(), clock_skew=_skew(), source="upload")
+    status = 200 if all(r.valid for r in results) else 422
+    return render_template("index.html", results=results, error=None, lang=_lang()), status
+
+
+@bp.post("/api/verify")
+def verify_api() -> ResponseReturnValue:
+    """JSON API: an image body (camera frames, ``?frame=1``), a multipart file, or
+    ``{"text": …}``. A frame without a QR code answers 200 with no results so scanning goes on."""
+    frame = request.args.get("frame") == "1"
+    data: str | bytes
+    if request.mimetype.startswith("image/") or request.mimetype == "application/pdf":
+        data = request.get_data(cache=False)
+    elif request.mimetype == "application/json":
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+            raise VaxcertError("missing_field", "text")
+        if set(body) - {"text"}:
+            raise VaxcertError("unknown_field", ",".join(sorted(set(body) - {"text"})))
+        data = body["text"]
+    elif request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise VaxcertError("missing_field", "file")
+        data = upload.read()
+    else:
+        raise VaxcertError("unsupported_media_type")
+    if not data:
+        raise VaxcertError("missing_field", "body")
+    results = verify_all(
+        data, _trust(), clock_skew=_skew(), source="camera" if frame else "upload", frame=frame
+    )
+    if frame and len(results) == 1 and results[0].codes == ["no_certificate_found"]:
+        results = []
+    reply: dict[str, Any] = {
+        "valid": bool(results) and all(r.valid for r in results),
+        "results": [_public(r) for r in results],
+    }
+    if request.args.get("html") == "1":
+        reply["html"] = render_template("_results.html", results=results, lang=_lang())
+    return jsonify(reply)
