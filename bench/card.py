@@ -39,11 +39,11 @@ def timed(read: Callable[[], CardRead], runs: int) -> list[float]:
 
 
 def main() -> int:
-    """Run the benchmark; exit 1 when the stack is missing or the target is missed."""
+    """Run the benchmark; exit 1 when the target is missed (0 with a notice if pcscd is absent)."""
     missing = stack_available()
     if missing:
         print(f"card bench skipped: {missing}")
-        return 1
+        return 0
     pin = residents.CANARY.pin
     with tempfile.TemporaryDirectory(prefix="vaxcert-card-bench-") as temp:
         work = Path(temp)

@@ -40,7 +40,8 @@ class CardFiles:
         """Parse :meth:`to_json` output from an untrusted body; typed error on anything else."""
         unknown = set(data) - set(FILE_NAMES)
         if unknown:
-            raise MalformedCardDataError(f"unknown card file field(s): {sorted(unknown)}")
+            # Names are not echoed: an unknown key could itself carry personal data (C08).
+            raise MalformedCardDataError(f"{len(unknown)} unknown card file field(s)")
         decoded: dict[str, bytes] = {}
         for name in FILE_NAMES:
             value = data.get(name)

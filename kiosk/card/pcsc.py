@@ -4,6 +4,11 @@ pyscard is imported only when a method runs, so the center and `make demo` never
 libpcsclite. Each operation establishes its own PC/SC context (safe from any Flask thread),
 connects exclusively, and disconnects with SCARD_UNPOWER_CARD so the verified PIN state dies with
 the connection (C01). Waiting for insertion/removal uses SCardGetStatusChange with a timeout.
+
+SCardTransmit has no timeout of its own, and a reader driver that never answers (vpcd with a hung
+card, measured here: blocked until the card resumed) would block the caller for good. So a card
+session runs in a worker thread and the caller waits at most its timeout: it then gets
+CardTimeoutError, and the reader stays busy (CardTimeoutError again) until the driver returns.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ import contextlib
 import importlib
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
+from kiosk.card import session
 from kiosk.card.errors import (
     CardCommunicationError,
     CardError,
@@ -24,6 +30,7 @@ from kiosk.card.errors import (
     NoReaderError,
 )
 from kiosk.card.interfaces import DEFAULT_TIMEOUT, SessionCardReader
+from kiosk.card.models import CardFiles
 from kiosk.card.session import Deadline, Transmit
 from kiosk.card.verify import CaKeyTable
 
@@ -45,6 +52,10 @@ _NO_CARD = frozenset((_E_NO_SMARTCARD, _W_REMOVED_CARD))
 # How long a failed transmit may wait for pcscd to notice a removal (it polls the reader).
 _REMOVAL_GRACE_MS = 1500
 _SHARING_RETRY_S = 0.02
+# How much longer than its own deadline a session may take to report before the caller gives up.
+_SESSION_GRACE_S = 0.5
+
+T = TypeVar("T")
 
 
 def _scard() -> Any:
@@ -171,6 +182,41 @@ class PcscCardReader(SessionCardReader):
         return self._wait(False, timeout)
 
     # --- a card session -----------------------------------------------------------------
+
+    def _bounded(self, operation: Callable[[], T], timeout: float) -> T:
+        """Run ``operation`` in a worker thread; give up after ``timeout`` plus a grace."""
+        outcome: list[T] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                outcome.append(operation())
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=work, name="pcsc-session", daemon=True)
+        worker.start()
+        worker.join(timeout + _SESSION_GRACE_S)
+        if worker.is_alive():
+            raise CardTimeoutError(f"the reader did not answer within {timeout:g} s")
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
+    def pin_tries_left(self, *, timeout: float | None = None) -> int | None:
+        """See :meth:`CardReader.pin_tries_left`; bounded even if the driver hangs."""
+        limit = timeout or self.timeout
+        return self._bounded(
+            lambda: super(PcscCardReader, self).pin_tries_left(timeout=limit), limit
+        )
+
+    def read_files(self, pin: str, *, timeout: float | None = None) -> CardFiles:
+        """See :meth:`SessionCardReader.read_files`; bounded even if the driver hangs."""
+        limit = timeout or self.timeout
+        session.pin_bytes(pin)  # C01: a malformed PIN fails here, before any thread or connection
+        return self._bounded(
+            lambda: super(PcscCardReader, self).read_files(pin, timeout=limit), limit
+        )
 
     def _connect_error(self, hresult: int) -> CardError:
         code = _code(hresult)

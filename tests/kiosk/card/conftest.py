@@ -82,6 +82,11 @@ def virtual_card(
     started: list[VirtualCardProcess] = []
 
     def start(card_key: str, **options: Any) -> VirtualCardProcess:
+        if pcsc_reader.wait_for_card(0.0):
+            # vpcd would silently ignore a second card on the slot (card.md §10.3 pitfall 3).
+            pytest.fail(
+                f"a card is already in {READER_SLOT0}: is an old `vaxcert card serve` alive?"
+            )
         card = VirtualCardProcess(card_key, pcscd.port, card_pki, tmp_path / "cards", **options)
         started.append(card.start())
         card.wait_powered()

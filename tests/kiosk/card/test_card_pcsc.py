@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ from kiosk.card import layout
 from kiosk.card.errors import (
     CardAccessDeniedError,
     CardRemovedError,
+    CardTimeoutError,
     NoCardError,
     NoReaderError,
     NotMyNumberCardError,
@@ -230,3 +234,28 @@ def test_card_log_holds_no_pin_digits_C08(virtual_card: Any, pcsc_reader: Any) -
     assert "37353331" not in text.upper()  # nor their ASCII hex
     for line in text.splitlines():
         assert set(json.loads(line)) <= {"event", "ins", "p1", "p2", "data_length", "sw"}
+
+
+def test_a_hung_card_cannot_block_the_caller(virtual_card: Any, pcsc_reader: Any) -> None:
+    card = virtual_card("canary")
+    assert card.process is not None
+    # SCardTransmit itself has no timeout: with the card process stopped, vpcd never answers.
+    os.kill(card.process.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(CardTimeoutError):
+            pcsc_reader.read(CANARY.pin, timeout=1.0)
+        with pytest.raises(CardTimeoutError):  # the stuck session still holds the reader
+            pcsc_reader.pin_tries_left(timeout=0.3)
+    finally:
+        os.kill(card.process.pid, signal.SIGCONT)
+    # Once the driver answers again, the reader recovers by itself.
+    for _ in range(50):
+        try:
+            tries = pcsc_reader.pin_tries_left(timeout=2.0)
+            break
+        except CardTimeoutError:
+            time.sleep(0.1)
+    else:
+        pytest.fail("the reader did not recover after the card resumed")
+    assert tries == 3
+    assert pcsc_reader.read(CANARY.pin).verified
