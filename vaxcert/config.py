@@ -200,6 +200,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
 
 
 _SECRET_NAMES = ("secret", "password", "key", "token")
+# Names that contain "key" but hold public data (the card CA key table, C03).
+_PUBLIC_NAMES = frozenset({"key_id", "public_key"})
 
 
 def masked(settings: Settings) -> dict[str, Any]:
@@ -210,7 +212,8 @@ def masked(settings: Settings) -> dict[str, Any]:
             return {key: mask(value, key) for key, value in node.items()}
         if isinstance(node, list):
             return [mask(value, name) for value in node]
-        if isinstance(node, str) and any(word in name for word in _SECRET_NAMES) and node:
+        secret = name not in _PUBLIC_NAMES and any(word in name for word in _SECRET_NAMES)
+        if isinstance(node, str) and secret and node:
             return "********"
         if isinstance(node, str) and name == "redis_url" and "@" in node:
             scheme, _, rest = node.partition("://")

@@ -76,7 +76,7 @@ def get_response(length: int) -> bytes:
     return bytes([0x00, INS_GET_RESPONSE, 0x00, 0x00, length & 0xFF])
 
 
-def describe(command: bytes) -> str:
+def describe(command: bytes | bytearray) -> str:
     """Hex of a command for logs; the data of VERIFY/CHANGE is replaced by its length (C01)."""
     if len(command) >= 4 and command[1] in _SECRET_INS and len(command) > 5:
         return f"{command[:4].hex(' ').upper()} <{len(command) - 5} bytes masked>"

@@ -8,6 +8,7 @@ ever sent; the PIN is validated before anything reaches the card and never logge
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -30,6 +31,7 @@ from kiosk.card.models import MAX_FILE_BYTES, CardFiles
 Transmit = Callable[[bytearray], bytes]
 
 _CHUNK = 256
+_log = logging.getLogger(__name__)
 
 
 class Deadline:
@@ -96,6 +98,8 @@ class KenhojoSession:
             sw = int.from_bytes(response[-2:], "big")
             if len(collected) > MAX_FILE_BYTES:
                 raise CardCommunicationError(f"{step}: endless GET RESPONSE chain")
+        # Headers and sizes only: VERIFY data is masked by describe(), answers are never logged.
+        _log.debug("%s: %s -> %04X, %d bytes", step, apdu.describe(command), sw, len(collected))
         return bytes(collected), sw
 
     def select_ap(self) -> None:

@@ -83,3 +83,11 @@ def test_check_reports_a_wrong_pin_with_its_code(
     assert result.exit_code == 1
     assert "pin_incorrect: 2 tries left" in result.output
     assert "9999" not in result.output.replace("PIN: \n", "")
+
+
+def test_config_show_lists_the_card_ca_table_unmasked() -> None:
+    import json
+
+    shown = json.loads(run("config", "show").output)
+    assert shown["card"]["ca_keys"] == [{"key_id": "9000033/001", "public_key": "jlis-ca.pub.pem"}]
+    assert shown["secret_key"] == "********"
