@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # System packages the tests need; installed with apt-get when running as root (CI), idempotently.
 SYSTEM_PACKAGES := softhsm2 chromium fonts-ipaexfont-gothic
+# Card layer (issue 3): pcscd + the vsmartcard vpcd driver for virtual cards; gcc and
+# libpcsclite-dev build pyscard from its sdist (its swig build requirement comes from PyPI).
+SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
 
 .PHONY: demo test lint typecheck pytest system-deps certs clean bench
 
@@ -16,8 +19,9 @@ $(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+# system-deps first: the card extra builds pyscard against libpcsclite-dev.
+$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python system-deps
+	$(BIN)/pip install --quiet -e '.[dev,card]'
 	touch $@ $(VENV)/.stamp-runtime
 
 system-deps:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any, Literal
@@ -227,6 +228,43 @@ class SignerSettings(BaseModel):
     vaccines: dict[str, VaccineOverride] = {}
 
 
+_CARD_KEY_ID = re.compile(r"^(\d{7}/\d{3}|[0-9A-Fa-f]{32})$")
+
+
+class CardCaKey(BaseModel):
+    """One trusted CVC issuer of the Kenhojo AP (C03): its key id and RSA public key file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # "NNNNNNN/NNN" (7 digits, 08 05, 3 digits, 4 zero bytes) or the full 16-byte id in hex.
+    key_id: str
+    # PEM SubjectPublicKeyInfo; a relative path is taken under pki_dir.
+    public_key: Path
+
+    @field_validator("key_id")
+    @classmethod
+    def _key_id_form(cls, value: str) -> str:
+        if not _CARD_KEY_ID.match(value):
+            raise ValueError("must be 7 digits/3 digits (e.g. 5000033/001) or 32 hex digits")
+        return value
+
+
+class CardSettings(BaseModel):
+    """The card layer (kiosk/card): which reader, its timeout, and the CA key table (C01, C03)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # "virtual": an in-process virtual card (demo); "pcsc": a PC/SC reader through pcscd.
+    reader: Literal["virtual", "pcsc"] = "virtual"
+    # PC/SC reader name, exact or a prefix; None takes the first reader.
+    pcsc_reader: str | None = None
+    # Card key (vaxcert.residents or a card edge case) of the in-process virtual card.
+    virtual_card: str = "canary"
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Dev default: the dev "J-LIS" test CA of the dev PKI. Production configures 5000033/001.
+    ca_keys: list[CardCaKey] = [CardCaKey(key_id="9000033/001", public_key=Path("jlis-ca.pub.pem"))]
+
+
 class Settings(BaseSettings):
     """The effective configuration of a vaxcert process."""
 
@@ -240,6 +278,7 @@ class Settings(BaseSettings):
     listeners: Listeners = Listeners()
     tls: TlsSettings = TlsSettings()
     verifier: VerifierSettings = VerifierSettings()
+    card: CardSettings = CardSettings()
     workers: int = Field(default=2, ge=1, le=64)
     threads: int = Field(default=8, ge=1, le=256)
     redis_url: str | None = None
@@ -320,6 +359,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
 
 
 _SECRET_NAMES = ("secret", "password", "key", "token")
+# Names that contain "key" but hold public data (the card CA key table, C03).
+_PUBLIC_NAMES = frozenset({"key_id", "public_key"})
 
 
 def masked(settings: Settings) -> dict[str, Any]:
@@ -330,7 +371,8 @@ def masked(settings: Settings) -> dict[str, Any]:
             return {key: mask(value, key) for key, value in node.items()}
         if isinstance(node, list):
             return [mask(value, name) for value in node]
-        if isinstance(node, str) and any(word in name for word in _SECRET_NAMES) and node:
+        secret = name not in _PUBLIC_NAMES and any(word in name for word in _SECRET_NAMES)
+        if isinstance(node, str) and secret and node:
             return "********"
         if isinstance(node, str) and name == "redis_url" and "@" in node:
             scheme, _, rest = node.partition("://")
