@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from cert_center import metrics
-from cert_center.models import Accepted, Heartbeat, Receipt
+from cert_center.issuance import IssuanceService
+from cert_center.models import Accepted, CertificateRequest, Heartbeat, Receipt
 from cert_center.services import Center
 from vaxcert.config import KioskEntry
 from vaxcert.errors import VaxcertError
@@ -57,3 +58,10 @@ def receipts() -> tuple[Response, int]:
 def heartbeat() -> tuple[Response, int]:
     _center().record_heartbeat(_kiosk(), parse_body(Heartbeat))
     return jsonify(Accepted().model_dump()), 202
+
+
+@kiosk_api.post("/certificates")
+def certificates() -> Response:
+    issuance: IssuanceService = current_app.extensions["vaxcert_issuance"]
+    issued = issuance.issue(_kiosk(), parse_body(CertificateRequest))
+    return jsonify(issued.model_dump(mode="json"))

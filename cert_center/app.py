@@ -9,7 +9,11 @@ from flask import Flask, Response
 
 from cert_center import metrics
 from cert_center.api import kiosk_api
+from cert_center.clients import VrsClient
+from cert_center.issuance import IssuanceService
 from cert_center.services import Center
+from kiosk.card import ca_key_table
+from signer.clients import SignerClient
 from vaxcert import kvstore, web
 from vaxcert.config import Settings, load_settings
 
@@ -25,8 +29,16 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
     if settings.redis_url is None and surface != "ops":
         log.warning("no VAXCERT_REDIS_URL: nonces and rate limits are kept per process")
     store = kvstore.from_url(settings.redis_url, prefix="vaxcert:center:")
-    app.extensions["vaxcert_center"] = Center(settings.center, store)
+    center = Center(settings.center, store)
+    app.extensions["vaxcert_center"] = center
     if surface == "kiosk_api":
+        app.extensions["vaxcert_issuance"] = IssuanceService(
+            settings,
+            center,
+            ca_key_table(settings),
+            VrsClient.from_settings(settings),
+            SignerClient.from_settings(settings, timeout=settings.center.relay_timeout_seconds),
+        )
         web.require_client_certificate(  # C09
             app, on_refused=lambda code: metrics.CLIENT_REFUSALS.labels(code).inc()
         )

@@ -3,6 +3,7 @@ text, unknown fields refused)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -68,3 +69,82 @@ class Accepted(BaseModel):
     """A plain acknowledgement."""
 
     status: Literal["accepted"] = "accepted"
+
+
+class CardFilesIn(BaseModel):
+    """The Kenhojo files as read by the kiosk, base64 (C02: the My Number comes only from here)."""
+
+    model_config = _STRICT
+
+    ef0001: str = Field(max_length=8192)
+    ef0002: str = Field(max_length=8192)
+    ef0003: str = Field(max_length=8192)
+    ef0004: str = Field(max_length=8192)
+    ef0005: str = Field(max_length=8192)
+
+
+class Consent(BaseModel):
+    """The terms of use the resident accepted before the card was read (C07)."""
+
+    model_config = _STRICT
+
+    terms_version: str = Field(min_length=1, max_length=32)
+    accepted: Literal[True]
+
+
+class CertificateRequest(BaseModel):
+    """``POST /v1/kiosk/certificates``: no typed My Number, no free text anywhere (C02, C04)."""
+
+    model_config = _STRICT
+
+    card: CardFilesIn
+    municipality_code: str = Field(pattern=r"^[0-9]{6}$")
+    kind: CertificateKind
+    consent: Consent
+    nonce: str = Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class IssuedMunicipality(BaseModel):
+    """The issuing municipality as printed (its mayor issues the certificate) and its fee."""
+
+    code: str
+    name_ja: str
+    name_en: str
+    mayor_ja: str
+    fee_yen: int
+
+
+class HolderView(BaseModel):
+    """The holder as the certificate states it; never the My Number (C22)."""
+
+    name: str
+    name_roman: str | None
+    birth_date: dt.date
+    nationality: str | None
+    passport_number: str | None
+
+
+class DoseView(BaseModel):
+    """One dose for the confirmation screen and the printed certificate."""
+
+    dose_number: int
+    date: dt.date
+    product_ja: str
+    product_en: str
+    maker_ja: str
+    maker_en: str
+    lot: str
+    country: str
+
+
+class CertificateIssued(BaseModel):
+    """The reply to the kiosk: display fields and the QR contents, kept only in kiosk memory."""
+
+    certificate_id: str
+    kind: CertificateKind
+    issue_date: dt.date
+    municipality: IssuedMunicipality
+    holder: HolderView
+    doses: list[DoseView]
+    shc_qr_text: str
+    vdsnc: str | None

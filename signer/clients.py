@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-import requests
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter
 
 from signer.models import CertificateContent, CertificateResult, ShcResult, VdsncResult
-from vaxcert import pki, reasons
+from vaxcert import pki
 from vaxcert.config import Settings
-from vaxcert.errors import VaxcertError
+from vaxcert.relay import post_json
 from vaxcert.tls import ThreadLocalSessions
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -30,7 +29,7 @@ class SignerClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, client: str = "center-internal-client"
+        cls, settings: Settings, client: str = "center-internal-client", timeout: float = 5.0
     ) -> SignerClient:
         """The client the center uses: the configured signer URL and its internal-CA certificate."""
         directory = settings.pki_dir
@@ -39,7 +38,7 @@ class SignerClient:
             pki.cert_path(directory, client),
             pki.key_path(directory, client),
         )
-        return cls(settings.url("signer_api"), sessions)
+        return cls(settings.url("signer_api"), sessions, timeout)
 
     def certificates(self, content: CertificateContent) -> CertificateResult:
         """Both QR payloads the certificate's kind carries."""
@@ -54,32 +53,12 @@ class SignerClient:
         return self._post("/v1/vdsnc", content, VdsncResult)
 
     def _post(self, path: str, content: CertificateContent, result: type[ResultT]) -> ResultT:
-        try:
-            response = self.sessions.get().post(
-                self.base_url + path,
-                data=content.model_dump_json(exclude_none=True),
-                headers={"Content-Type": "application/json"},
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise VaxcertError("service_unavailable", f"signer: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise _refusal(response)
-        try:
-            return result.model_validate_json(response.content)
-        except ValidationError:
-            raise VaxcertError(
-                "service_unavailable", "signer answered an unexpected body"
-            ) from None
-
-
-def _refusal(response: requests.Response) -> VaxcertError:
-    try:
-        error = response.json()["error"]
-        code = str(error["code"])
-        detail = str(error.get("detail", ""))
-    except (ValueError, KeyError, TypeError):
-        code, detail = "", ""
-    if code in reasons.CATALOGUE and response.status_code < 500:
-        return VaxcertError(code, detail)
-    return VaxcertError("service_unavailable", f"signer answered {response.status_code}")
+        return post_json(
+            self.sessions,
+            self.base_url + path,
+            content,
+            TypeAdapter(result),
+            "signer",
+            self.timeout,
+            exclude_none=True,
+        )

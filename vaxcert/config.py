@@ -156,6 +156,9 @@ class CenterSettings(BaseModel):
     relay_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     breaker_failures: int = Field(default=5, ge=1)
     breaker_reset_seconds: float = Field(default=10.0, gt=0)
+    # Whether a record flagged moved out / deceased may still get a certificate at a kiosk.
+    kiosk_allows_moved_out: bool = False
+    kiosk_allows_deceased: bool = False
     # Where gunicorn processes of the center share aggregate metric files (prometheus multiprocess
     # mode): counters only, never personal data (C08). Unset: a per-run temp dir.
     metrics_dir: Path | None = None

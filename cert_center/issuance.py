@@ -1,0 +1,267 @@
+"""The kiosk issuance pipeline (証明書交付), domain code without Flask.
+
+One request, nothing kept (C08): gate checks (hours, maintenance, participation C05, consent C07,
+replay) → card data verified (C03) → VRS query → refusal rules → certificate content → signer →
+issuance recorded in VRS (C20) → reply. The My Number lives only in this call's locals and the
+VRS request; it is never returned (C22) or logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from vrs_stub.models import (
+    IssuanceRequest,
+    QueryIdentityMismatch,
+    QueryMatch,
+    QueryNoMatch,
+    QueryRequest,
+)
+
+from cert_center import metrics, rules
+from cert_center.clients import VrsClient, breaker_for, guarded
+from cert_center.models import (
+    CertificateIssued,
+    CertificateRequest,
+    DoseView,
+    HolderView,
+    IssuedMunicipality,
+)
+from cert_center.services import Center
+from kiosk.card.models import CardFiles, CardRead
+from kiosk.card.verify import CaKeyTable, verify_card_files
+from signer import vaccines
+from signer.clients import SignerClient
+from signer.models import (
+    CertificateContent,
+    CertificateResult,
+    Dose,
+    Holder,
+    Municipality,
+    PersonName,
+    RomanName,
+)
+from vaxcert.config import KioskEntry, MunicipalityEntry, Settings
+from vaxcert.errors import VaxcertError
+
+log = logging.getLogger(__name__)
+
+# Certificate ids: 12 characters (fits VDS-NC uvci), without 0/O and 1/I look-alikes.
+_ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_ISSUANCE_ATTEMPTS = 2  # recording an issuance is idempotent on the certificate id: retry once
+
+
+class RuleRefusedError(VaxcertError):
+    """A refusal by the record rules; the public code hides which rule (e.g. support measure)."""
+
+
+def new_certificate_id() -> str:
+    """A fresh random certificate id (60 bits)."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
+
+
+class IssuanceService:
+    """Runs the pipeline for one kiosk request at a time; holds clients, never data."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        center: Center,
+        card_keys: CaKeyTable,
+        vrs: VrsClient,
+        signer: SignerClient,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.center = center
+        self.card_keys = card_keys
+        self.vrs = vrs
+        self.signer = signer
+        self.clock = clock or center.clock
+        self.rules = rules.kiosk_rules(settings.center)
+        self.vrs_breaker = breaker_for("vrs", settings)
+        self.signer_breaker = breaker_for("signer", settings)
+        self.vaccines = vaccines.VaccineTable(settings.signer.vaccines)
+        self.zone = ZoneInfo(settings.center.timezone)
+
+    def issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
+        """Issue one certificate or raise :class:`VaxcertError` with the public reason."""
+        try:
+            issued = self._issue(kiosk, request)
+        except RuleRefusedError:
+            raise  # each failed rule was counted by its category
+        except VaxcertError as refusal:
+            metrics.REFUSALS.labels(refusal.code).inc()
+            raise
+        metrics.ISSUANCES.labels(issued.municipality.code, issued.kind, "kiosk").inc()
+        return issued
+
+    def _issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
+        center = self.center.settings
+        now = self.clock()
+        if not self.center.hours.is_open(now):
+            raise VaxcertError("outside_service_hours")
+        if center.maintenance:
+            raise VaxcertError("maintenance")
+        municipality = self.center.participating(request.municipality_code)  # C05
+        if request.consent.terms_version != center.terms_version:  # C07
+            raise VaxcertError("consent_required", "terms version is not the current one")
+        if not self.center.store.add(
+            f"nonce:{kiosk.kiosk_id}:{request.nonce}", center.nonce_ttl_seconds
+        ):
+            raise VaxcertError("request_replayed")
+        card = verify_card_files(CardFiles.from_json(request.card.model_dump()), self.card_keys)
+        match = self._query(card, municipality, request.kind)
+        refusals = rules.evaluate(self.rules, _facts(match, request.kind))
+        if refusals:
+            for refusal in refusals:
+                metrics.REFUSALS.labels(refusal.category).inc()
+            raise RuleRefusedError(rules.public_code(refusals))
+        content = self._content(card, match, municipality, request.kind, now)
+        signed = guarded(self.signer_breaker, "signer", lambda: self.signer.certificates(content))
+        self._record(match, municipality, content)
+        return self._reply(content, signed, municipality)
+
+    def _query(self, card: CardRead, municipality: MunicipalityEntry, kind: str) -> QueryMatch:
+        query = QueryRequest(
+            municipality_code=municipality.code,
+            my_number=card.my_number,
+            name=card.name,
+            birth_date=card.birth_date,
+            certificate_kind=kind,  # type: ignore[arg-type]
+            channel="kiosk",
+        )
+        answer = guarded(self.vrs_breaker, "vrs", lambda: self.vrs.query(query))
+        if isinstance(answer, QueryNoMatch):
+            raise VaxcertError("no_vaccination_record")
+        if isinstance(answer, QueryIdentityMismatch):
+            raise VaxcertError("record_mismatch")
+        return answer
+
+    def _content(
+        self,
+        card: CardRead,
+        match: QueryMatch,
+        municipality: MunicipalityEntry,
+        kind: str,
+        now: dt.datetime,
+    ) -> CertificateContent:
+        family, _, given = card.name.partition("\u3000")
+        holder: dict[str, object] = {
+            "name": PersonName(family=family, given=given or None),
+            "birth_date": card.birth_date,
+        }
+        if kind == "overseas" and match.passport is not None:
+            holder["name_roman"] = RomanName(
+                family=match.passport.family_roman, given=match.passport.given_roman or None
+            )
+            holder["nationality"] = match.passport.nationality
+            holder["passport_number"] = match.passport.number
+        try:
+            return CertificateContent(
+                kind=kind,  # type: ignore[arg-type]
+                certificate_id=new_certificate_id(),
+                issue_date=now.astimezone(self.zone).date(),
+                municipality=Municipality(
+                    code=municipality.code,
+                    name_ja=municipality.name_ja,
+                    name_en=municipality.name_en,
+                ),
+                holder=Holder(**holder),  # type: ignore[arg-type]
+                doses=[
+                    Dose(
+                        date=d.date,
+                        product=d.product_key,
+                        lot=d.lot_number,
+                        dose_number=d.dose_number,
+                    )
+                    for d in match.doses
+                ],
+            )
+        except ValueError:
+            # The record cannot be expressed as a certificate (e.g. a name the profile refuses):
+            # the counter can help; the cause stays out of the message (C08).
+            log.warning("record does not fit the certificate profile")
+            metrics.REFUSALS.labels("profile").inc()
+            raise RuleRefusedError("counter_required") from None
+
+    def _record(
+        self, match: QueryMatch, municipality: MunicipalityEntry, content: CertificateContent
+    ) -> None:
+        request = IssuanceRequest(
+            municipality_code=municipality.code,
+            record_id=match.record_id,
+            certificate_id=content.certificate_id,
+            issued_on=content.issue_date,
+            certificate_kind=content.kind,
+            channel="kiosk",
+        )
+        for attempt in range(_ISSUANCE_ATTEMPTS):
+            try:
+                guarded(self.vrs_breaker, "vrs", lambda: self.vrs.record_issuance(request))
+                return
+            except VaxcertError as exc:
+                if exc.code != "service_unavailable" or attempt + 1 == _ISSUANCE_ATTEMPTS:
+                    raise
+
+    def _reply(
+        self,
+        content: CertificateContent,
+        signed: CertificateResult,
+        municipality: MunicipalityEntry,
+    ) -> CertificateIssued:
+        doses = []
+        for dose in content.doses_in_order():
+            product = self.vaccines[dose.product]
+            doses.append(
+                DoseView(
+                    dose_number=dose.dose_number,
+                    date=dose.date,
+                    product_ja=product.name_ja,
+                    product_en=product.name_en,
+                    maker_ja=product.maker_ja,
+                    maker_en=product.maker_en,
+                    lot=dose.lot,
+                    country=dose.country,
+                )
+            )
+        holder = content.holder
+        return CertificateIssued(
+            certificate_id=content.certificate_id,
+            kind=content.kind,
+            issue_date=content.issue_date,
+            municipality=IssuedMunicipality(
+                code=municipality.code,
+                name_ja=municipality.name_ja,
+                name_en=municipality.name_en,
+                mayor_ja=municipality.mayor_ja,
+                fee_yen=municipality.fee_yen,
+            ),
+            holder=HolderView(
+                name=holder.name.joined(),
+                name_roman=holder.name_roman.joined() if holder.name_roman else None,
+                birth_date=holder.birth_date,
+                nationality=holder.nationality,
+                passport_number=holder.passport_number,
+            ),
+            doses=doses,
+            shc_qr_text=signed.shc.qr_text,
+            vdsnc=signed.vdsnc.document if signed.vdsnc else None,
+        )
+
+
+def _facts(match: QueryMatch, kind: str) -> rules.RecordFacts:
+    flags = match.flags
+    return rules.RecordFacts(
+        kind=kind,
+        support_measure=flags.support_measure,
+        alias_notation=flags.alias_notation,
+        moved_out=flags.moved_out,
+        deceased=flags.deceased,
+        passport_on_file=match.passport is not None,
+        dose_count=len(match.doses),
+    )
