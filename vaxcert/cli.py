@@ -19,7 +19,9 @@ from vaxcert.config import Settings, load_settings, masked
 from vaxcert.errors import ConfigError
 
 # name -> "module:attribute" of a click command or group contributed by a package.
-PACKAGE_GROUPS: dict[str, str] = {}
+PACKAGE_GROUPS: dict[str, str] = {
+    "vrs": "vrs_stub.cli:group",
+}
 
 
 class _Cli(click.Group):

@@ -17,6 +17,7 @@ from types import FrameType
 
 import requests
 
+import vrs_stub.demo
 from vaxcert import pki, residents, tls
 from vaxcert.config import Settings
 from vaxcert.services import SERVICES, ServiceSpec
@@ -24,7 +25,7 @@ from vaxcert.services import SERVICES, ServiceSpec
 # Capabilities that later issues add; the demo says plainly what is not there yet.
 NOT_YET_BUILT = (
     "kiosk flow (issue: kiosk terminal) - the kiosk answers /healthz only",
-    "issuance (issues: card layer, signer, VRS stub, center) - those services answer /healthz only",
+    "issuance (issues: card layer, signer, center) - those services answer /healthz only",
 )
 
 
@@ -49,9 +50,11 @@ def probe(spec: ServiceSpec, settings: Settings, timeout: float = 2.0) -> dict[s
         return body
 
 
-def start(spec: ServiceSpec, settings: Settings) -> subprocess.Popen[bytes]:
+def start(
+    spec: ServiceSpec, settings: Settings, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start ``vaxcert serve NAME`` as a child in its own process group."""
-    env = dict(os.environ, VAXCERT_PKI_DIR=str(settings.pki_dir))
+    env = dict(os.environ, VAXCERT_PKI_DIR=str(settings.pki_dir), **(extra_env or {}))
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "vaxcert.cli", "serve", spec.name],
         env=env,
@@ -97,7 +100,7 @@ def stop(children: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> N
             child.wait()
 
 
-def banner(settings: Settings, specs: Iterable[ServiceSpec]) -> str:
+def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str] = ()) -> str:
     """What the demo prints once everything answers."""
     lines = ["", "vaxcert demo is running (Ctrl-C stops everything)", ""]
     for spec in specs:
@@ -110,6 +113,7 @@ def banner(settings: Settings, specs: Iterable[ServiceSpec]) -> str:
         f"  Kiosk:    {settings.url('kiosk')}/",
         f"  Verifier: {settings.url('verifier')}/",
         f"  PKI:      {settings.pki_dir} (CA for TLS pages: public-ca.crt.pem)",
+        *notes,
         "",
         "  Demo cards (virtual My Number cards):",
     ]
@@ -139,6 +143,8 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
     if made:
         print(f"development PKI: created {', '.join(made)} in {settings.pki_dir}")
     specs = [SERVICES[name] for name in wanted]
+    # The VRS stub seeds its demo records first (a temp SQLite file unless a database is set).
+    vrs_demo = vrs_stub.demo.prepare(settings) if "vrs" in wanted else vrs_stub.demo.DemoVrs()
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
@@ -149,12 +155,12 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         for spec in specs:
-            children[spec.name] = start(spec, settings)
+            children[spec.name] = start(spec, settings, vrs_demo.env)
         failed = wait_healthy(specs, settings, children)
         if failed:
             print(f"did not become healthy: {', '.join(failed)}", file=sys.stderr)
             return 1
-        print(banner(settings, specs), flush=True)
+        print(banner(settings, specs, vrs_demo.notes), flush=True)
         while not stopping:
             dead = [name for name, child in children.items() if child.poll() is not None]
             if dead:
