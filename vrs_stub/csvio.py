@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -108,7 +109,10 @@ class Parsed:
 
 
 def _text(value: str, limit: int) -> bool:
-    return 0 < len(value) <= limit and all(ch.isprintable() for ch in value)
+    # No control or format characters (category C*); U+3000 between names is fine.
+    return 0 < len(value) <= limit and not any(
+        unicodedata.category(ch).startswith("C") for ch in value
+    )
 
 
 def _is_kana(value: str) -> bool:

@@ -466,7 +466,7 @@ def synthetic_person(index: int, seed: int, population: Population) -> PersonRec
     return PersonRecord(
         record_id=record_id,
         municipality_code=code,
-        address_number=f"{100_000_000_000 + index}",
+        address_number=f"{1_000_000_000 + index}",  # 10 digits: never mistaken for a My Number
         identity=Identity(
             my_number=synthetic_my_number(index, seed),
             family_kanji=family[0],
@@ -506,7 +506,7 @@ def _edge_record(
     record = PersonRecord(
         record_id=_edge_id(resident.key, code),
         municipality_code=code,
-        address_number=f"9999{seq:08d}",
+        address_number=f"99{seq:08d}",
         identity=Identity(
             my_number=resident.my_number,
             family_kanji=resident.family_kanji,
