@@ -85,6 +85,9 @@ class VrsSettings(BaseModel):
     database_url: SecretStr | None = None
     # PostgreSQL only: the schema that holds the VRS tables (created when missing).
     db_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # PostgreSQL: wait for the WAL flush on every commit (provision records survive a crash the
+    # moment the reply leaves). False trades that for latency (synchronous_commit=off).
+    durable_commits: bool = True
     # Where the SQLite file and, outside production, the generated dev master key live.
     data_dir: Path = Path("var/vrs")
     # C13: the 32-byte master key (base64) that wraps every municipality's data keys, or a file

@@ -70,6 +70,12 @@ def migrate(ctx: click.Context, db: str | None, db_schema: str | None) -> None:
 @click.option("--residents", "count", type=click.IntRange(min=0), default=1000, show_default=True)
 @click.option("--seed", "seed_value", type=int, default=seed.DEFAULT_SEED, show_default=True)
 @click.option("--no-edge-cases", is_flag=True, help="Leave out the fixed edge-case residents.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Build rows in this many processes (worth it only with idle cores).",
+)
 @click.option("--reset", is_flag=True, help="Drop every VRS table first.")
 @_DB
 @_SCHEMA
@@ -80,6 +86,7 @@ def seed_command(
     count: int,
     seed_value: int,
     no_edge_cases: bool,
+    workers: int,
     reset: bool,
     db: str | None,
     db_schema: str | None,
@@ -97,7 +104,9 @@ def seed_command(
             click.echo(f"  {done} residents ({time.perf_counter() - started:.1f} s)")
 
     try:
-        report = seed.seed(store, codes, count, seed_value, not no_edge_cases, progress)
+        report = seed.seed(
+            store, codes, count, seed_value, not no_edge_cases, progress, workers=workers
+        )
     except Exception as exc:
         if "unique" in str(exc).lower() or "duplicate" in str(exc).lower():
             raise click.ClickException(

@@ -12,14 +12,19 @@ import bisect
 import datetime as dt
 import hashlib
 import itertools
+import multiprocessing
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from vaxcert import municipality as lgcode
 from vaxcert import mynumber, residents
 from vaxcert.residents import SyntheticResident
 from vrs_stub import vaccines
+from vrs_stub.crypto import PartitionKeys
 from vrs_stub.models import (
     Identity,
     IssuanceRecord,
@@ -29,7 +34,7 @@ from vrs_stub.models import (
     Ticket,
     Vaccination,
 )
-from vrs_stub.store import Store
+from vrs_stub.store import RowBuilder, Store, utcnow
 
 DEFAULT_SEED = 20210217
 
@@ -696,12 +701,6 @@ class SeedReport:
     edge_cases: int
 
 
-def _chunks(iterable: Iterable[PersonRecord], size: int) -> Iterator[list[PersonRecord]]:
-    iterator = iter(iterable)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
-
-
 def seed(
     store: Store,
     municipalities: Sequence[str],
@@ -710,8 +709,13 @@ def seed(
     edge_cases: bool = True,
     progress: Callable[[int], None] | None = None,
     chunk: int = 5000,
+    workers: int = 0,
 ) -> SeedReport:
-    """Create the partitions and fill them; deterministic for ``seed_value``."""
+    """Create the partitions and fill them; deterministic for ``seed_value``.
+
+    With ``workers`` > 1, rows are built (and encrypted) in that many processes while this one
+    inserts; the result is the same either way. It pays off only with idle cores to spare.
+    """
     codes = list(dict.fromkeys(municipalities))
     if edge_cases:
         for code in (lgcode.KAGOSHIMA_CITY, lgcode.KIRISHIMA_CITY):
@@ -720,18 +724,74 @@ def seed(
     with store.transaction() as conn:
         for code in codes:
             store.ensure_municipality(conn, code)
-    population = Population.of(list(dict.fromkeys(municipalities)) or codes)
+    population_codes = list(dict.fromkeys(municipalities)) or codes
     edge = edge_case_records() if edge_cases else []
     if edge:
         _insert(store, edge)
+    bounds = [(s, min(s + chunk, residents_count)) for s in range(0, residents_count, chunk)]
     done = 0
-    people = (synthetic_person(i, seed_value, population) for i in range(residents_count))
-    for batch in _chunks(people, chunk):
-        _insert(store, batch)
-        done += len(batch)
-        if progress is not None:
-            progress(done)
+    if workers <= 1:
+        population = Population.of(population_codes)
+        for start, end in bounds:
+            _insert(store, [synthetic_person(i, seed_value, population) for i in range(start, end)])
+            done += end - start
+            if progress is not None:
+                progress(done)
+        return SeedReport(len(codes), residents_count, len(edge))
+    keys = {code: store.raw_partition_keys(code) for code in population_codes}
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(keys, seed_value, population_codes),
+    ) as pool:
+        pending: deque[Future[dict[str, dict[str, list[dict[str, Any]]]]]] = deque()
+        for bound in bounds:
+            pending.append(pool.submit(_worker_rows, bound))
+            if len(pending) > 2 * workers:  # bounded: memory stays flat at any size
+                done += _insert_rows(store, pending.popleft().result())
+                if progress is not None:
+                    progress(done)
+        while pending:
+            done += _insert_rows(store, pending.popleft().result())
+            if progress is not None:
+                progress(done)
     return SeedReport(len(codes), residents_count, len(edge))
+
+
+_WORKER: tuple[dict[str, RowBuilder], int, Population] | None = None
+
+
+def _worker_init(
+    keys: dict[str, tuple[int, bytes, bytes]], seed_value: int, codes: list[str]
+) -> None:
+    global _WORKER
+    builders = {
+        code: RowBuilder(PartitionKeys.from_raw(code, version, data_key, index_key))
+        for code, (version, data_key, index_key) in keys.items()
+    }
+    _WORKER = (builders, seed_value, Population.of(codes))
+
+
+def _worker_rows(bounds: tuple[int, int]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    assert _WORKER is not None
+    builders, seed_value, population = _WORKER
+    by_code: dict[str, list[PersonRecord]] = {}
+    for index in range(*bounds):
+        person = synthetic_person(index, seed_value, population)
+        by_code.setdefault(person.municipality_code, []).append(person)
+    now = utcnow()
+    return {code: builders[code].rows_for(group, now) for code, group in by_code.items()}
+
+
+def _insert_rows(store: Store, rows_by_code: dict[str, dict[str, list[dict[str, Any]]]]) -> int:
+    with store.transaction() as conn:
+        for code, rows in rows_by_code.items():
+            partition = store.partition(conn, code)
+            if partition is None:
+                raise KeyError(code)
+            partition.insert_rows(rows)
+    return sum(len(rows["vrs_person"]) for rows in rows_by_code.values())
 
 
 def _insert(store: Store, records: list[PersonRecord]) -> None:

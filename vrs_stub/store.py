@@ -12,17 +12,22 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Connection,
+    Date,
+    DateTime,
     Engine,
     Table,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -50,6 +55,54 @@ from vrs_stub.models import (
 )
 
 _PG_COPY_THRESHOLD = 2000
+log = logging.getLogger(__name__)
+
+# The relay query's statements, built once: every one is bound to a municipality code (C12).
+_P, _PP, _V = schema.person.c, schema.passport.c, schema.vaccination.c
+_ACTIVE_VERSION = select(schema.municipality.c.active_key_version).where(
+    schema.municipality.c.code == bindparam("code")
+)
+# One round trip: the person, their passport row if any, and their completed doses.
+_LOOKUP = (
+    select(
+        _P.record_id,
+        _P.key_version,
+        _P.identity_ct,
+        _P.support_measure,
+        _P.alias_notation,
+        _P.residency,
+        _PP.passport_ct,
+        _PP.key_version.label("passport_key_version"),
+        _V.dose_number,
+        _V.vaccinated_on,
+        _V.product_key,
+        _V.vaccine_type,
+        _V.product_name,
+        _V.maker,
+        _V.cvx,
+        _V.lot_number,
+    )
+    .select_from(
+        schema.person.outerjoin(
+            schema.passport,
+            (_PP.record_id == _P.record_id) & (_PP.municipality_code == _P.municipality_code),
+        ).outerjoin(
+            schema.vaccination,
+            (_V.record_id == _P.record_id)
+            & (_V.municipality_code == _P.municipality_code)
+            & (_V.status == "done"),
+        )
+    )
+    .where(_P.municipality_code == bindparam("code"), _P.my_number_bidx == bindparam("bidx"))
+    .order_by(_V.dose_number)
+)
+_VACCINATIONS = (
+    select(schema.vaccination)
+    .where(_V.municipality_code == bindparam("code"), _V.record_id == bindparam("record_id"))
+    .order_by(_V.dose_number)
+)
+_INSERT_PROVISION = schema.provision.insert().returning(schema.provision.c.id)
+_INSERT_OPERATION = schema.operation.insert()
 
 
 def utcnow() -> dt.datetime:
@@ -72,7 +125,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, db_schema: str | None = None, pool: bool = True) -> Engine:
+def make_engine(
+    url: str, db_schema: str | None = None, pool: bool = True, durable: bool = True
+) -> Engine:
     """An engine with our per-dialect settings (SQLite: WAL, foreign keys, IMMEDIATE writes)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -92,6 +147,8 @@ def make_engine(url: str, db_schema: str | None = None, pool: bool = True) -> En
                 "synchronous=NORMAL",
                 "foreign_keys=ON",
                 "busy_timeout=15000",
+                # Checkpoints run in the store's background thread, not inside a request.
+                "wal_autocheckpoint=0",
             ):
                 cursor.execute(f"PRAGMA {pragma}")
             cursor.close()
@@ -99,18 +156,23 @@ def make_engine(url: str, db_schema: str | None = None, pool: bool = True) -> En
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
             mode = conn.get_execution_options().get("vrs_begin", "IMMEDIATE")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode != "NONE":  # NONE: autocommit, every statement is its own transaction
+                conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ConfigError("VAXCERT_VRS__DATABASE_URL", "only sqlite and postgresql are supported")
     connect_args: dict[str, Any] = {}
-    if db_schema:
-        connect_args["options"] = f"-c search_path={db_schema}"
+    options = [f"-c search_path={db_schema}"] if db_schema else []
+    if not durable:
+        options.append("-c synchronous_commit=off")
+    if options:
+        connect_args["options"] = " ".join(options)
     return create_engine(
         url,
         connect_args=connect_args,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per request; connections are recycled instead.
+        pool_recycle=1800,
         pool_size=8,
         max_overflow=8,
         poolclass=None if pool else NullPool,
@@ -264,6 +326,133 @@ def _private_doc(vaccination: Vaccination) -> bytes | None:
     return _dump({"doctor": vaccination.doctor, "note": vaccination.note})
 
 
+INSERT_ORDER = (
+    schema.person,
+    schema.move,
+    schema.ticket,
+    schema.vaccination,
+    schema.passport,
+    schema.issuance,
+)
+
+
+class RowBuilder:
+    """Turns records of one municipality into table rows, encrypting with that municipality's keys.
+
+    Pure computation (no database), so seeding can build rows in worker processes.
+    """
+
+    def __init__(self, keys: PartitionKeys) -> None:
+        self.keys = keys
+
+    def rows_for(
+        self, records: Iterable[PersonRecord], now: dt.datetime
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Rows of every table for new ``records``, keyed by table name."""
+        rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in INSERT_ORDER}
+        code = self.keys.municipality
+        for record in records:
+            if record.municipality_code != code:
+                raise ValueError("record belongs to another partition")  # C12
+            rows[schema.person.name].append(self.person_row(record, now))
+            self.child_rows(record, now, rows)
+            for issued in record.issuances:
+                rows[schema.issuance.name].append(
+                    {
+                        "certificate_id": issued.certificate_id,
+                        "municipality_code": code,
+                        "record_id": record.record_id,
+                        "issued_on": issued.issued_on,
+                        "kind": issued.kind,
+                        "channel": issued.channel,
+                        "recorded_at": now,
+                    }
+                )
+        return rows
+
+    def person_row(self, record: PersonRecord, now: dt.datetime) -> dict[str, Any]:
+        keys = self.keys
+        return {
+            "record_id": record.record_id,
+            "municipality_code": self.keys.municipality,
+            "key_version": keys.version,
+            "address_number": record.address_number,
+            "my_number_bidx": keys.blind_index(record.identity.my_number),
+            "identity_ct": keys.seal(
+                _identity_doc(record.identity), "person.identity", record.record_id
+            ),
+            "support_measure": record.support_measure,
+            "classification": record.classification,
+            "residency": record.residency,
+            "alias_notation": bool(record.identity.alias_name),
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def child_rows(
+        self, record: PersonRecord, now: dt.datetime, rows: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        keys, rid, code = self.keys, record.record_id, self.keys.municipality
+        for seq, move in enumerate(record.moves, start=1):
+            rows[schema.move.name].append(
+                {
+                    "record_id": rid,
+                    "seq": seq,
+                    "municipality_code": code,
+                    "moved_on": move.moved_on,
+                    "reason": move.reason,
+                }
+            )
+        for t in record.tickets:
+            rows[schema.ticket.name].append(
+                {
+                    "record_id": rid,
+                    "dose_number": t.dose_number,
+                    "municipality_code": code,
+                    "ticket_ct": keys.seal(
+                        t.ticket_number.encode(), "ticket", rid, str(t.dose_number)
+                    ),
+                    "issued_on": t.issued_on,
+                    "reissued_on": t.reissued_on,
+                }
+            )
+        for v in record.vaccinations:
+            private = _private_doc(v)
+            rows[schema.vaccination.name].append(
+                {
+                    "record_id": rid,
+                    "dose_number": v.dose_number,
+                    "municipality_code": code,
+                    "status": v.status,
+                    "vaccinated_on": v.vaccinated_on,
+                    "product_key": v.product_key,
+                    "vaccine_type": v.vaccine_type,
+                    "product_name": v.product_name,
+                    "maker": v.maker,
+                    "cvx": v.cvx,
+                    "lot_number": v.lot_number,
+                    "place": v.place,
+                    "private_ct": (
+                        keys.seal(private, "vaccination.private", rid, str(v.dose_number))
+                        if private is not None
+                        else None
+                    ),
+                    "adverse_reaction_reported": v.adverse_reaction_reported,
+                }
+            )
+        if record.passport is not None:
+            rows[schema.passport.name].append(
+                {
+                    "record_id": rid,
+                    "municipality_code": code,
+                    "key_version": keys.version,
+                    "passport_ct": keys.seal(_passport_doc(record.passport), "passport", rid),
+                    "source": record.passport_source,
+                    "updated_at": now,
+                }
+            )
+
+
 class Partition:
     """One municipality's records inside one transaction (C12): every statement names the code."""
 
@@ -282,29 +471,11 @@ class Partition:
 
     def lookup(self, my_number: str, with_passport: bool) -> Lookup | None:
         """The person with this My Number in this partition, or None (no other one is read)."""
-        p, pp = schema.person.c, schema.passport.c
         bidx = self.keys.blind_index(my_number)
-        row = self.conn.execute(
-            select(
-                p.record_id,
-                p.key_version,
-                p.identity_ct,
-                p.support_measure,
-                p.alias_notation,
-                p.residency,
-                pp.passport_ct,
-                pp.key_version.label("passport_key_version"),
-            )
-            .select_from(
-                schema.person.outerjoin(
-                    schema.passport,
-                    (pp.record_id == p.record_id) & (pp.municipality_code == self.code),
-                )
-            )
-            .where(p.municipality_code == self.code, p.my_number_bidx == bidx)
-        ).first()
-        if row is None:
+        rows = self.conn.execute(_LOOKUP, {"code": self.code, "bidx": bidx}).all()
+        if not rows:
             return None
+        row = rows[0]
         keys = self._keys_for(row.key_version)
         identity = _identity_from(keys.open(row.identity_ct, "person.identity", row.record_id))
         passport = None
@@ -322,22 +493,29 @@ class Partition:
             residency=row.residency,
             passport=passport,
             passport_on_file=row.passport_ct is not None,
-            doses=self._vaccinations(row.record_id, keys, done_only=True, private=False),
+            doses=[
+                Vaccination(
+                    dose_number=r.dose_number,
+                    status="done",
+                    vaccinated_on=r.vaccinated_on,
+                    product_key=r.product_key,
+                    vaccine_type=r.vaccine_type,
+                    product_name=r.product_name,
+                    maker=r.maker,
+                    cvx=r.cvx,
+                    lot_number=r.lot_number,
+                    place=None,
+                )
+                for r in rows
+                if r.dose_number is not None
+            ],
         )
 
-    def _vaccinations(
-        self, record_id: str, keys: PartitionKeys, done_only: bool, private: bool
-    ) -> list[Vaccination]:
-        v = schema.vaccination.c
-        query = select(schema.vaccination).where(
-            v.municipality_code == self.code, v.record_id == record_id
-        )
-        if done_only:
-            query = query.where(v.status == "done")
+    def _vaccinations(self, record_id: str, keys: PartitionKeys) -> list[Vaccination]:
         result = []
-        for row in self.conn.execute(query.order_by(v.dose_number)):
+        for row in self.conn.execute(_VACCINATIONS, {"code": self.code, "record_id": record_id}):
             doctor = note = None
-            if private and row.private_ct is not None:
+            if row.private_ct is not None:
                 doc = json.loads(
                     keys.open(
                         row.private_ct, "vaccination.private", record_id, str(row.dose_number)
@@ -460,7 +638,7 @@ class Partition:
                     )
                     for t in tickets.get(rid, [])
                 ],
-                vaccinations=self._vaccinations(rid, keys, done_only=False, private=True),
+                vaccinations=self._vaccinations(rid, keys),
                 passport=(
                     _passport_from(
                         self._keys_for(passport_row.key_version).open(
@@ -481,44 +659,15 @@ class Partition:
 
     def insert(self, records: Sequence[PersonRecord]) -> None:
         """Insert new records (encrypting their personal values) into this partition."""
-        now = utcnow()
-        rows: dict[str, list[dict[str, Any]]] = {
-            t.name: []
-            for t in (
-                schema.person,
-                schema.move,
-                schema.ticket,
-                schema.vaccination,
-                schema.passport,
-                schema.issuance,
-            )
-        }
-        for record in records:
-            if record.municipality_code != self.code:
-                raise ValueError("record belongs to another partition")  # C12
-            rows[schema.person.name].append(self._person_row(record, now))
-            self._child_rows(record, now, rows)
-            for issued in record.issuances:
-                rows[schema.issuance.name].append(
-                    {
-                        "certificate_id": issued.certificate_id,
-                        "municipality_code": self.code,
-                        "record_id": record.record_id,
-                        "issued_on": issued.issued_on,
-                        "kind": issued.kind,
-                        "channel": issued.channel,
-                        "recorded_at": now,
-                    }
-                )
-        for table in (
-            schema.person,
-            schema.move,
-            schema.ticket,
-            schema.vaccination,
-            schema.passport,
-            schema.issuance,
-        ):
-            bulk_insert(self.conn, table, rows[table.name])
+        self.insert_rows(RowBuilder(self.keys).rows_for(records, utcnow()))
+
+    def insert_rows(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+        """Insert rows a :class:`RowBuilder` made with this partition's keys (C12)."""
+        for table in INSERT_ORDER:
+            batch = rows.get(table.name, [])
+            if any(row["municipality_code"] != self.code for row in batch):
+                raise ValueError("rows belong to another partition")  # C12
+            bulk_insert(self.conn, table, batch)
 
     def replace(self, record: PersonRecord) -> None:
         """Overwrite an existing record's person data, moves, tickets and doses (import).
@@ -527,7 +676,8 @@ class Partition:
         """
         now = utcnow()
         rid = record.record_id
-        values = self._person_row(record, now)
+        builder = RowBuilder(self.keys)
+        values = builder.person_row(record, now)
         del values["created_at"]
         self.conn.execute(
             update(schema.person)
@@ -545,91 +695,9 @@ class Partition:
             )
         rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in tables}
         rows.setdefault(schema.passport.name, [])
-        self._child_rows(record, now, rows)
+        builder.child_rows(record, now, rows)
         for table in tables:
             bulk_insert(self.conn, table, rows[table.name])
-
-    def _person_row(self, record: PersonRecord, now: dt.datetime) -> dict[str, Any]:
-        keys = self.keys
-        return {
-            "record_id": record.record_id,
-            "municipality_code": self.code,
-            "key_version": keys.version,
-            "address_number": record.address_number,
-            "my_number_bidx": keys.blind_index(record.identity.my_number),
-            "identity_ct": keys.seal(
-                _identity_doc(record.identity), "person.identity", record.record_id
-            ),
-            "support_measure": record.support_measure,
-            "classification": record.classification,
-            "residency": record.residency,
-            "alias_notation": bool(record.identity.alias_name),
-            "created_at": now,
-            "updated_at": now,
-        }
-
-    def _child_rows(
-        self, record: PersonRecord, now: dt.datetime, rows: dict[str, list[dict[str, Any]]]
-    ) -> None:
-        keys, rid, code = self.keys, record.record_id, self.code
-        for seq, move in enumerate(record.moves, start=1):
-            rows[schema.move.name].append(
-                {
-                    "record_id": rid,
-                    "seq": seq,
-                    "municipality_code": code,
-                    "moved_on": move.moved_on,
-                    "reason": move.reason,
-                }
-            )
-        for t in record.tickets:
-            rows[schema.ticket.name].append(
-                {
-                    "record_id": rid,
-                    "dose_number": t.dose_number,
-                    "municipality_code": code,
-                    "ticket_ct": keys.seal(
-                        t.ticket_number.encode(), "ticket", rid, str(t.dose_number)
-                    ),
-                    "issued_on": t.issued_on,
-                    "reissued_on": t.reissued_on,
-                }
-            )
-        for v in record.vaccinations:
-            private = _private_doc(v)
-            rows[schema.vaccination.name].append(
-                {
-                    "record_id": rid,
-                    "dose_number": v.dose_number,
-                    "municipality_code": code,
-                    "status": v.status,
-                    "vaccinated_on": v.vaccinated_on,
-                    "product_key": v.product_key,
-                    "vaccine_type": v.vaccine_type,
-                    "product_name": v.product_name,
-                    "maker": v.maker,
-                    "cvx": v.cvx,
-                    "lot_number": v.lot_number,
-                    "place": v.place,
-                    "private_ct": (
-                        keys.seal(private, "vaccination.private", rid, str(v.dose_number))
-                        if private is not None
-                        else None
-                    ),
-                    "adverse_reaction_reported": v.adverse_reaction_reported,
-                }
-            )
-        if record.passport is not None:
-            rows[schema.passport.name].append(
-                {
-                    "record_id": rid,
-                    "municipality_code": code,
-                    "key_version": keys.version,
-                    "passport_ct": keys.seal(_passport_doc(record.passport), "passport", rid),
-                    "source": record.passport_source,
-                    "updated_at": now,
-                }
-            )
 
     def store_passport(self, record_id: str, passport: PassportData, source: str) -> None:
         """Put passport data on file for a record of this partition (replacing older data)."""
@@ -711,18 +779,17 @@ class Partition:
     ) -> int:
         """Leave a provision record (C16): to whom, when, which record, which items."""
         result = self.conn.execute(
-            schema.provision.insert()
-            .values(
-                at=utcnow(),
-                municipality_code=self.code,
-                recipient=recipient,
-                record_id=record_id,
-                certificate_kind=certificate_kind,
-                channel=channel,
-                items=items,
-                request_id=request_id,
-            )
-            .returning(schema.provision.c.id)
+            _INSERT_PROVISION,
+            {
+                "at": utcnow(),
+                "municipality_code": self.code,
+                "recipient": recipient,
+                "record_id": record_id,
+                "certificate_kind": certificate_kind,
+                "channel": channel,
+                "items": items,
+                "request_id": request_id,
+            },
         )
         return int(result.scalar_one())
 
@@ -746,18 +813,43 @@ class Partition:
         )
 
 
+def _sqlite_value(kind: Any) -> Callable[[Any], Any]:
+    # The same text forms SQLAlchemy's SQLite types write, so reads parse them as usual.
+    if isinstance(kind, DateTime):
+        return lambda v: None if v is None else v.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(kind, Date):
+        return lambda v: None if v is None else v.isoformat()
+    if isinstance(kind, Boolean):
+        return lambda v: None if v is None else int(v)
+    return lambda v: v
+
+
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows; PostgreSQL takes large batches through COPY."""
+    """Insert many rows; large batches skip per-row SQLAlchemy work (SQLite executemany, COPY)."""
     if not rows:
         return
+    columns = [c for c in table.columns if c.name in rows[0]]
+    names = [c.name for c in columns]
     if conn.dialect.name == "postgresql" and len(rows) >= _PG_COPY_THRESHOLD:
-        columns = [c.name for c in table.columns if c.name in rows[0]]
         raw: Any = conn.connection.driver_connection
         with raw.cursor() as cursor:
-            statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+            statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
             with cursor.copy(statement) as copy:
                 for row in rows:
-                    copy.write_row([row[c] for c in columns])
+                    copy.write_row([row[c] for c in names])
+        return
+    if conn.dialect.name == "sqlite" and len(rows) >= 50:
+        converters = [_sqlite_value(c.type) for c in columns]
+        # Table and column names come from our own schema module, never from input.
+        statement = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' for _ in names)})"
+        )
+        values = [
+            tuple(convert(row[name]) for convert, name in zip(converters, names, strict=True))
+            for row in rows
+        ]
+        conn.exec_driver_sql(statement, values)
         return
     conn.execute(table.insert(), rows)
 
@@ -765,10 +857,16 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
 class Store:
     """The VRS database: schema, municipalities and their keys, tokens, and partitions."""
 
+    CHECKPOINT_SECONDS = 1.0
+
     def __init__(self, engine: Engine, master_key: bytes, db_schema: str | None = None) -> None:
         self.engine = engine
         self.keyring = Keyring(master_key)
         self.db_schema = db_schema if engine.dialect.name == "postgresql" else None
+        self._versions: dict[str, int] = {}
+        self._stop = threading.Event()
+        if self.dialect == "sqlite":
+            threading.Thread(target=self._checkpoint_loop, daemon=True, name="vrs-wal").start()
 
     @classmethod
     def from_settings(
@@ -777,7 +875,11 @@ class Store:
         """Open the configured database with the configured master key."""
         chosen_schema = db_schema or settings.vrs.db_schema
         return cls(
-            make_engine(url or database_url(settings), chosen_schema),
+            make_engine(
+                url or database_url(settings),
+                chosen_schema,
+                durable=settings.vrs.durable_commits,
+            ),
             crypto.load_master_key(settings),
             chosen_schema,
         )
@@ -811,6 +913,20 @@ class Store:
         return applied
 
     @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection where every statement commits on its own (the relay's hot path).
+
+        Each statement is atomic by itself; reads take no write lock and a provision record is
+        one INSERT, so the relay pays two round trips instead of four.
+        """
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.execution_options(vrs_begin="NONE")
+            else:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Connection]:
         """One database transaction; committed when the block ends without an exception."""
         with self.engine.connect() as conn:
@@ -818,18 +934,37 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def partition(self, conn: Connection, code: str) -> Partition | None:
-        """The partition of ``code`` inside ``conn``'s transaction; None if there is none."""
+    def partition(self, conn: Connection, code: str, cached: bool = False) -> Partition | None:
+        """The partition of ``code`` inside ``conn``'s transaction; None if there is none.
+
+        With ``cached`` the active key version may come from memory (saves a round trip on the
+        relay's hot path); a caller that then misses must ask again without it, because a key
+        rotation in another process changes every blind index.
+        """
         if not lgcode.is_valid(code):
             return None
-        version = conn.execute(
-            select(schema.municipality.c.active_key_version).where(
-                schema.municipality.c.code == code
-            )
-        ).scalar_one_or_none()
+        version = self._versions.get(code) if cached else None
         if version is None:
-            return None
+            version = conn.execute(_ACTIVE_VERSION, {"code": code}).scalar_one_or_none()
+            if version is None:
+                return None
+            self._versions[code] = version
         return Partition(conn, code, self.keyring.get(conn, code, version), self.keyring)
+
+    def raw_partition_keys(self, code: str) -> tuple[int, bytes, bytes]:
+        """(version, data key, index key) of ``code``'s active keys, for seeding workers only."""
+        with self.transaction(write=False) as conn:
+            version = conn.execute(_ACTIVE_VERSION, {"code": code}).scalar_one()
+            row = conn.execute(
+                select(schema.data_key).where(
+                    schema.data_key.c.municipality_code == code,
+                    schema.data_key.c.version == version,
+                )
+            ).one()
+        data_key, index_key = self.keyring.unwrap_pair(
+            code, version, row.wrapped_data_key, row.wrapped_index_key
+        )
+        return version, data_key, index_key
 
     def ensure_municipality(self, conn: Connection, code: str, name: str | None = None) -> bool:
         """Create the partition of ``code`` with fresh keys unless it exists; True if created."""
@@ -869,20 +1004,21 @@ class Store:
     ) -> None:
         """Write an operation log entry (C15): who, when, what. Callers pass no personal data."""
         conn.execute(
-            schema.operation.insert().values(
-                at=utcnow(),
-                actor_kind=actor_kind,
-                actor=actor[:96],
-                municipality_code=(
+            _INSERT_OPERATION,
+            {
+                "at": utcnow(),
+                "actor_kind": actor_kind,
+                "actor": actor[:96],
+                "municipality_code": (
                     municipality_code
                     if municipality_code and lgcode.is_valid(municipality_code)
                     else None
                 ),
-                action=action,
-                outcome=outcome,
-                detail=detail[:200],
-                request_id=request_id[:64],
-            )
+                "action": action,
+                "outcome": outcome,
+                "detail": detail[:200],
+                "request_id": request_id[:64],
+            },
         )
 
     def log_operation_alone(self, *args: Any, **kwargs: Any) -> None:
@@ -982,6 +1118,7 @@ class Store:
                 .where(schema.municipality.c.code == code)
                 .values(active_key_version=version)
             )
+        self._versions.pop(code, None)
         return count
 
     def rewrap_master(self, new_master: bytes) -> int:
@@ -1018,8 +1155,25 @@ class Store:
                 schema.metadata.drop_all(conn)
         self.keyring.forget()
 
+    def _checkpoint_loop(self) -> None:
+        while not self._stop.wait(self.CHECKPOINT_SECONDS):
+            self.checkpoint("PASSIVE")
+
+    def checkpoint(self, mode: str = "PASSIVE") -> None:
+        """SQLite: copy the write-ahead log into the database file (no-op on PostgreSQL)."""
+        if self.dialect != "sqlite":
+            return
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(vrs_begin="NONE")
+                conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})")
+        except Exception:  # a busy database skips one checkpoint; the next one catches up
+            log.debug("SQLite checkpoint skipped")
+
     def dispose(self) -> None:
-        """Close pooled connections."""
+        """Stop the checkpointer, fold the WAL into the file (SQLite), close pooled connections."""
+        self._stop.set()
+        self.checkpoint("TRUNCATE")
         self.engine.dispose()
 
 

@@ -135,3 +135,23 @@ def test_cli_staff_token_and_key_rotation(tmp_path: Path, monkeypatch: pytest.Mo
     assert stale.exit_code != 0 and "VAXCERT_VRS__MASTER_KEY" in stale.output
     monkeypatch.setenv("VAXCERT_VRS__MASTER_KEY_FILE", str(new_key))
     assert runner.invoke(main, ["vrs", "migrate"]).exit_code == 0
+
+
+def test_parallel_seed_equals_in_process_seed(settings: Settings, tmp_path: Path) -> None:
+    stores = []
+    for name, workers in (("serial", 0), ("parallel", 2)):
+        store = Store.from_settings(settings, f"sqlite:///{tmp_path / name}.sqlite3")
+        store.migrate()
+        seed.seed(store, ["462012", "462187"], 60, 5, False, chunk=20, workers=workers)
+        stores.append(store)
+    contents = []
+    for store in stores:
+        with store.transaction(write=False) as conn:
+            records = []
+            for code in ("462012", "462187"):
+                partition = store.partition(conn, code)
+                assert partition is not None
+                records += [dataclasses.asdict(r) for r in partition.iter_records()]
+        contents.append(records)
+        store.dispose()
+    assert len(contents[0]) == 60 and contents[0] == contents[1]
