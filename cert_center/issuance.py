@@ -132,7 +132,7 @@ class IssuanceService:
             my_number=card.my_number,
             name=card.name,
             birth_date=card.birth_date,
-            certificate_kind=kind,  # type: ignore[arg-type]
+            certificate_kind=kind,
             channel="kiosk",
         )
         answer = guarded(self.vrs_breaker, "vrs", lambda: self.vrs.query(query))
@@ -163,7 +163,7 @@ class IssuanceService:
             holder["passport_number"] = match.passport.number
         try:
             return CertificateContent(
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 certificate_id=new_certificate_id(),
                 issue_date=now.astimezone(self.zone).date(),
                 municipality=Municipality(
@@ -171,7 +171,7 @@ class IssuanceService:
                     name_ja=municipality.name_ja,
                     name_en=municipality.name_en,
                 ),
-                holder=Holder(**holder),  # type: ignore[arg-type]
+                holder=Holder(**holder),
                 doses=[
                     Dose(
                         date=d.date,

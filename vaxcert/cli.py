@@ -24,6 +24,7 @@ PACKAGE_GROUPS: dict[str, str] = {
     "signer": "signer.cli:group",
     "trust": "verifier.cli:trust_group",
     "verify": "verifier.cli:verify_command",
+    "vrs": "vrs_stub.cli:group",
 }
 
 

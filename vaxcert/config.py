@@ -268,6 +268,40 @@ class CardSettings(BaseModel):
     ca_keys: list[CardCaKey] = [CardCaKey(key_id="9000033/001", public_key=Path("jlis-ca.pub.pem"))]
 
 
+class VrsSettings(BaseModel):
+    """The VRS stub: where records live, its keys, who may call which API (C09, C12, C13)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # SQLAlchemy URL; None: a SQLite file `vrs.sqlite3` in data_dir. PostgreSQL:
+    # postgresql+psycopg://user@host:5432/db (design.md §6: PostgreSQL in production).
+    database_url: SecretStr | None = None
+    # PostgreSQL only: the schema that holds the VRS tables (created when missing).
+    db_schema: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # PostgreSQL: wait for the WAL flush on every commit (provision records survive a crash the
+    # moment the reply leaves). False trades that for latency (synchronous_commit=off).
+    durable_commits: bool = True
+    # Where the SQLite file and, outside production, the generated dev master key live.
+    data_dir: Path = Path("var/vrs")
+    # C13: the 32-byte master key (base64) that wraps every municipality's data keys, or a file
+    # holding it. Production needs one of them; elsewhere a key is generated into
+    # data_dir/vrs-master.key (mode 0600) on first use.
+    master_key: SecretStr | None = None
+    master_key_file: Path | None = None
+    # C09: client certificate CNs (LGWAN CA) allowed on the relay API: only the center.
+    relay_client_cns: list[str] = ["cert-center"]
+    # Municipal staff API (C15, C19): LGWAN terminals with a per-municipality bearer token.
+    staff_token_days: int = Field(default=90, ge=1, le=400)
+    max_import_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+    @field_validator("relay_client_cns")
+    @classmethod
+    def _relay_clients_named(cls, values: list[str]) -> list[str]:
+        if not values or any(not value.strip() for value in values):
+            raise ValueError("name at least one client certificate CN, none empty")
+        return values
+
+
 class Settings(BaseSettings):
     """The effective configuration of a vaxcert process."""
 
@@ -282,6 +316,7 @@ class Settings(BaseSettings):
     tls: TlsSettings = TlsSettings()
     verifier: VerifierSettings = VerifierSettings()
     card: CardSettings = CardSettings()
+    vrs: VrsSettings = VrsSettings()
     workers: int = Field(default=2, ge=1, le=64)
     threads: int = Field(default=8, ge=1, le=256)
     redis_url: str | None = None

@@ -19,15 +19,15 @@ from types import FrameType
 
 import requests
 
+import vrs_stub.demo
 from vaxcert import pki, residents, tls
 from vaxcert.config import Settings
 from vaxcert.services import SERVICES, ServiceSpec
 
 # Capabilities that later issues add; the demo says plainly what is not there yet.
 NOT_YET_BUILT = (
-    "kiosk flow (issue: kiosk terminal) - the kiosk answers /healthz only",
-    "issuance (issues: card layer, VRS stub, center) - the signer signs (POST /v1/certificates "
-    "on signer-api, keys on signer-public); the rest answer /healthz only",
+    "the kiosk UI flow (issue: kiosk terminal): the kiosk answers /healthz only; issue through "
+    "the center kiosk API meanwhile (`vaxcert` commands in README)",
 )
 
 
@@ -102,7 +102,7 @@ def stop(children: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> N
             child.wait()
 
 
-def banner(settings: Settings, specs: Iterable[ServiceSpec]) -> str:
+def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str] = ()) -> str:
     """What the demo prints once everything answers."""
     lines = ["", "vaxcert demo is running (Ctrl-C stops everything)", ""]
     for spec in specs:
@@ -115,6 +115,7 @@ def banner(settings: Settings, specs: Iterable[ServiceSpec]) -> str:
         f"  Kiosk:    {settings.url('kiosk')}/",
         f"  Verifier: {settings.url('verifier')}/",
         f"  PKI:      {settings.pki_dir} (CA for TLS pages: public-ca.crt.pem)",
+        *notes,
         "",
         "  Demo cards (virtual My Number cards):",
     ]
@@ -144,6 +145,8 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
     if made:
         print(f"development PKI: created {', '.join(made)} in {settings.pki_dir}")
     specs = [SERVICES[name] for name in wanted]
+    # The VRS stub seeds its demo records first (a temp SQLite file unless a database is set).
+    vrs_demo = vrs_stub.demo.prepare(settings) if "vrs" in wanted else vrs_stub.demo.DemoVrs()
     children: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
@@ -157,13 +160,13 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
     try:
         for spec in specs:
             children[spec.name] = start(
-                spec, settings, {"VAXCERT_CENTER__METRICS_DIR": metrics_dir}
+                spec, settings, {"VAXCERT_CENTER__METRICS_DIR": metrics_dir, **vrs_demo.env}
             )
         failed = wait_healthy(specs, settings, children)
         if failed:
             print(f"did not become healthy: {', '.join(failed)}", file=sys.stderr)
             return 1
-        print(banner(settings, specs), flush=True)
+        print(banner(settings, specs, vrs_demo.notes), flush=True)
         while not stopping:
             dead = [name for name, child in children.items() if child.poll() is not None]
             if dead:

@@ -688,6 +688,47 @@ _ALL: tuple[Reason, ...] = (
         _RETRY_JA,
         _RETRY_EN,
     ),
+    # VRS stub (issue 6): relay API for the center, municipal staff API (C09, C12, C14, C19).
+    Reason(
+        "vrs_peer_not_allowed",
+        403,
+        "この接続元はこのAPIを利用できません。",
+        "This client may not use this API.",
+    ),
+    Reason(
+        "vrs_staff_token_required",
+        401,
+        "職員の認証情報が必要です。",
+        "A staff token is required.",
+        "有効な職員トークンを指定してください。",
+        "Present a valid staff token.",
+    ),
+    Reason(
+        "vrs_staff_scope_denied",
+        403,
+        "この操作は許可されていません(他の市区町村のデータまたは権限外の操作です)。",
+        "This operation is not allowed (another municipality's data or a missing role).",
+    ),
+    Reason(
+        "vrs_record_not_found",
+        404,
+        "該当する接種記録がありません。",
+        "No such vaccination record in this municipality.",
+    ),
+    Reason(
+        "vrs_issuance_conflict",
+        409,
+        "この証明書IDは別の内容で記録済みです。",
+        "This certificate ID is already recorded with different content.",
+    ),
+    Reason(
+        "vrs_import_invalid",
+        422,
+        "取込ファイルに誤りがあります。何も取り込んでいません。",
+        "The import file has errors; nothing was imported.",
+        "エラーの行を直してもう一度取り込んでください。",
+        "Fix the lines listed and import the whole file again.",
+    ),
     # Configuration.
     Reason("config_invalid", 500, "設定が正しくありません。", "The configuration is invalid."),
     Reason(

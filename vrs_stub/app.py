@@ -6,12 +6,25 @@ from flask import Flask
 
 from vaxcert import web
 from vaxcert.config import Settings, load_settings
+from vrs_stub import api
+from vrs_stub.store import Store
 
 
-def create_app(config: Settings | None = None) -> Flask:
-    """The VRS stub's Flask app; every request needs the center's LGWAN client certificate."""
+def create_app(config: Settings | None = None, store: Store | None = None) -> Flask:
+    """The VRS stub's Flask app; every request needs an LGWAN client certificate (C09).
+
+    The relay API admits only the center's CN; the staff API needs a municipality-scoped token.
+    ``store`` lets tests hand in an open store; otherwise the configured one is opened and its
+    schema brought up to date.
+    """
     settings = config or load_settings()
+    if store is None:
+        store = Store.from_settings(settings)
+        store.migrate()
     app = web.new_app(__name__, "vrs_stub")
-    web.install(app, settings, "vrs")
+    # CSV imports may be large; the relay views cap their own bodies far lower.
+    web.install(app, settings, "vrs", health=lambda: api.health(store))
+    app.config["MAX_CONTENT_LENGTH"] = settings.vrs.max_import_bytes
     web.require_client_certificate(app)  # C09
+    api.register(app, store)
     return app
