@@ -28,7 +28,7 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
     web.install(app, settings, f"center-{surface.replace('_', '-')}")
     if settings.redis_url is None and surface != "ops":
         log.warning("no VAXCERT_REDIS_URL: nonces and rate limits are kept per process")
-    store = kvstore.from_url(settings.redis_url, prefix="vaxcert:center:")
+    store = kvstore.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}center:")
     center = Center(settings.center, store)
     app.extensions["vaxcert_center"] = center
     if surface == "kiosk_api":

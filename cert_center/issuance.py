@@ -14,14 +14,6 @@ import secrets
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from vrs_stub.models import (
-    IssuanceRequest,
-    QueryIdentityMismatch,
-    QueryMatch,
-    QueryNoMatch,
-    QueryRequest,
-)
-
 from cert_center import metrics, rules
 from cert_center.clients import VrsClient, breaker_for, guarded
 from cert_center.models import (
@@ -47,6 +39,13 @@ from signer.models import (
 )
 from vaxcert.config import KioskEntry, MunicipalityEntry, Settings
 from vaxcert.errors import VaxcertError
+from vrs_stub.models import (
+    IssuanceRequest,
+    QueryIdentityMismatch,
+    QueryMatch,
+    QueryNoMatch,
+    QueryRequest,
+)
 
 log = logging.getLogger(__name__)
 

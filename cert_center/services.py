@@ -31,9 +31,11 @@ class ServiceHours:
         return cls(dt.time.fromisoformat(first), dt.time.fromisoformat(second), ZoneInfo(zone))
 
     def is_open(self, at: dt.datetime) -> bool:
-        """Whether ``at`` (aware) falls inside the hours."""
+        """Whether ``at`` (aware) falls inside the hours; equal start and end means all day."""
         local = at.astimezone(self.zone).time()
-        if self.start <= self.end:
+        if self.start == self.end:
+            return True
+        if self.start < self.end:
             return self.start <= local < self.end
         return local >= self.start or local < self.end
 

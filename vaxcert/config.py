@@ -320,6 +320,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1, le=64)
     threads: int = Field(default=8, ge=1, le=256)
     redis_url: str | None = None
+    # Every Redis key starts with this, so deployments (and test runs) sharing a server never mix.
+    redis_prefix: str = Field(default="vaxcert:", pattern=r"^[A-Za-z0-9:_-]{1,64}$")
     issuer_url: str = "https://127.0.0.1:8446/issuer"
     demo_kiosks: list[str] = ["KIOSK-0001", "KIOSK-0002"]
     center: CenterSettings = CenterSettings()

@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from types import FrameType
+from typing import IO
 
 import requests
 
@@ -53,13 +54,18 @@ def probe(spec: ServiceSpec, settings: Settings, timeout: float = 2.0) -> dict[s
 
 
 def start(
-    spec: ServiceSpec, settings: Settings, extra_env: dict[str, str] | None = None
+    spec: ServiceSpec,
+    settings: Settings,
+    extra_env: dict[str, str] | None = None,
+    log: IO[bytes] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``vaxcert serve NAME`` as a child in its own process group."""
+    """Start ``vaxcert serve NAME`` as a child in its own process group (logs to ``log``)."""
     env = dict(os.environ, VAXCERT_PKI_DIR=str(settings.pki_dir), **(extra_env or {}))
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "vaxcert.cli", "serve", spec.name],
         env=env,
+        stdout=log,
+        stderr=log,
         start_new_session=True,
     )
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from vaxcert import reasons
 from vaxcert.errors import VaxcertError
+from vaxcert.logging import request_id_var
 from vaxcert.tls import ThreadLocalSessions
 
 T = TypeVar("T")
@@ -32,7 +33,11 @@ def post_json(
         response = sessions.get().post(
             url,
             data=body.model_dump_json(exclude_none=exclude_none),
-            headers={"Content-Type": "application/json"},
+            # The request id travels with the call so logs of every hop line up.
+            headers={
+                "Content-Type": "application/json",
+                "X-Request-ID": request_id_var.get() or "",
+            },
             timeout=timeout,
         )
     except requests.RequestException as exc:

@@ -141,6 +141,34 @@ def require_client_certificate(app: Flask, on_refused: Callable[[str], None] | N
         raise VaxcertError(code)
 
 
+_access_log = logging.getLogger("vaxcert.access")
+
+
+def _log_outcome(response: Response) -> None:
+    """One line per request: route, status, reason code, duration and peer CN; never the body
+    or the query string (C08)."""
+    if request.path == "/healthz":
+        return
+    reason = ""
+    if response.status_code >= 400 and response.is_json:
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            reason = str(body["error"].get("code", ""))
+    started = g.get("vaxcert_started")
+    peer = g.get("vaxcert_peer")
+    _access_log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "route": request.url_rule.rule if request.url_rule else "unmatched",
+            "status": response.status_code,
+            "reason": reason,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+            "peer_cn": peer.common_name if peer else None,
+        },
+    )
+
+
 def new_app(import_name: str, templates: str) -> Flask:
     """A Flask app whose templates live in ``templates/<templates>``."""
     app = Flask(import_name, template_folder=str(TEMPLATES_ROOT / templates))
@@ -169,6 +197,7 @@ def install(
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id") or ""
+        _log_outcome(response)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

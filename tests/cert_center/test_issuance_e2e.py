@@ -1,0 +1,316 @@
+"""The center end to end: real VRS, signer and center processes (gunicorn, mTLS on loopback),
+real Redis, virtual-card files signed by the dev J-LIS CA; results checked with the verifier."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import secrets
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from kiosk.card import cards
+from vaxcert import demo, pki, tls
+from vaxcert.config import Settings, load_settings
+from vaxcert.residents import CANARY, RESIDENTS
+from vaxcert.services import SERVICES
+from verifier import verify
+from verifier.dev_trust import dev_trust_store
+from vrs_stub import seed
+from vrs_stub.store import Store
+
+ISSUER = "https://127.0.0.1:8446/issuer"
+PROCESSES = ["vrs", "signer-api", "center-kiosk-api", "center-ops"]
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    pki_dir: Path
+    tmp: Path
+    logs: Path
+    redis_prefix: str
+    issuer: cards.CardIssuer
+
+    def session(self, kiosk: str = "KIOSK-0001") -> requests.Session:
+        return tls.client_session(
+            pki.cert_path(self.pki_dir, "dedicated-ca"),
+            pki.cert_path(self.pki_dir, f"kiosk-{kiosk}"),
+            pki.key_path(self.pki_dir, f"kiosk-{kiosk}"),
+        )
+
+    def url(self, path: str) -> str:
+        return self.settings.url("center_kiosk_api") + path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("center-e2e")
+    pki_dir = tmp / "pki"
+    pki.init(pki_dir, ISSUER, ["KIOSK-0001", "KIOSK-0002", "KIOSK-9999"])
+    prefix = f"vaxcert-test-{secrets.token_hex(6)}:"
+    env = {
+        "VAXCERT_PKI_DIR": str(pki_dir),
+        "VAXCERT_ENVIRONMENT": "test",
+        "VAXCERT_WORKERS": "2",
+        "VAXCERT_THREADS": "4",
+        "VAXCERT_REDIS_URL": REDIS_URL,
+        "VAXCERT_REDIS_PREFIX": prefix,
+        "VAXCERT_VRS__DATA_DIR": str(tmp / "vrs"),
+        "VAXCERT_CENTER__SERVICE_HOURS": "00:00-00:00",
+        "VAXCERT_CENTER__METRICS_DIR": str(tmp / "metrics"),
+        "VAXCERT_CENTER__KIOSKS": json.dumps(
+            [
+                {"kiosk_id": "KIOSK-0001", "store_name": "A"},
+                {"kiosk_id": "KIOSK-0002", "store_name": "B"},
+            ]
+        ),
+        # Everything a process writes to temp files lands here, where the C08 test looks.
+        "TMPDIR": str(tmp / "tmp"),
+    }
+    (tmp / "tmp").mkdir()
+    for name in PROCESSES:
+        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(_free_port())
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    logs = tmp / "logs"
+    logs.mkdir()
+    try:
+        settings = load_settings()
+        store = Store.from_settings(settings)
+        store.migrate()
+        seed.seed(store, ["462012", "462187"], 20)
+        store.dispose()
+        for name in PROCESSES:
+            with (logs / f"{name}.log").open("wb") as log:
+                children[name] = demo.start(SERVICES[name], settings, log=log)
+        failed = demo.wait_healthy([SERVICES[n] for n in PROCESSES], settings, children, 60)
+        assert not failed, f"not healthy: {failed}: " + "".join(
+            (logs / f"{n}.log").read_text() for n in failed
+        )
+        yield Stack(settings, pki_dir, tmp, logs, prefix, cards.CardIssuer.from_pki(pki_dir))
+    finally:
+        demo.stop(children)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+
+
+def _request(
+    stack: Stack,
+    card_key: str,
+    municipality: str = "462012",
+    kind: str = "domestic",
+    **overrides: Any,
+) -> dict[str, Any]:
+    files = cards.card_files(card_key, stack.issuer)
+    body: dict[str, Any] = {
+        "card": files.to_json(),
+        "municipality_code": municipality,
+        "kind": kind,
+        "consent": {"terms_version": stack.settings.center.terms_version, "accepted": True},
+        "nonce": secrets.token_urlsafe(24),
+    }
+    body.update(overrides)
+    return body
+
+
+def _issue(stack: Stack, body: dict[str, Any], kiosk: str = "KIOSK-0001") -> requests.Response:
+    with stack.session(kiosk) as session:
+        return session.post(stack.url("/v1/kiosk/certificates"), json=body, timeout=30)
+
+
+def test_domestic_issuance_for_the_canary_verifies(stack: Stack) -> None:
+    response = _issue(stack, _request(stack, "canary"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["kind"] == "domestic" and body["vdsnc"] is None
+    assert body["holder"]["name"] == CANARY.name_kanji
+    assert body["holder"]["birth_date"] == CANARY.birth_date.isoformat()
+    assert body["holder"]["passport_number"] is None
+    assert len(body["certificate_id"]) == 12 and body["doses"]
+    assert CANARY.my_number not in response.text  # C22
+    trust = dev_trust_store(stack.pki_dir, ISSUER)
+    result = verify(body["shc_qr_text"], trust)
+    assert result.valid, result.reasons
+    assert result.birth_date == CANARY.birth_date.isoformat()
+
+
+def test_overseas_issuance_for_the_canary_verifies_in_both_formats(stack: Stack) -> None:
+    response = _issue(stack, _request(stack, "canary", kind="overseas"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["holder"]["name_roman"] == CANARY.name_roman
+    assert body["holder"]["passport_number"] == CANARY.passport.number  # type: ignore[union-attr]
+    trust = dev_trust_store(stack.pki_dir, ISSUER)
+    for text, fmt in ((body["shc_qr_text"], "shc"), (body["vdsnc"], "vdsnc")):
+        result = verify(text, trust)
+        assert result.valid, (fmt, result.reasons)
+        assert result.certificate_id in (None, body["certificate_id"])
+
+
+def test_a_resident_vaccinated_in_two_places_gets_each_municipalitys_doses(stack: Stack) -> None:
+    kirishima = _issue(stack, _request(stack, "two-municipalities", "462187"))
+    assert kirishima.status_code == 200, kirishima.text
+    numbers = [d["dose_number"] for d in kirishima.json()["doses"]]
+    assert numbers == [3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("card_key", "municipality", "kind", "code"),
+    [
+        ("support-measure", "462012", "domestic", "counter_required"),
+        ("old-surname", "462012", "domestic", "counter_required"),
+        ("moved-out", "462012", "domestic", "counter_required"),
+        ("deceased", "462012", "domestic", "counter_required"),
+        ("no-records", "462012", "domestic", "no_vaccination_record"),
+        ("no-passport", "462012", "overseas", "passport_not_on_file"),
+        ("canary", "462187", "domestic", "no_vaccination_record"),  # C12: another partition
+        ("canary", "462039", "domestic", "municipality_not_participating"),  # C05
+        ("tampered-card", "462012", "domestic", "card_digest_mismatch"),  # C03
+        ("unknown-ca-card", "462012", "domestic", "card_ca_unknown"),  # C03
+    ],
+)
+def test_each_refusal_rule_has_its_code(
+    stack: Stack, card_key: str, municipality: str, kind: str, code: str
+) -> None:
+    response = _issue(stack, _request(stack, card_key, municipality, kind))
+    assert response.status_code in (403, 404, 422), response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_support_measure_is_indistinguishable_from_another_counter_case(stack: Stack) -> None:
+    sensitive = _issue(stack, _request(stack, "support-measure"))
+    other = _issue(stack, _request(stack, "old-surname"))
+    assert sensitive.status_code == other.status_code
+    assert sensitive.json() == other.json()
+    for lang in ("ja", "en"):
+        with stack.session() as session:
+            a = session.post(
+                stack.url("/v1/kiosk/certificates"),
+                timeout=30,
+                json=_request(stack, "support-measure"),
+                headers={"Accept-Language": lang},
+            )
+            b = session.post(
+                stack.url("/v1/kiosk/certificates"),
+                timeout=30,
+                json=_request(stack, "moved-out"),
+                headers={"Accept-Language": lang},
+            )
+        assert a.json() == b.json()
+
+
+def test_request_id_travels_to_vrs_and_signer(stack: Stack) -> None:
+    trace = f"trace-{secrets.token_hex(8)}"
+    with stack.session() as session:
+        response = session.post(
+            stack.url("/v1/kiosk/certificates"),
+            timeout=30,
+            json=_request(stack, "elder"),
+            headers={"X-Request-ID": trace},
+        )
+    assert response.status_code == 200 and response.headers["X-Request-ID"] == trace
+    for name in ("center-kiosk-api", "vrs", "signer-api"):
+        assert trace in (stack.logs / f"{name}.log").read_text(), name
+
+
+def test_replayed_nonce_is_refused(stack: Stack) -> None:
+    body = _request(stack, "canary")
+    assert _issue(stack, body).status_code == 200
+    replay = _issue(stack, body)
+    assert replay.status_code == 409
+    assert replay.json()["error"]["code"] == "request_replayed"
+
+
+def test_c07_old_terms_version_is_refused(stack: Stack) -> None:
+    body = _request(stack, "canary", consent={"terms_version": "2021-01-01", "accepted": True})
+    response = _issue(stack, body)
+    assert response.json()["error"]["code"] == "consent_required"
+
+
+def test_c02_c04_typed_my_number_field_is_refused(stack: Stack) -> None:
+    body = _request(stack, "canary", my_number=CANARY.my_number)
+    response = _issue(stack, body)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "unknown_field"
+    assert CANARY.my_number not in response.text
+
+
+def test_c09_unknown_kiosk_is_refused(stack: Stack) -> None:
+    response = _issue(stack, _request(stack, "canary"), kiosk="KIOSK-9999")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "kiosk_unknown"
+
+
+def test_c08_c22_nothing_of_the_canary_is_kept_after_50_requests(stack: Stack) -> None:
+    outcomes: list[int] = []
+    for index in range(50):
+        key = ["canary", "support-measure", "no-records", "tampered-card", "elder"][index % 5]
+        kind = "overseas" if index % 10 == 0 else "domestic"
+        outcomes.append(_issue(stack, _request(stack, key, kind=kind)).status_code)
+    assert outcomes.count(200) >= 10
+    with stack.session() as session:
+        session.get(stack.settings.url("center_kiosk_api") + "/healthz", timeout=5)
+    ops = requests.Session()
+    ops.trust_env = False
+    metrics_text = ops.get(
+        stack.settings.url("center_ops") + "/metrics",
+        timeout=10,
+        verify=str(pki.cert_path(stack.pki_dir, "public-ca")),
+    ).text
+    assert "vaxcert_center_issuances_total" in metrics_text
+    assert 'category="support_measure"' in metrics_text
+    canaries = [v for v in CANARY.canary_values if len(v) >= 4]
+    canaries.append(base64.b64encode(CANARY.my_number.encode()).decode())
+    # Metric labels.
+    for value in canaries:
+        assert value not in metrics_text, "canary value in a metric label"
+    # Redis keys and values of this run.
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{stack.redis_prefix}*"):
+        blob = key + (client.get(key) or b"")
+        for value in canaries:
+            assert value.encode() not in blob, "canary value in Redis"
+    # Center logs (the VRS and signer logs are checked too: no component logs personal data).
+    for log in stack.logs.iterdir():
+        text = log.read_text(errors="replace")
+        for value in canaries:
+            assert value not in text, f"canary value in {log.name}"
+    # Files the center processes could have written: temp dir and metrics dir.
+    for root in (stack.tmp / "tmp", stack.tmp / "metrics"):
+        for path in root.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                for value in canaries:
+                    assert value.encode() not in data, f"canary value in {path}"
+    assert set(RESIDENTS) >= {"canary", "support-measure"}
+
+
+def test_issue_date_is_today_in_tokyo(stack: Stack) -> None:
+    body = _issue(stack, _request(stack, "elder")).json()
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date().isoformat()
+    assert body["issue_date"] == today
