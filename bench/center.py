@@ -1,0 +1,274 @@
+"""Center benchmark: issuances/s end to end over real mTLS, VRS and signer as separate processes.
+
+    .venv/bin/python bench/center.py [--residents 100000] [--seconds 60] [--clients 32]
+                                     [--workers 2] [--threads 8] [--client-processes 4]
+
+Starts `vaxcert serve` for vrs (seeded), signer-api and center-kiosk-api (gunicorn, gthread,
+keep-alive), then drives `POST /v1/kiosk/certificates` with pre-built virtual-card files from
+``--clients`` concurrent clients (one kept-alive mTLS session each, spread over processes) for
+``--seconds``. Baseline in the same run: `GET /healthz` of the center over the same mTLS channel
+and concurrency (what the channel alone allows). Prints throughput, p50/p99, errors and the RSS of
+each service at start and end. Targets (design.md §5): >= 200 issuances/s at 32 clients,
+p99 <= 250 ms, 0 errors, flat RSS. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kiosk.card import cards
+from vaxcert import demo, pki, tls
+from vaxcert.config import Settings, load_settings
+from vaxcert.residents import SyntheticResident
+from vaxcert.services import SERVICES
+from vrs_stub import seed
+from vrs_stub.store import Store
+
+PROCESSES = ["vrs", "signer-api", "center-kiosk-api"]
+CODES = ["462012", "462187"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> float:
+    """RSS of a gunicorn master and its workers, MiB."""
+    pids = [pid] + [
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+    ]
+    total = 0
+    for one in pids:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            continue
+    return total / 1024
+
+
+def _bodies(settings: Settings, count: int) -> list[dict[str, Any]]:
+    """Request bodies for residents of the seeded population that have doses."""
+    issuer = cards.CardIssuer.from_pki(settings.pki_dir)
+    population = seed.Population.of(CODES)
+    bodies: list[dict[str, Any]] = []
+    index = 0
+    while len(bodies) < count:
+        person = seed.synthetic_person(index, seed.DEFAULT_SEED, population)
+        index += 1
+        done = [v for v in person.vaccinations if v.status == "done"]
+        if not done or person.municipality_code not in CODES or person.support_measure:
+            continue
+        who = person.identity
+        resident = SyntheticResident(
+            key=f"bench-{index}",
+            family_kanji=who.family_kanji,
+            given_kanji=who.given_kanji,
+            family_kana=who.family_kana,
+            given_kana=who.given_kana,
+            family_roman="BENCH",
+            given_roman="RESIDENT",
+            my_number=who.my_number,
+            birth_date=who.birth_date,
+            sex=who.sex,
+            municipality_code=person.municipality_code,
+            address=who.address,
+            pin="1234",
+            passport=None,
+            description="bench",
+        )
+        files = cards.issue_files(resident, issuer, cards.ap_key("bench"))
+        bodies.append(
+            {
+                "card": files.to_json(),
+                "municipality_code": person.municipality_code,
+                "kind": "domestic",
+                "consent": {"terms_version": settings.center.terms_version, "accepted": True},
+            }
+        )
+    return bodies
+
+
+def _client(
+    args: tuple[str, str, list[dict[str, Any]], float, float, int, str],
+) -> tuple[list[float], int]:
+    """One load process: ``threads`` kept-alive mTLS sessions from ``start`` until ``end``."""
+    pki_dir, base, bodies, start, end, threads, mode = args
+    directory = Path(pki_dir)
+    # Every process begins at the same moment, after its (slow) spawn and imports.
+    time.sleep(max(0.0, start - time.time()))
+
+    def worker(offset: int) -> tuple[list[float], int]:
+        session = tls.client_session(
+            pki.cert_path(directory, "dedicated-ca"),
+            pki.cert_path(directory, "kiosk-KIOSK-0001"),
+            pki.key_path(directory, "kiosk-KIOSK-0001"),
+        )
+        latencies: list[float] = []
+        errors = 0
+        i = offset
+        while time.time() < end:
+            started = time.perf_counter()
+            try:
+                if mode == "healthz":
+                    response = session.get(base + "/healthz", timeout=10)
+                else:
+                    body = dict(bodies[i % len(bodies)], nonce=secrets.token_urlsafe(18))
+                    response = session.post(base + "/v1/kiosk/certificates", json=body, timeout=10)
+                ok = response.status_code == 200
+            except Exception:
+                ok = False
+            latencies.append(time.perf_counter() - started)
+            errors += 0 if ok else 1
+            i += 7
+        return latencies, errors
+
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(worker, range(threads)))
+    return [x for lat, _ in results for x in lat], sum(e for _, e in results)
+
+
+def _drive(
+    settings: Settings,
+    bodies: list[dict[str, Any]],
+    seconds: float,
+    clients: int,
+    procs: int,
+    mode: str,
+) -> dict[str, float]:
+    per = max(1, clients // procs)
+    start = time.time() + 8  # spawn + imports of every load process fit in this on a busy box
+    end = start + seconds
+    base = settings.url("center_kiosk_api")
+    jobs = [(str(settings.pki_dir), base, bodies, start, end, per, mode) for _ in range(procs)]
+    with multiprocessing.get_context("spawn").Pool(procs) as pool:
+        results = pool.map(_client, jobs)
+    latencies = sorted(x for lat, _ in results for x in lat)
+    errors = sum(e for _, e in results)
+    return {
+        "requests": len(latencies),
+        "per_second": len(latencies) / seconds,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0,
+        "errors": errors,
+    }
+
+
+def _drop_schema(url: str, schema_name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema_name}" CASCADE'))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--residents", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--baseline-seconds", type=float, default=10)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="VRS on PostgreSQL, e.g. postgresql+psycopg://postgres@127.0.0.1/test"
+        " (default: SQLite in a temp dir)",
+    )
+    args = parser.parse_args()
+    schema_name = f"vrs_bench_{secrets.token_hex(4)}"
+
+    tmp = Path(tempfile.mkdtemp(prefix="vaxcert-bench-center-"))
+    env = {
+        "VAXCERT_PKI_DIR": str(tmp / "pki"),
+        "VAXCERT_ENVIRONMENT": "test",
+        "VAXCERT_WORKERS": str(args.workers),
+        "VAXCERT_THREADS": str(args.threads),
+        "VAXCERT_LOG_LEVEL": "WARNING",
+        "VAXCERT_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "VAXCERT_REDIS_PREFIX": f"vaxcert-bench-{secrets.token_hex(4)}:",
+        "VAXCERT_VRS__DATA_DIR": str(tmp / "vrs"),
+        **({"VAXCERT_VRS__DATABASE_URL": args.database_url} if args.database_url else {}),
+        **({"VAXCERT_VRS__DB_SCHEMA": schema_name} if args.database_url else {}),
+        "VAXCERT_CENTER__SERVICE_HOURS": "00:00-00:00",
+        "VAXCERT_CENTER__KIOSK_REQUESTS_PER_MINUTE": "1000000",
+        "VAXCERT_CENTER__METRICS_DIR": str(tmp / "metrics"),
+    }
+    for name in PROCESSES:
+        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(_free_port())
+    os.environ.update(env)
+    settings = load_settings()
+    pki.init(settings.pki_dir, settings.issuer_url, ["KIOSK-0001"])
+    started = time.perf_counter()
+    store = Store.from_settings(settings)
+    store.migrate()
+    seed.seed(store, CODES, args.residents)
+    store.dispose()
+    print(f"seeded {args.residents} residents in {time.perf_counter() - started:.1f} s")
+    bodies = _bodies(settings, 300)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name in PROCESSES:
+            children[name] = demo.start(SERVICES[name], settings)
+        failed = demo.wait_healthy([SERVICES[n] for n in PROCESSES], settings, children, 120)
+        if failed:
+            raise SystemExit(f"not healthy: {failed}")
+        # Warm-up: worker imports, TLS sessions, signer and VRS caches.
+        _drive(settings, bodies, 3, args.clients, args.client_processes, "issue")
+        rss_start = {n: _rss_mb(c.pid) for n, c in children.items()}
+        base = _drive(
+            settings, bodies, args.baseline_seconds, args.clients, args.client_processes, "healthz"
+        )
+        run = _drive(settings, bodies, args.seconds, args.clients, args.client_processes, "issue")
+        rss_end = {n: _rss_mb(c.pid) for n, c in children.items()}
+    finally:
+        demo.stop(children)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if args.database_url:
+            _drop_schema(args.database_url, schema_name)
+    print(
+        f"\n{args.clients} clients, {args.workers} workers x {args.threads} threads per service, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"{'':34}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for label, figures in (
+        ("baseline: GET /healthz (mTLS)", base),
+        ("POST /v1/kiosk/certificates", run),
+    ):
+        print(
+            f"{label:34}{figures['per_second']:9.1f}{figures['p50_ms']:9.1f}"
+            f"{figures['p99_ms']:9.1f}{int(figures['errors']):8d}"
+        )
+    print(f"issuance throughput / baseline: {run['per_second'] / base['per_second']:.2f}")
+    print(
+        f"targets: >= 200/s {'met' if run['per_second'] >= 200 else 'NOT met'}, "
+        f"p99 <= 250 ms {'met' if run['p99_ms'] <= 250 else 'NOT met'}, "
+        f"0 errors {'met' if run['errors'] == 0 else 'NOT met'}"
+    )
+    for name in PROCESSES:
+        print(f"RSS {name:18} start {rss_start[name]:7.1f} MiB  end {rss_end[name]:7.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
