@@ -65,6 +65,24 @@ def _rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a gunicorn master and its workers so far."""
+    pids = [pid] + [
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+    ]
+    ticks = 0
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _bodies(settings: Settings, count: int) -> list[dict[str, Any]]:
     """Request bodies for residents of the seeded population that have doses."""
     issuer = cards.CardIssuer.from_pki(settings.pki_dir)
@@ -240,7 +258,9 @@ def main() -> None:
         base = _drive(
             settings, bodies, args.baseline_seconds, args.clients, args.client_processes, "healthz"
         )
+        cpu_start = {n: _cpu_seconds(c.pid) for n, c in children.items()}
         run = _drive(settings, bodies, args.seconds, args.clients, args.client_processes, "issue")
+        cpu_used = {n: _cpu_seconds(c.pid) - cpu_start[n] for n, c in children.items()}
         rss_end = {n: _rss_mb(c.pid) for n, c in children.items()}
     finally:
         demo.stop(children)
@@ -266,8 +286,12 @@ def main() -> None:
         f"p99 <= 250 ms {'met' if run['p99_ms'] <= 250 else 'NOT met'}, "
         f"0 errors {'met' if run['errors'] == 0 else 'NOT met'}"
     )
+    requests_done = max(1, int(run["requests"]))
     for name in PROCESSES:
-        print(f"RSS {name:18} start {rss_start[name]:7.1f} MiB  end {rss_end[name]:7.1f} MiB")
+        print(
+            f"RSS {name:18} start {rss_start[name]:7.1f} MiB  end {rss_end[name]:7.1f} MiB   "
+            f"CPU {cpu_used[name] * 1000 / requests_done:6.2f} ms per issuance"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pydantic import TypeAdapter
+
+from cert_center import metrics
+from vaxcert import pki
+from vaxcert.config import Settings
+from vaxcert.errors import VaxcertError
+from vaxcert.relay import Channel
+from vaxcert.resilience import CircuitBreaker, CircuitOpenError
 from vrs_stub.models import (
     IssuanceRequest,
     IssuanceResponse,
@@ -16,14 +23,6 @@ from vrs_stub.models import (
     QueryNoMatch,
     QueryRequest,
 )
-
-from cert_center import metrics
-from vaxcert import pki
-from vaxcert.config import Settings
-from vaxcert.errors import VaxcertError
-from vaxcert.relay import post_json
-from vaxcert.resilience import CircuitBreaker, CircuitOpenError
-from vaxcert.tls import ThreadLocalSessions
 
 T = TypeVar("T")
 QueryAnswer = QueryMatch | QueryNoMatch | QueryIdentityMismatch
@@ -64,40 +63,28 @@ def breaker_for(target: str, settings: Settings) -> CircuitBreaker:
 class VrsClient:
     """``POST /v1/records/query`` and ``/v1/issuances`` of the VRS, with the center's LGWAN cert."""
 
-    def __init__(self, base_url: str, sessions: ThreadLocalSessions, timeout: float) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.sessions = sessions
-        self.timeout = timeout
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VrsClient:
         """The configured VRS URL, the LGWAN CA and the center's LGWAN client certificate."""
         directory = settings.pki_dir
-        sessions = ThreadLocalSessions(
-            pki.cert_path(directory, "lgwan-ca"),
-            pki.cert_path(directory, "center-lgwan-client"),
-            pki.key_path(directory, "center-lgwan-client"),
+        return cls(
+            Channel(
+                settings.url("vrs"),
+                pki.cert_path(directory, "lgwan-ca"),
+                pki.cert_path(directory, "center-lgwan-client"),
+                pki.key_path(directory, "center-lgwan-client"),
+                settings.center.relay_timeout_seconds,
+                "VRS",
+            )
         )
-        return cls(settings.url("vrs"), sessions, settings.center.relay_timeout_seconds)
 
     def query(self, request: QueryRequest) -> QueryAnswer:
         """The record and flags, ``no_match`` or ``identity_mismatch``."""
-        return post_json(
-            self.sessions,
-            self.base_url + "/v1/records/query",
-            request,
-            _QUERY_ANSWER,
-            "VRS",
-            self.timeout,
-        )
+        return self.channel.post_json("/v1/records/query", request, _QUERY_ANSWER)
 
     def record_issuance(self, request: IssuanceRequest) -> IssuanceResponse:
         """Record the certificate id and date (C20); idempotent on the certificate id."""
-        return post_json(
-            self.sessions,
-            self.base_url + "/v1/issuances",
-            request,
-            _ISSUANCE_ANSWER,
-            "VRS",
-            self.timeout,
-        )
+        return self.channel.post_json("/v1/issuances", request, _ISSUANCE_ANSWER)

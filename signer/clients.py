@@ -6,26 +6,19 @@ unreachable or failing signer is ``service_unavailable``.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from signer.models import CertificateContent, CertificateResult, ShcResult, VdsncResult
 from vaxcert import pki
 from vaxcert.config import Settings
-from vaxcert.relay import post_json
-from vaxcert.tls import ThreadLocalSessions
-
-ResultT = TypeVar("ResultT", bound=BaseModel)
+from vaxcert.relay import Channel
 
 
 class SignerClient:
     """Calls ``POST /v1/shc``, ``/v1/vdsnc`` and ``/v1/certificates`` of the signer."""
 
-    def __init__(self, base_url: str, sessions: ThreadLocalSessions, timeout: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.sessions = sessions
-        self.timeout = timeout
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
 
     @classmethod
     def from_settings(
@@ -33,32 +26,30 @@ class SignerClient:
     ) -> SignerClient:
         """The client the center uses: the configured signer URL and its internal-CA certificate."""
         directory = settings.pki_dir
-        sessions = ThreadLocalSessions(
-            pki.cert_path(directory, "internal-ca"),
-            pki.cert_path(directory, client),
-            pki.key_path(directory, client),
+        return cls(
+            Channel(
+                settings.url("signer_api"),
+                pki.cert_path(directory, "internal-ca"),
+                pki.cert_path(directory, client),
+                pki.key_path(directory, client),
+                timeout,
+                "signer",
+            )
         )
-        return cls(settings.url("signer_api"), sessions, timeout)
 
     def certificates(self, content: CertificateContent) -> CertificateResult:
         """Both QR payloads the certificate's kind carries."""
-        return self._post("/v1/certificates", content, CertificateResult)
+        return self.channel.post_json("/v1/certificates", content, _CERTIFICATES, True)
 
     def shc(self, content: CertificateContent) -> ShcResult:
         """The SMART Health Card only."""
-        return self._post("/v1/shc", content, ShcResult)
+        return self.channel.post_json("/v1/shc", content, _SHC, True)
 
     def vdsnc(self, content: CertificateContent) -> VdsncResult:
         """The ICAO VDS-NC only (overseas)."""
-        return self._post("/v1/vdsnc", content, VdsncResult)
+        return self.channel.post_json("/v1/vdsnc", content, _VDSNC, True)
 
-    def _post(self, path: str, content: CertificateContent, result: type[ResultT]) -> ResultT:
-        return post_json(
-            self.sessions,
-            self.base_url + path,
-            content,
-            TypeAdapter(result),
-            "signer",
-            self.timeout,
-            exclude_none=True,
-        )
+
+_CERTIFICATES: TypeAdapter[CertificateResult] = TypeAdapter(CertificateResult)
+_SHC: TypeAdapter[ShcResult] = TypeAdapter(ShcResult)
+_VDSNC: TypeAdapter[VdsncResult] = TypeAdapter(VdsncResult)

@@ -1,63 +1,138 @@
-"""JSON calls between our services over pinned (m)TLS sessions, with one error mapping.
+"""JSON calls between our services over pinned, mutually authenticated, kept-alive TLS.
 
-A peer's refusal (4xx with a catalogue reason code) becomes the same typed error here; anything
-else (connection failure, timeout, 5xx, a body we cannot read) is ``service_unavailable``.
+:class:`Channel` keeps one ``http.client`` connection per thread (gunicorn gthread workers keep
+their threads, so every hop stays kept-alive; platform.md). It is deliberately thin: the
+service-to-service hops are the center's hot path (design.md §5), and ``requests`` costs several
+times more CPU per call. A peer's refusal (4xx with a catalogue reason code) becomes the same typed
+error here; anything else (connection failure, timeout, 5xx, an unreadable body) is
+``service_unavailable``.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
+import threading
+from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
-import requests
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from vaxcert import reasons
+from vaxcert import reasons, tls
 from vaxcert.errors import VaxcertError
 from vaxcert.logging import request_id_var
-from vaxcert.tls import ThreadLocalSessions
 
 T = TypeVar("T")
 
+# A kept-alive connection the peer closed in the meantime fails like this on first use.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
-def post_json(
-    sessions: ThreadLocalSessions,
-    url: str,
-    body: BaseModel,
-    answer: TypeAdapter[T],
-    target: str,
-    timeout: float,
-    exclude_none: bool = False,
-) -> T:
-    """POST ``body`` as JSON and validate the 2xx answer into ``answer``."""
-    try:
-        response = sessions.get().post(
-            url,
-            data=body.model_dump_json(exclude_none=exclude_none),
-            # The request id travels with the call so logs of every hop line up.
-            headers={
-                "Content-Type": "application/json",
-                "X-Request-ID": request_id_var.get() or "",
-            },
-            timeout=timeout,
+
+class _NoDelayConnection(http.client.HTTPSConnection):
+    """Small request/response exchanges must not wait for Nagle's algorithm."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class Channel:
+    """Calls to one peer (``https://host:port``) with a client certificate and a pinned CA."""
+
+    def __init__(
+        self,
+        base_url: str,
+        ca: Path,
+        cert: Path | None,
+        key: Path | None,
+        timeout: float,
+        target: str,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"{target}: {base_url!r} is not an https URL")
+        self.host = parts.hostname
+        self.port = parts.port or 443
+        self.prefix = parts.path.rstrip("/")
+        self.timeout = timeout
+        self.target = target
+        self._context = tls.client_context(ca, cert, key)
+        self._local = threading.local()
+
+    def _connection(self) -> tuple[http.client.HTTPSConnection, bool]:
+        connection: http.client.HTTPSConnection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection, True
+        connection = _NoDelayConnection(
+            self.host, self.port, timeout=self.timeout, context=self._context
         )
-    except requests.RequestException as exc:
-        raise VaxcertError("service_unavailable", f"{target}: {type(exc).__name__}") from None
-    if response.status_code >= 300:
-        raise refusal_from(response, target)
-    try:
-        return answer.validate_json(response.content)
-    except ValidationError:
-        raise VaxcertError("service_unavailable", f"{target} answered an unexpected body") from None
+        self._local.connection = connection
+        return connection, False
+
+    def _drop(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+        self._local.connection = None
+
+    def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """POST ``body`` (JSON) and return status and body; outages raise ``service_unavailable``.
+
+        A kept-alive connection that turns out closed is replaced once; a fresh one is not.
+        """
+        headers = {
+            "Content-Type": "application/json",
+            # The request id travels with the call so logs of every hop line up.
+            "X-Request-ID": request_id_var.get() or "",
+        }
+        for _ in range(2):
+            connection, reused = self._connection()
+            try:
+                connection.request("POST", self.prefix + path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except _STALE:
+                self._drop()
+                if reused:
+                    continue
+                raise VaxcertError(
+                    "service_unavailable", f"{self.target}: connection lost"
+                ) from None
+            except (TimeoutError, OSError, http.client.HTTPException) as exc:
+                self._drop()
+                raise VaxcertError(
+                    "service_unavailable", f"{self.target}: {type(exc).__name__}"
+                ) from None
+            if response.will_close:
+                self._drop()
+            return response.status, data
+        raise VaxcertError("service_unavailable", f"{self.target}: connection lost")
+
+    def post_json(
+        self, path: str, body: BaseModel, answer: TypeAdapter[T], exclude_none: bool = False
+    ) -> T:
+        """POST a model and validate the 2xx answer into ``answer``."""
+        status, data = self.post(path, body.model_dump_json(exclude_none=exclude_none).encode())
+        if status >= 300:
+            raise refusal_from(status, data, self.target)
+        try:
+            return answer.validate_json(data)
+        except ValidationError:
+            raise VaxcertError(
+                "service_unavailable", f"{self.target} answered an unexpected body"
+            ) from None
 
 
-def refusal_from(response: requests.Response, target: str) -> VaxcertError:
+def refusal_from(status: int, data: bytes, target: str) -> VaxcertError:
     """A peer's JSON refusal as our typed error; anything else is an outage."""
     try:
-        error = response.json()["error"]
+        error = json.loads(data)["error"]
         code = str(error["code"])
         detail = str(error.get("detail", ""))
     except (ValueError, KeyError, TypeError):
         code, detail = "", ""
-    if code in reasons.CATALOGUE and response.status_code < 500:
+    if code in reasons.CATALOGUE and status < 500:
         return VaxcertError(code, detail or f"{target} refused")
-    return VaxcertError("service_unavailable", f"{target} answered {response.status_code}")
+    return VaxcertError("service_unavailable", f"{target} answered {status}")

@@ -20,6 +20,7 @@ from signer.models import CertificateContent
 from signer.services import SignerService
 from tests.signer.conftest import Server, serve, stop, verify_shc, verify_vdsnc
 from vaxcert import pki, tls
+from vaxcert.relay import Channel
 from vaxcert.residents import CANARY
 
 
@@ -335,5 +336,14 @@ def test_the_center_client_over_mtls(
         client.vdsnc(domestic)
     assert refused.value.code == "vdsnc_overseas_only"
     with pytest.raises(VaxcertError) as down:
-        SignerClient("https://127.0.0.1:9", client.sessions, timeout=1).shc(domestic)
+        SignerClient(
+            Channel(
+                "https://127.0.0.1:9",
+                pki.cert_path(settings.pki_dir, "internal-ca"),
+                None,
+                None,
+                1,
+                "signer",
+            )
+        ).shc(domestic)
     assert down.value.code == "service_unavailable"
