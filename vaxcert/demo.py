@@ -26,10 +26,7 @@ from vaxcert.config import Settings
 from vaxcert.services import SERVICES, ServiceSpec
 
 # Capabilities that later issues add; the demo says plainly what is not there yet.
-NOT_YET_BUILT = (
-    "the kiosk UI flow (issue: kiosk terminal): the kiosk answers /healthz only; issue through "
-    "the center kiosk API meanwhile (`vaxcert` commands in README)",
-)
+NOT_YET_BUILT = ("the kiosk UI flow (issue: kiosk terminal): the kiosk answers /healthz only",)
 
 
 def probe(spec: ServiceSpec, settings: Settings, timeout: float = 2.0) -> dict[str, object]:
@@ -127,7 +124,7 @@ def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str
     ]
     for resident in residents.RESIDENTS.values():
         lines.append(
-            f"    {resident.key:10} PIN {resident.pin}  {resident.name_kanji} "
+            f"    {resident.key:18} PIN {resident.pin}  {resident.name_kanji} "
             f"({resident.name_roman})  {resident.municipality_code}  "
             f"{resident.description}"
         )
