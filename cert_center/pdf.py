@@ -110,7 +110,7 @@ def font_path() -> Path:
 
 
 def register_font() -> None:
-    """Register IPAex Gothic with reportlab once per process (≈ 30 ms; later calls are free)."""
+    """Register IPAex Gothic with reportlab once per process (≈ 30-90 ms; later calls are free)."""
     if FONT_NAME in pdfmetrics.getRegisteredFontNames():
         return
     with _font_lock:
