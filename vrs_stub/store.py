@@ -130,7 +130,8 @@ def make_engine(
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, poolclass=None if pool else NullPool)
+        # hide_parameters: a database error's text never carries row values into logs (C13).
+        engine = create_engine(url, poolclass=None if pool else NullPool, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -170,6 +171,7 @@ def make_engine(
         pool_recycle=1800,
         pool_size=8,
         max_overflow=8,
+        hide_parameters=True,
         poolclass=None if pool else NullPool,
     )
 
