@@ -209,6 +209,11 @@ class Keyring:
         self._lock = threading.Lock()
 
     @property
+    def master(self) -> bytes:
+        """The master key (to open a second engine on the same data, e.g. in a benchmark)."""
+        return self._master
+
+    @property
     def check_value(self) -> str:
         """The master key check value stored in vrs_meta."""
         return crypto.master_key_check(self._master)
