@@ -162,7 +162,19 @@ class RelayService:
             request.certificate_kind,
             request.channel,
         )
-        return self._record_issuance(request.municipality_code, request.record_id, issued, caller)
+        try:
+            return self._record_issuance(
+                request.municipality_code, request.record_id, issued, caller
+            )
+        except VaxcertError as refusal:
+            self._log_refusal(caller, request.municipality_code, "issuance", refusal)
+            raise
+
+    def _log_refusal(self, caller: Caller, code: str, action: str, refusal: VaxcertError) -> None:
+        # The refused call's transaction rolled back; its operation log entry gets its own (C15).
+        self.store.log_operation_alone(
+            "center", caller.actor, code, action, refusal.code, "", caller.request_id
+        )
 
     def _record_issuance(
         self, code: str, record_id: str, issued: IssuanceRecord, caller: Caller
@@ -170,16 +182,6 @@ class RelayService:
         with self.store.transaction() as conn:
             partition = self.store.partition(conn, code)
             if partition is None or not partition.exists(record_id):
-                self.store.log_operation(
-                    conn,
-                    "center",
-                    caller.actor,
-                    code,
-                    "issuance",
-                    "not_found",
-                    "",
-                    caller.request_id,
-                )
                 raise VaxcertError("vrs_record_not_found")
             if partition.issuance_exists(issued.certificate_id):
                 return self._repeat(partition, record_id, issued)
@@ -210,20 +212,17 @@ class RelayService:
 
     def store_passport(self, request: PassportRequest, caller: Caller) -> PassportResponse:
         """Put passport data from the app (MRZ) on file for later kiosk 海外用 issuance (C20)."""
+        try:
+            return self._store_passport(request, caller)
+        except VaxcertError as refusal:
+            self._log_refusal(caller, request.municipality_code, "passport", refusal)
+            raise
+
+    def _store_passport(self, request: PassportRequest, caller: Caller) -> PassportResponse:
         code = request.municipality_code
         with self.store.transaction() as conn:
             partition = self.store.partition(conn, code)
             if partition is None or not partition.exists(request.record_id):
-                self.store.log_operation(
-                    conn,
-                    "center",
-                    caller.actor,
-                    code,
-                    "passport",
-                    "not_found",
-                    "",
-                    caller.request_id,
-                )
                 raise VaxcertError("vrs_record_not_found")
             p = request.passport
             partition.store_passport(

@@ -96,11 +96,6 @@ _LOOKUP = (
     .where(_P.municipality_code == bindparam("code"), _P.my_number_bidx == bindparam("bidx"))
     .order_by(_V.dose_number)
 )
-_VACCINATIONS = (
-    select(schema.vaccination)
-    .where(_V.municipality_code == bindparam("code"), _V.record_id == bindparam("record_id"))
-    .order_by(_V.dose_number)
-)
 _INSERT_PROVISION = schema.provision.insert().returning(schema.provision.c.id)
 _INSERT_OPERATION = schema.operation.insert()
 
@@ -135,7 +130,8 @@ def make_engine(
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, poolclass=None if pool else NullPool)
+        # hide_parameters: a database error's text never carries row values into logs (C13).
+        engine = create_engine(url, poolclass=None if pool else NullPool, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -175,6 +171,7 @@ def make_engine(
         pool_recycle=1800,
         pool_size=8,
         max_overflow=8,
+        hide_parameters=True,
         poolclass=None if pool else NullPool,
     )
 
@@ -210,6 +207,11 @@ class Keyring:
         self._master = master
         self._cache: dict[tuple[str, int], PartitionKeys] = {}
         self._lock = threading.Lock()
+
+    @property
+    def master(self) -> bytes:
+        """The master key (to open a second engine on the same data, e.g. in a benchmark)."""
+        return self._master
 
     @property
     def check_value(self) -> str:
@@ -511,35 +513,31 @@ class Partition:
             ],
         )
 
-    def _vaccinations(self, record_id: str, keys: PartitionKeys) -> list[Vaccination]:
-        result = []
-        for row in self.conn.execute(_VACCINATIONS, {"code": self.code, "record_id": record_id}):
-            doctor = note = None
-            if row.private_ct is not None:
-                doc = json.loads(
-                    keys.open(
-                        row.private_ct, "vaccination.private", record_id, str(row.dose_number)
-                    )
-                )
-                doctor, note = doc["doctor"], doc["note"]
-            result.append(
-                Vaccination(
-                    dose_number=row.dose_number,
-                    status=row.status,
-                    vaccinated_on=row.vaccinated_on,
-                    product_key=row.product_key,
-                    vaccine_type=row.vaccine_type,
-                    product_name=row.product_name,
-                    maker=row.maker,
-                    cvx=row.cvx,
-                    lot_number=row.lot_number,
-                    place=row.place,
-                    doctor=doctor,
-                    note=note,
-                    adverse_reaction_reported=row.adverse_reaction_reported,
+    @staticmethod
+    def _vaccination(row: Any, keys: PartitionKeys) -> Vaccination:
+        doctor = note = None
+        if row.private_ct is not None:
+            doc = json.loads(
+                keys.open(
+                    row.private_ct, "vaccination.private", row.record_id, str(row.dose_number)
                 )
             )
-        return result
+            doctor, note = doc["doctor"], doc["note"]
+        return Vaccination(
+            dose_number=row.dose_number,
+            status=row.status,
+            vaccinated_on=row.vaccinated_on,
+            product_key=row.product_key,
+            vaccine_type=row.vaccine_type,
+            product_name=row.product_name,
+            maker=row.maker,
+            cvx=row.cvx,
+            lot_number=row.lot_number,
+            place=row.place,
+            doctor=doctor,
+            note=note,
+            adverse_reaction_reported=row.adverse_reaction_reported,
+        )
 
     def exists(self, record_id: str) -> bool:
         """True when ``record_id`` is a record of this partition."""
@@ -617,6 +615,7 @@ class Partition:
             r[0].record_id: r[0] for r in self._children(schema.passport, ids, "record_id").values()
         }
         issuances = self._children(schema.issuance, ids, "issued_on")
+        vaccinations = self._children(schema.vaccination, ids, "dose_number")
         for row in rows:
             keys = self._keys_for(row.key_version)
             rid = row.record_id
@@ -638,7 +637,7 @@ class Partition:
                     )
                     for t in tickets.get(rid, [])
                 ],
-                vaccinations=self._vaccinations(rid, keys),
+                vaccinations=[self._vaccination(v, keys) for v in vaccinations.get(rid, [])],
                 passport=(
                     _passport_from(
                         self._keys_for(passport_row.key_version).open(

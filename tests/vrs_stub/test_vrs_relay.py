@@ -226,7 +226,7 @@ def test_c20_issuance_is_recorded_once_and_idempotent(
 
 
 def test_issuance_for_a_record_of_another_partition_is_not_found_c12(
-    server: str, center: requests.Session
+    server: str, center: requests.Session, store: Store
 ) -> None:
     record_id = ask(center, server, residents.CANARY).json()["record_id"]
     reply = center.post(
@@ -243,6 +243,12 @@ def test_issuance_for_a_record_of_another_partition_is_not_found_c12(
     )
     assert reply.status_code == 404
     assert reply.json()["error"]["code"] == "vrs_record_not_found"
+    # The refusal is in the operation log even though its transaction rolled back (C15).
+    with store.transaction(write=False) as conn:
+        rows = conn.execute(
+            schema.operation.select().where(schema.operation.c.action == "issuance")
+        ).all()
+    assert [(r.municipality_code, r.outcome) for r in rows] == [(KIRISHIMA, "vrs_record_not_found")]
 
 
 def test_passport_from_the_app_is_on_file_for_the_kiosk(
