@@ -237,12 +237,15 @@ def install(
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def parse_body(model: type[ModelT]) -> ModelT:
+def parse_body(model: type[ModelT], max_bytes: int | None = None) -> ModelT:
     """The JSON body validated into ``model`` (C04: unknown fields are refused by the model).
 
-    Errors name the field, never echo its value: unknown → ``unknown_field``, missing →
-    ``missing_field``, anything else → ``invalid_field``; a non-JSON body → 415/400.
+    Errors name the fields, never echo a value: any unknown field → ``unknown_field``, else any
+    missing one → ``missing_field``, else ``invalid_field`` (``fields`` lists them all); a body
+    over ``max_bytes`` → 413; not JSON → 415/400.
     """
+    if max_bytes is not None and (request.content_length or 0) > max_bytes:
+        raise VaxcertError("payload_too_large")
     if not request.is_json:
         raise VaxcertError("unsupported_media_type", "send application/json")
     try:
@@ -250,14 +253,18 @@ def parse_body(model: type[ModelT]) -> ModelT:
         # coerced into a date or a string into an integer).
         return model.model_validate_json(request.get_data())
     except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        if first["type"] == "json_invalid":
-            raise VaxcertError("bad_request", "body is not valid JSON") from None
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        code = {"extra_forbidden": "unknown_field", "missing": "missing_field"}.get(
-            first["type"], "invalid_field"
-        )
-        raise VaxcertError(code, f"{field}: {first['msg']}", field=field) from None
+        problems = exc.errors(include_url=False, include_input=False)
+        kinds = {problem["type"] for problem in problems}
+        if kinds & {"json_invalid", "model_type"}:
+            raise VaxcertError("bad_request", "the body must be a JSON object") from None
+        fields = sorted({".".join(str(part) for part in p["loc"]) or "body" for p in problems})
+        if "extra_forbidden" in kinds:
+            code = "unknown_field"
+        elif "missing" in kinds:
+            code = "missing_field"
+        else:
+            code = "invalid_field"
+        raise VaxcertError(code, "fields: " + ", ".join(fields), fields=fields) from None
 
 
 def reason_catalogue_json() -> dict[str, Any]:

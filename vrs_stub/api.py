@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from vaxcert import municipality as lgcode
+from vaxcert import web
 from vaxcert.config import Settings
 from vaxcert.errors import VaxcertError
 from vaxcert.web import current_peer
@@ -49,27 +50,8 @@ def _store() -> Store:
 
 
 def parse_body(model: type[Model]) -> Model:
-    """Validate the JSON body against ``model``; errors name fields, never echo values (C04)."""
-    if request.content_length is not None and request.content_length > _RELAY_MAX_BYTES:
-        raise VaxcertError("payload_too_large")
-    if not request.is_json:
-        raise VaxcertError("unsupported_media_type", "send application/json")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise VaxcertError("bad_request", "the body must be a JSON object")
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        problems = exc.errors(include_input=False, include_url=False)
-        fields = sorted({".".join(str(part) for part in p["loc"]) for p in problems})
-        kinds = {p["type"] for p in problems}
-        if "extra_forbidden" in kinds:
-            code = "unknown_field"
-        elif "missing" in kinds:
-            code = "missing_field"
-        else:
-            code = "invalid_field"
-        raise VaxcertError(code, "fields: " + ", ".join(fields), fields=fields) from None
+    """The JSON body as ``model``, at most the relay's size (errors name fields, C04)."""
+    return web.parse_body(model, _RELAY_MAX_BYTES)
 
 
 # --- relay API (the center only) ---------------------------------------------------------------
