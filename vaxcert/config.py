@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from vaxcert import municipality
 from vaxcert.errors import ConfigError
 
 TlsMode = Literal["mtls", "tls", "plain"]
@@ -110,6 +111,13 @@ class MunicipalityEntry(BaseModel):
     name_en: str
     fee_yen: int = Field(default=120, ge=0, le=10_000)
     mayor_ja: str = ""
+
+    @field_validator("code")
+    @classmethod
+    def _code_has_its_check_digit(cls, value: str) -> str:
+        if not municipality.is_valid(value):
+            raise ValueError(f"{value} is not a 全国地方公共団体コード (check digit)")
+        return value
 
 
 _TERMS_JA = (

@@ -78,3 +78,13 @@ def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "very-secret-value" not in result.output and "hunter2" not in result.output
     shown = json.loads(result.output)
     assert shown["listeners"]["vrs"]["port"] == 8441
+
+
+def test_municipality_codes_need_their_check_digit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "VAXCERT_CENTER__MUNICIPALITIES",
+        '[{"code": "462013", "name_ja": "x", "name_en": "x"}]',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert caught.value.setting.startswith("VAXCERT_CENTER__MUNICIPALITIES")
