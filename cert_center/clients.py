@@ -8,14 +8,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pydantic import TypeAdapter
-from vrs_stub.models import (
-    IssuanceRequest,
-    IssuanceResponse,
-    QueryIdentityMismatch,
-    QueryMatch,
-    QueryNoMatch,
-    QueryRequest,
-)
 
 from cert_center import metrics
 from vaxcert import pki
@@ -24,6 +16,14 @@ from vaxcert.errors import VaxcertError
 from vaxcert.relay import post_json
 from vaxcert.resilience import CircuitBreaker, CircuitOpenError
 from vaxcert.tls import ThreadLocalSessions
+from vrs_stub.models import (
+    IssuanceRequest,
+    IssuanceResponse,
+    QueryIdentityMismatch,
+    QueryMatch,
+    QueryNoMatch,
+    QueryRequest,
+)
 
 T = TypeVar("T")
 QueryAnswer = QueryMatch | QueryNoMatch | QueryIdentityMismatch

@@ -51,7 +51,9 @@ class _Application(BaseApplication):  # type: ignore[misc]
         options: dict[str, Any] = {
             "bind": f"{listener.host}:{listener.port}",
             "worker_class": "gthread",
-            "workers": self.settings.workers,
+            # The kiosk keeps its sessions in process memory (C08) and drives one terminal's
+            # devices: exactly one worker, whatever VAXCERT_WORKERS says.
+            "workers": 1 if self.spec.name == "kiosk" else self.settings.workers,
             "threads": self.settings.threads,
             "keepalive": 75,
             "timeout": 60,

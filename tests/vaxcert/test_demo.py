@@ -47,7 +47,8 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             for spec in SERVICES.values():
                 assert spec.name in text
             assert "canary" in text and "PIN 1234" in text
-            assert "Not built yet" in text
+            assert "Not built yet" not in text
+            assert "/demo" in text and "locked-card" in text  # kiosk demo panel, edge cases
             children = subprocess.run(
                 ["pgrep", "-g", str(demo.pid)], capture_output=True, text=True, check=False
             ).stdout.split()
