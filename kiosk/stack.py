@@ -82,7 +82,7 @@ class Stack:
             **(extra_env or {}),
         )
         with (self.logs / "kiosk.log").open("wb") as log:
-            self.children["kiosk"] = subprocess.Popen(  # noqa: S603 - our own interpreter
+            self.children["kiosk"] = subprocess.Popen(
                 [sys.executable, "-m", "vaxcert.cli", "serve", "kiosk"],
                 env=env,
                 cwd=dirs["cwd"],
