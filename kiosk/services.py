@@ -603,14 +603,15 @@ class Kiosk:
             app_version=APP_VERSION,
         )
 
-    def heartbeat(self) -> None:
-        """One heartbeat with device status, then any queued receipts."""
+    def heartbeat(self) -> bool:
+        """One heartbeat with device status, then any queued receipts; True when delivered."""
         try:
             self.center.heartbeat(self.device_status())
         except VaxcertError as exc:
             log.warning("heartbeat not delivered", extra={"reason": exc.code})
-            return
+            return False
         self.flush_receipts()
+        return True
 
     def start_background(self) -> None:
         """Start the janitor (inactivity wipes) and the heartbeat every ``heartbeat_seconds``."""
