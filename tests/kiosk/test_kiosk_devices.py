@@ -106,7 +106,8 @@ def test_cups_driver_reports_a_jam_and_an_empty_tray(tmp_path: Path) -> None:
     lpstat = _script(
         tmp_path / "lpstat",
         'case "$*" in\n'
-        '  *-l*) echo "printer kiosk now printing kiosk-8."; echo "  Alerts: media-jam media-empty";;\n'
+        '  *-l*) echo "printer kiosk now printing kiosk-8.";'
+        ' echo "  Alerts: media-jam media-empty";;\n'
         '  *-o*) echo "kiosk-8 root 1024 now";;\n'
         "esac\n",
     )
