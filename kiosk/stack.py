@@ -73,14 +73,14 @@ class Stack:
         dirs = self.kiosk_dirs
         for directory in dirs.values():
             directory.mkdir(exist_ok=True)
-        env = dict(
-            os.environ,
+        env = {
+            **os.environ,
             **self.env,
-            VAXCERT_KIOSK__DEMO="true",
-            TMPDIR=str(dirs["tmp"]),
-            HOME=str(dirs["home"]),
+            "VAXCERT_KIOSK__DEMO": "true",
+            "TMPDIR": str(dirs["tmp"]),
+            "HOME": str(dirs["home"]),
             **(extra_env or {}),
-        )
+        }
         with (self.logs / "kiosk.log").open("wb") as log:
             self.children["kiosk"] = subprocess.Popen(
                 [sys.executable, "-m", "vaxcert.cli", "serve", "kiosk"],
