@@ -60,6 +60,7 @@ class _PcscCard:
         self.card_key = card_key
         self.workdir: Path | None = None
         self.process: object | None = None
+        self.pcscd: object | None = None
 
     def insert(self, reader: CardReader, timeout: float) -> None:
         from kiosk.card.harness import HarnessError, VirtualCardProcess, start_pcscd
@@ -71,17 +72,21 @@ class _PcscCard:
             pcscd = start_pcscd(self.workdir / "pcscd")
         except HarnessError:
             return  # no vpcd slot: wait for a card placed by hand
+        self.pcscd = pcscd  # stopped at the end only if it was started here
         card = VirtualCardProcess(self.card_key, pcscd.port, self.settings.pki_dir, self.workdir)
         self.process = card.start()
         card.wait_powered(timeout)
         reader.wait_for_card(timeout)
 
     def remove(self) -> None:
-        from kiosk.card.harness import VirtualCardProcess
+        from kiosk.card.harness import Pcscd, VirtualCardProcess
 
         if isinstance(self.process, VirtualCardProcess):
             self.process.stop()
         self.process = None
+        if isinstance(self.pcscd, Pcscd):
+            self.pcscd.stop()
+        self.pcscd = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
