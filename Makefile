@@ -9,6 +9,10 @@ SYSTEM_PACKAGES := softhsm2 chromium fonts-ipaexfont-gothic
 # libpcsclite-dev build pyscard from its sdist (its swig build requirement comes from PyPI).
 SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
 
+# IPAex Gothic for the certificate PDF without apt (platform.md): the TrueType file inside this
+# PyPI package, installed without its matplotlib dependency (cert_center/pdf.py finds it there).
+FONT_PACKAGE := matplotlib-fontja==1.1.0
+
 .PHONY: demo test lint typecheck pytest system-deps certs clean bench
 
 $(BIN)/python:
@@ -17,11 +21,13 @@ $(BIN)/python:
 
 $(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps '$(FONT_PACKAGE)'
 	touch $@
 
 # system-deps first: the card extra builds pyscard against libpcsclite-dev.
 $(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -e '.[dev,card]'
+	$(BIN)/pip install --quiet --no-deps '$(FONT_PACKAGE)'
 	touch $@ $(VENV)/.stamp-runtime
 
 system-deps:

@@ -213,44 +213,55 @@ class IssuanceService:
         signed: CertificateResult,
         municipality: MunicipalityEntry,
     ) -> CertificateIssued:
-        doses = []
-        for dose in content.doses_in_order():
-            product = self.vaccines[dose.product]
-            doses.append(
-                DoseView(
-                    dose_number=dose.dose_number,
-                    date=dose.date,
-                    product_ja=product.name_ja,
-                    product_en=product.name_en,
-                    maker_ja=product.maker_ja,
-                    maker_en=product.maker_en,
-                    lot=dose.lot,
-                    country=dose.country,
-                )
+        return certificate_issued(content, signed, municipality, self.vaccines)
+
+
+def certificate_issued(
+    content: CertificateContent,
+    signed: CertificateResult,
+    municipality: MunicipalityEntry,
+    table: vaccines.VaccineTable,
+) -> CertificateIssued:
+    """The kiosk's reply for a signed certificate: display fields (names from the vaccine table)
+    and the QR contents; also what the certificate PDF is rendered from."""
+    doses = []
+    for dose in content.doses_in_order():
+        product = table[dose.product]
+        doses.append(
+            DoseView(
+                dose_number=dose.dose_number,
+                date=dose.date,
+                product_ja=product.name_ja,
+                product_en=product.name_en,
+                maker_ja=product.maker_ja,
+                maker_en=product.maker_en,
+                lot=dose.lot,
+                country=dose.country,
             )
-        holder = content.holder
-        return CertificateIssued(
-            certificate_id=content.certificate_id,
-            kind=content.kind,
-            issue_date=content.issue_date,
-            municipality=IssuedMunicipality(
-                code=municipality.code,
-                name_ja=municipality.name_ja,
-                name_en=municipality.name_en,
-                mayor_ja=municipality.mayor_ja,
-                fee_yen=municipality.fee_yen,
-            ),
-            holder=HolderView(
-                name=holder.name.joined(),
-                name_roman=holder.name_roman.joined() if holder.name_roman else None,
-                birth_date=holder.birth_date,
-                nationality=holder.nationality,
-                passport_number=holder.passport_number,
-            ),
-            doses=doses,
-            shc_qr_text=signed.shc.qr_text,
-            vdsnc=signed.vdsnc.document if signed.vdsnc else None,
         )
+    holder = content.holder
+    return CertificateIssued(
+        certificate_id=content.certificate_id,
+        kind=content.kind,
+        issue_date=content.issue_date,
+        municipality=IssuedMunicipality(
+            code=municipality.code,
+            name_ja=municipality.name_ja,
+            name_en=municipality.name_en,
+            mayor_ja=municipality.mayor_ja,
+            fee_yen=municipality.fee_yen,
+        ),
+        holder=HolderView(
+            name=holder.name.joined(),
+            name_roman=holder.name_roman.joined() if holder.name_roman else None,
+            birth_date=holder.birth_date,
+            nationality=holder.nationality,
+            passport_number=holder.passport_number,
+        ),
+        doses=doses,
+        shc_qr_text=signed.shc.qr_text,
+        vdsnc=signed.vdsnc.document if signed.vdsnc else None,
+    )
 
 
 def _facts(match: QueryMatch, kind: str) -> rules.RecordFacts:

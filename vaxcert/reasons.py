@@ -623,6 +623,15 @@ _ALL: tuple[Reason, ...] = (
         "アプリで一度申請するか、市区町村の窓口で申請してください。",
         "Apply once with the smartphone app, or at the municipal counter.",
     ),
+    # Certificate PDF (issue 8; cert_center/pdf.py, shared by the kiosk and the app API).
+    Reason(
+        "certificate_unprintable",
+        502,
+        "証明書を作成できませんでした。",
+        "The certificate could not be produced.",
+        _COUNTER_JA,
+        _COUNTER_EN,
+    ),
     # Signer (issue 4): who may call it, what it can sign, its keys.
     Reason(
         "client_not_allowed",

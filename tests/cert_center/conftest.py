@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from cert_center.models import CertificateIssued
+from cert_center.samples import sample_issued
+from signer.services import SignerService
 from vaxcert import pki
+from vaxcert.config import load_settings
 
 ISSUER = "https://127.0.0.1:8446/issuer"
 
@@ -25,3 +29,27 @@ def kiosk_pem(center_pki: Path) -> dict[str, str]:
         kid: pki.cert_path(center_pki, f"kiosk-{kid}").read_text()
         for kid in ("KIOSK-0001", "KIOSK-0002", "KIOSK-9999")
     }
+
+
+# -- certificate PDF (cert_center/pdf.py): really signed replies ------------------------------
+
+
+@pytest.fixture(scope="session")
+def pdf_signer(center_pki: Path, tmp_path_factory: pytest.TempPathFactory) -> SignerService:
+    """An in-process signer over the session PKI (file custody, temp state dir)."""
+    state = tmp_path_factory.mktemp("pdf-signer-state")
+    service = SignerService(load_settings(pki_dir=center_pki, signer={"state_dir": state}))
+    service.init()
+    return service
+
+
+@pytest.fixture(scope="session")
+def overseas_issued(pdf_signer: SignerService) -> CertificateIssued:
+    """The canary's 7-dose 海外用 certificate as the center replies it (SHC + VDS-NC)."""
+    return sample_issued(pdf_signer, "overseas", 7)
+
+
+@pytest.fixture(scope="session")
+def domestic_issued(pdf_signer: SignerService) -> CertificateIssued:
+    """The canary's 7-dose 国内用 certificate as the center replies it (SHC only)."""
+    return sample_issued(pdf_signer, "domestic", 7, certificate_id="9SAMPLE00002")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -10,6 +11,13 @@ from flask.testing import FlaskClient
 from cert_center.app import create_app
 from cert_center.services import ServiceHours
 from vaxcert.config import KioskEntry, Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _pki_dir(center_pki: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The card CA key and TLS material come from the test PKI, not certs_dev/generated (absent
+    in a fresh clone)."""
+    monkeypatch.setenv("VAXCERT_PKI_DIR", str(center_pki))
 
 
 def _client(settings: Settings) -> FlaskClient:

@@ -1,0 +1,313 @@
+"""The printed certificate (cert_center/pdf.py), from really signed replies of the center.
+
+Read back as a person and a verifier would: pypdf for pages and text, pypdfium2 to rasterise the
+page and zxing-cpp to scan the QR codes off it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pypdf
+import pypdfium2
+import pytest
+import zxingcpp
+from PIL import Image
+
+from cert_center import pdf
+from cert_center.models import CertificateIssued
+from cert_center.qrmatrix import shc_matrix, vdsnc_matrix
+from vaxcert.errors import VaxcertError
+
+ROOT = Path(__file__).resolve().parents[2]
+SCAN_DPI = 150
+
+
+def _text(document: bytes, page: int = 0) -> str:
+    return pypdf.PdfReader(io.BytesIO(document)).pages[page].extract_text()
+
+
+def _raster(document: bytes, page: int = 0, dpi: int = SCAN_DPI) -> Image.Image:
+    rendered = pypdfium2.PdfDocument(document)[page].render(scale=dpi / 72)
+    image: Image.Image = rendered.to_pil()
+    return image
+
+
+def _scan(document: bytes, page: int = 0) -> list[Any]:
+    return list(
+        zxingcpp.read_barcodes(_raster(document, page), formats=zxingcpp.BarcodeFormat.QRCode)
+    )
+
+
+def _width_mm(barcode: Any) -> float:
+    position = barcode.position
+    dx = position.top_right.x - position.top_left.x
+    dy = position.top_right.y - position.top_left.y
+    return float((dx * dx + dy * dy) ** 0.5) / SCAN_DPI * 25.4
+
+
+@pytest.fixture(scope="module")
+def overseas_pdf(overseas_issued: CertificateIssued) -> bytes:
+    return pdf.render_certificate(overseas_issued)
+
+
+@pytest.fixture(scope="module")
+def domestic_pdf(domestic_issued: CertificateIssued) -> bytes:
+    return pdf.render_certificate(domestic_issued)
+
+
+def test_overseas_page_states_labels_holder_and_every_dose(
+    overseas_pdf: bytes, overseas_issued: CertificateIssued
+) -> None:
+    reader = pypdf.PdfReader(io.BytesIO(overseas_pdf))
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in points
+    text = _text(overseas_pdf)
+    labels = [
+        pdf.TITLE_JA,
+        pdf.TITLE_EN,
+        *pdf.KIND_LABELS["overseas"],
+        *pdf.CERTIFICATE_ID,
+        *pdf.ISSUE_DATE,
+        *pdf.NAME,
+        *pdf.NAME_ROMAN,
+        *pdf.BIRTH_DATE,
+        *pdf.NATIONALITY,
+        *pdf.PASSPORT,
+        *pdf.ISSUER,
+        *(label for ja, en, _ in pdf.DOSE_COLUMNS for label in (ja, en)),
+    ]
+    for label in labels:
+        assert label in text, label
+    holder = overseas_issued.holder
+    assert holder.name_roman and holder.nationality and holder.passport_number
+    for value in (
+        holder.name,  # kanji, family and given name joined by U+3000 as on the card
+        holder.name_roman,
+        holder.birth_date.isoformat(),
+        holder.nationality,
+        holder.passport_number,
+        overseas_issued.certificate_id,
+        overseas_issued.issue_date.isoformat(),
+        overseas_issued.municipality.mayor_ja,
+        f"Mayor of {overseas_issued.municipality.name_en}",
+        overseas_issued.municipality.code,
+    ):
+        assert value in text, value
+    lines = text.splitlines()
+    assert len(overseas_issued.doses) == 7
+    previous = -1
+    for dose in overseas_issued.doses:
+        # One row per dose, in the reply's order: number, date, product ja/en, maker ja/en, lot.
+        row = [
+            str(dose.dose_number),
+            dose.date.isoformat(),
+            dose.product_ja,
+            dose.product_en,
+            dose.maker_ja,
+            dose.maker_en,
+            dose.lot,
+            dose.country,
+        ]
+        start = lines.index(dose.date.isoformat()) - 1
+        assert lines[start : start + len(row)] == row
+        assert start > previous
+        previous = start
+
+
+def test_c04_domestic_page_carries_no_passport_data(
+    domestic_pdf: bytes, domestic_issued: CertificateIssued
+) -> None:
+    text = _text(domestic_pdf)
+    assert domestic_issued.holder.name in text
+    assert domestic_issued.holder.birth_date.isoformat() in text
+    assert all(label in text for label in pdf.KIND_LABELS["domestic"])
+    for absent in (*pdf.NAME_ROMAN, *pdf.PASSPORT, *pdf.NATIONALITY, *pdf.VDSNC_CAPTION):
+        assert absent not in text
+    assert domestic_issued.holder.passport_number is None
+    assert "TZ999" not in text  # the canary's passport numbers
+
+
+def _fonts(resources: Any) -> list[Any]:
+    resources = resources.get_object()
+    found = [font.get_object() for font in resources.get("/Font", {}).values()]
+    for xobject in resources.get("/XObject", {}).values():
+        xobject = xobject.get_object()
+        if xobject.get("/Subtype") == "/Form" and "/Resources" in xobject:
+            found += _fonts(xobject["/Resources"])
+    return found
+
+
+def test_japanese_font_is_embedded_truetype(overseas_pdf: bytes) -> None:
+    page = pypdf.PdfReader(io.BytesIO(overseas_pdf)).pages[0]
+    fonts = _fonts(page["/Resources"])
+    assert fonts
+    for font in fonts:
+        descendant = (
+            font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+        )
+        descriptor = descendant["/FontDescriptor"].get_object()
+        # FontFile2: TrueType outlines embedded; a viewer never substitutes another font.
+        assert "/FontFile2" in descriptor, font["/BaseFont"]
+        assert str(font["/BaseFont"]).endswith("IPAexGothic"), font["/BaseFont"]
+
+
+@pytest.mark.parametrize("kind", ["overseas", "domestic"])
+def test_qr_codes_scan_to_exactly_the_center_texts(
+    kind: str,
+    overseas_pdf: bytes,
+    domestic_pdf: bytes,
+    overseas_issued: CertificateIssued,
+    domestic_issued: CertificateIssued,
+) -> None:
+    document, issued = (
+        (overseas_pdf, overseas_issued) if kind == "overseas" else (domestic_pdf, domestic_issued)
+    )
+    barcodes = _scan(document)
+    by_text = {barcode.text: barcode for barcode in barcodes}
+    expected = {issued.shc_qr_text} | ({issued.vdsnc} if issued.vdsnc else set())
+    assert len(barcodes) == len(expected)
+    assert set(by_text) == expected
+    card = by_text[issued.shc_qr_text]
+    assert card.extra["ECLevel"] == "L"
+    assert int(card.extra["Version"]) <= 22
+    assert card.extra["DataMask"] == shc_matrix(issued.shc_qr_text).mask
+    if issued.vdsnc:
+        seal = by_text[issued.vdsnc]
+        assert seal.extra["ECLevel"] == "M"
+        assert seal.symbology_identifier == "]Q1"  # no ECI (]Q2 would mean one)
+        assert seal.extra["DataMask"] == vdsnc_matrix(issued.vdsnc).mask
+        assert seal.bytes == issued.vdsnc.encode("ascii")
+    for barcode in barcodes:
+        assert _width_mm(barcode) >= pdf.MIN_QR_MM
+
+
+def test_overseas_codes_stand_side_by_side(overseas_pdf: bytes) -> None:
+    barcodes = _scan(overseas_pdf)
+    tops = sorted(barcode.position.top_left.y for barcode in barcodes)
+    lefts = sorted(barcode.position.top_left.x for barcode in barcodes)
+    assert abs(tops[1] - tops[0]) < 0.05 * SCAN_DPI  # same height on the page
+    assert lefts[1] - lefts[0] > pdf.MIN_QR_MM / 25.4 * SCAN_DPI  # one beside the other
+
+
+def test_copies_are_identical_pages(overseas_issued: CertificateIssued) -> None:
+    document = pdf.render_certificate(overseas_issued, copies=3)
+    reader = pypdf.PdfReader(io.BytesIO(document))
+    assert len(reader.pages) == 3
+    texts = [page.extract_text() for page in reader.pages]
+    assert texts[0] == texts[1] == texts[2]
+    assert {barcode.text for barcode in _scan(document, page=2)} == {
+        overseas_issued.shc_qr_text,
+        overseas_issued.vdsnc,
+    }
+
+
+@pytest.mark.parametrize("copies", [0, -1, pdf.MAX_COPIES + 1])
+def test_copies_out_of_range_are_refused(copies: int, domestic_issued: CertificateIssued) -> None:
+    with pytest.raises(ValueError, match="copies"):
+        pdf.render_certificate(domestic_issued, copies=copies)
+
+
+def test_same_reply_renders_the_same_bytes(domestic_issued: CertificateIssued) -> None:
+    # A reprint after a jam (issue 8) gives the very same document.
+    first = pdf.render_certificate(domestic_issued)
+    assert pdf.render_certificate(domestic_issued) == first
+
+
+def test_c08_metadata_names_nobody(overseas_pdf: bytes, overseas_issued: CertificateIssued) -> None:
+    metadata = pypdf.PdfReader(io.BytesIO(overseas_pdf)).metadata or {}
+    values = " ".join(str(value) for value in metadata.values())
+    assert metadata.get("/Title") == pdf.TITLE_JA
+    for personal in (
+        overseas_issued.holder.name,
+        overseas_issued.holder.name_roman,
+        overseas_issued.holder.passport_number,
+        overseas_issued.certificate_id,
+    ):
+        assert personal and personal not in values
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        ({"vdsnc": None}, "without VDS-NC"),
+        ({"kind": "domestic"}, "domestic certificate with a VDS-NC"),
+        ({"doses": []}, "without doses"),
+        ({"shc_qr_text": "shc:/12a4"}, "digits"),
+        ({"shc_qr_text": "shc:/" + "5" * 2400}, "QR version 23"),
+    ],
+)
+def test_replies_that_cannot_be_printed_are_refused(
+    change: dict[str, Any], detail: str, overseas_issued: CertificateIssued
+) -> None:
+    broken = overseas_issued.model_copy(update=change)
+    with pytest.raises(VaxcertError, match=detail) as caught:
+        pdf.render_certificate(broken)
+    assert caught.value.code in {"certificate_unprintable", "shc_too_large"}
+
+
+_NO_WRITES = r"""
+import json, os, sys
+from cert_center.models import CertificateIssued
+issued = CertificateIssued.model_validate_json(sys.stdin.read())
+from cert_center import pdf
+events = []
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+CHANGES = {"os.mkdir", "os.rename", "os.replace", "os.remove", "os.rmdir", "os.symlink",
+           "os.link", "os.truncate", "os.chmod", "shutil.copyfile", "shutil.move",
+           "tempfile.mkstemp", "tempfile.mkdtemp"}
+def hook(event, args):
+    if event == "open":
+        path, mode, flags = args
+        if (isinstance(mode, str) and set(mode) & set("wax+")) or (flags or 0) & WRITE_FLAGS:
+            events.append(f"open {path!r} {mode!r}")
+    elif event in CHANGES:
+        events.append(f"{event} {args[0]!r}")
+sys.addaudithook(hook)
+document = pdf.render_certificate(issued, copies=2)  # first render: font and layouts too
+document = pdf.render_certificate(issued, copies=2)
+print(json.dumps({"events": events, "size": len(document)}))
+"""
+
+
+def test_c08_rendering_writes_no_file(overseas_issued: CertificateIssued, tmp_path: Path) -> None:
+    # A fresh interpreter (audit hooks cannot be removed) in empty working, temp and home
+    # directories: every file opened for writing, created, moved or removed is recorded.
+    dirs = {name: tmp_path / name for name in ("cwd", "tmp", "home")}
+    for directory in dirs.values():
+        directory.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TMPDIR": str(dirs["tmp"]),
+        "HOME": str(dirs["home"]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _NO_WRITES],
+        input=overseas_issued.model_dump_json(),
+        capture_output=True,
+        text=True,
+        cwd=dirs["cwd"],
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    assert report["size"] > 10_000
+    assert report["events"] == []
+    assert all(not any(directory.iterdir()) for directory in dirs.values())
+    assert overseas_issued.holder.name not in result.stderr
+
+
+def test_font_comes_from_a_known_place() -> None:
+    path = pdf.font_path()
+    assert path.name == pdf.FONT_FILE
+    assert path.read_bytes()[:4] == b"\x00\x01\x00\x00"  # TrueType outlines (not CFF/OTTO)
