@@ -62,11 +62,9 @@ _DEVICE_WAIT: frozenset[Screen] = frozenset(
 
 def default_renderer(issued: CertificateIssued, copies: int) -> bytes:
     """The certificate PDF, rendered in memory by the module the center's app API shares."""
-    import importlib
+    from cert_center.pdf import render_certificate
 
-    module = importlib.import_module("cert_center.pdf")
-    pdf: bytes = module.render_certificate(issued, copies=copies)
-    return pdf
+    return render_certificate(issued, copies=copies)
 
 
 def thread_runner(work: Callable[[], None]) -> None:

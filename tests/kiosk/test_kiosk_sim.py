@@ -98,3 +98,68 @@ def test_pcsc_reader_refusal_through_pcscd(stack: Stack, pcscd: Pcscd) -> None:
         "pcsc",
     )
     assert (code, result["reason"]) == (1, "counter_required")
+
+
+def _qr_texts(pdf: bytes) -> list[str]:
+    import pypdfium2
+    import zxingcpp
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        image = document[0].render(scale=150 / 72).to_pil()
+    finally:
+        document.close()
+    return [result.text for result in zxingcpp.read_barcodes(image)]
+
+
+def test_issued_overseas_certificate_is_written_only_with_out(stack: Stack, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    from verifier import verify
+    from verifier.dev_trust import dev_trust_store
+
+    out = tmp_path / "out"
+    code, result = _sim(
+        stack,
+        "--resident",
+        "canary",
+        "--pin",
+        CANARY.pin,
+        "--municipality",
+        "462012",
+        "--kind",
+        "overseas",
+        "--copies",
+        "2",
+        out=out,
+    )
+    assert code == 0 and result["outcome"] == "issued" and result["reason"] is None
+    certificate_id = result["certificate_id"]
+    assert isinstance(certificate_id, str) and len(certificate_id) == 12
+    assert sorted(p.name for p in out.iterdir()) == ["certificate.pdf"]
+    pdf = (out / "certificate.pdf").read_bytes()
+    assert len(PdfReader(str(out / "certificate.pdf")).pages) == 2
+    trust = dev_trust_store(stack.settings.pki_dir, stack.settings.issuer_url)
+    texts = _qr_texts(pdf)
+    assert len(texts) == 2
+    assert all(verify(text, trust).valid for text in texts)
+
+
+@pytest.mark.pcsc
+def test_pcsc_reader_issues_through_pcscd_without_writing(
+    stack: Stack, pcscd: Pcscd, tmp_path: Path
+) -> None:
+    code, result = _sim(
+        stack,
+        "--resident",
+        "elder",
+        "--pin",
+        "5678",
+        "--municipality",
+        "462012",
+        "--kind",
+        "domestic",
+        "--reader",
+        "pcsc",
+    )
+    assert code == 0 and result["outcome"] == "issued"
