@@ -60,6 +60,9 @@ def sim_command(
         )
     except VaxcertError as exc:
         result = SimResult("error", exc.code)
+    except Exception as exc:  # still one JSON line for scripts; the type goes to stderr
+        click.echo(f"kiosk-sim: {type(exc).__name__}", err=True)
+        result = SimResult("error", "internal_error")
     if out is not None and result.pdf is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "certificate.pdf").write_bytes(result.pdf)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from kiosk.card import CardReader, cards, create_reader
+from kiosk.card.errors import NoReaderError
 from kiosk.card.inprocess import InProcessCardReader
 from kiosk.clients import CenterClient
 from kiosk.devices import SimulatedCashUnit, SimulatedPrinter
@@ -63,27 +64,45 @@ class _PcscCard:
         self.pcscd: object | None = None
 
     def insert(self, reader: CardReader, timeout: float) -> None:
-        from kiosk.card.harness import HarnessError, VirtualCardProcess, start_pcscd
+        from kiosk.card.harness import HarnessError
 
         if reader.wait_for_card(0.0):
             return  # a card (real or virtual) is already there
         self.workdir = Path(tempfile.mkdtemp(prefix="vaxcert-kiosk-sim-"))
-        try:
-            pcscd = start_pcscd(self.workdir / "pcscd")
-        except HarnessError:
-            return  # no vpcd slot: wait for a card placed by hand
-        self.pcscd = pcscd  # stopped at the end only if it was started here
+        for attempt in range(2):  # pcscd is machine-wide: another user may have restarted it
+            try:
+                self._place(reader, timeout)
+                return
+            except HarnessError as exc:
+                self.remove_card()
+                if attempt:
+                    raise NoReaderError(f"no virtual card on vpcd: {exc}") from None
+
+    def _place(self, reader: CardReader, timeout: float) -> None:
+        from kiosk.card.harness import VirtualCardProcess, start_pcscd
+
+        assert self.workdir is not None
+        pcscd = start_pcscd(self.workdir / "pcscd")
+        if pcscd.started_here:
+            self.pcscd = pcscd  # stopped at the end only because it was started here
         card = VirtualCardProcess(self.card_key, pcscd.port, self.settings.pki_dir, self.workdir)
         self.process = card.start()
         card.wait_powered(timeout)
         reader.wait_for_card(timeout)
 
-    def remove(self) -> None:
-        from kiosk.card.harness import Pcscd, VirtualCardProcess
+    def remove_card(self) -> None:
+        """Take the virtual card away (its process ends; pcscd then sees the slot empty)."""
+        from kiosk.card.harness import VirtualCardProcess
 
         if isinstance(self.process, VirtualCardProcess):
             self.process.stop()
         self.process = None
+
+    def remove(self) -> None:
+        """Take the card away; stop a pcscd started here; delete the temp dir."""
+        from kiosk.card.harness import Pcscd
+
+        self.remove_card()
         if isinstance(self.pcscd, Pcscd):
             self.pcscd.stop()
         self.pcscd = None

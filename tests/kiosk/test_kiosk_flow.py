@@ -320,3 +320,40 @@ def test_heartbeat_reports_device_status(make_rig: MakeRig) -> None:
     assert rig.kiosk.heartbeat()  # the center accepted it
     rig.printer.load_paper(0)
     assert rig.kiosk.device_status().paper == "empty"
+
+
+def test_c08_cancel_while_reading_discards_the_late_result(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = make_rig()
+    receipts = _receipts(rig, monkeypatch)
+    session = _to_insert_card(rig)
+    rig.insert("canary")
+    rig.kiosk.poll(session)
+    real = rig.kiosk.center.certificates
+
+    def cancelled_meanwhile(request: Any) -> Any:
+        issued = real(request)
+        rig.kiosk.cancel(session)  # the resident pressed Cancel while the center worked
+        return issued
+
+    monkeypatch.setattr(rig.kiosk.center, "certificates", cancelled_meanwhile)
+    rig.kiosk.submit_pin(session, CANARY.pin)
+    assert session.wiped
+    assert session.issued is None and session.pdf is None and session.screen == "welcome"
+    assert [r.outcome for r in receipts] == ["cancelled"]
+    assert rig.kiosk.card_left()  # the welcome screen will ask to take the card
+
+
+def test_c01_cancel_before_the_read_starts_reads_nothing(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    deferred: list[Any] = []
+    session = _to_insert_card(rig)
+    rig.insert("canary")
+    rig.kiosk.poll(session)
+    rig.kiosk.run = deferred.append
+    rig.kiosk.submit_pin(session, CANARY.pin)
+    assert session.screen == "reading"
+    rig.kiosk.cancel(session)
+    deferred[0]()
+    assert not any(entry.is_pin_attempt for entry in _card(rig).log)
