@@ -17,6 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# This script is named like the package it measures: keep its own folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 from kiosk.card import create_reader
 from kiosk.card.harness import READER_SLOT0, HarnessError, VirtualCardProcess, start_pcscd
 from kiosk.clients import CenterClient
