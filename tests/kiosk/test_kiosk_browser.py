@@ -461,3 +461,72 @@ def test_zz_c08_nothing_of_the_canary_is_left_behind(kiosk: Kiosk, stack: Stack)
     log = (stack.logs / "kiosk.log").read_text(errors="replace")
     for value in canaries:
         assert value not in log, "canary value in the kiosk log"
+
+
+def _frozen_screens(rig: Any) -> dict[str, tuple[str, int]]:
+    """The reading and printing pages (each lasts a blink in a real flow), rendered by an
+    in-process kiosk whose workers are held back, with their state versions."""
+    from kiosk.app import create_app
+
+    held: list[Any] = []
+    rig.kiosk.run = held.append
+    app = create_app(rig.kiosk.settings, kiosk=rig.kiosk, background=False)
+    client = app.test_client()
+    pages: dict[str, tuple[str, int]] = {}
+
+    def page() -> str:
+        return client.get("/").get_data(as_text=True)
+
+    def post(path: str, html: str, **form: str) -> str:
+        token = html.split('name="csrf-token" content="')[1].split('"')[0]
+        client.post(path, data={"csrf_token": token, **form})
+        return page()
+
+    html = page()
+    for path, form in (
+        ("/start", {}),
+        ("/terms", {}),
+        ("/municipality", {"code": "462012"}),
+        ("/kind", {"kind": "domestic"}),
+        ("/copies", {"copies": "1"}),
+    ):
+        html = post(path, html, **form)
+    rig.insert("canary")
+    html = page()
+    html = post("/pin", html, pin=CANARY.pin)
+    session = next(iter(rig.kiosk.sessions.all()))
+    pages["reading"] = (html, session.version)
+    held.pop()()
+    rig.reader.remove()
+    html = post("/confirm", page())
+    rig.cash.insert(500)
+    html = post("/pay", page())
+    pages["printing"] = (html, session.version)
+    held.pop()()
+    return pages
+
+
+def _serve(body: str | None = None, state: dict[str, Any] | None = None) -> Any:
+    def handle(route: Any) -> None:
+        if state is not None:
+            route.fulfill(json=state)
+        else:
+            route.fulfill(body=body, content_type="text/html")
+
+    return handle
+
+
+def test_axe_scan_of_the_reading_and_printing_screens(kiosk: Kiosk, make_rig: Any) -> None:
+    frozen = _frozen_screens(make_rig())
+    page = kiosk.page
+    for name, (html, version) in frozen.items():
+        assert f'data-screen="{name}"' in html
+        page.route(kiosk.url + "/", _serve(body=html))
+        page.route(
+            kiosk.url + "/state", _serve(state={"screen": name, "version": version, "active": True})
+        )
+        page.goto(kiosk.url + "/")
+        kiosk.wait(name)
+        kiosk.scan(name)
+        page.unroute_all()
+    assert kiosk.violations == {}
