@@ -29,7 +29,7 @@ LANGUAGES = ("ja", "en")
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors {ancestors}"
+    "frame-src {frames}; frame-ancestors {ancestors}"
 )
 
 
@@ -135,13 +135,15 @@ def create_app(
         # A page from a wiped or older session: start again at welcome.
         return redirect("/", code=303)  # type: ignore[return-value]
 
+    # Demo mode: /demo frames the kiosk screen and shows the printout (a blob: PDF) in a frame.
     ancestors = "'self'" if settings.kiosk.demo else "'none'"
+    frames = "'self' blob:" if settings.kiosk.demo else "'none'"
 
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
-        response.headers["Content-Security-Policy"] = _CSP.format(ancestors=ancestors)
+        response.headers["Content-Security-Policy"] = _CSP.format(ancestors=ancestors, frames=frames)
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "SAMEORIGIN" if settings.kiosk.demo else "DENY"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"

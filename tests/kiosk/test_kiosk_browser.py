@@ -530,3 +530,24 @@ def test_axe_scan_of_the_reading_and_printing_screens(kiosk: Kiosk, make_rig: An
         kiosk.scan(name)
         page.unroute_all()
     assert kiosk.violations == {}
+
+
+def test_demo_panel_frames_the_kiosk_and_inserts_a_chosen_card(kiosk: Kiosk) -> None:
+    page = kiosk.page
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(message.text) if "Policy" in message.text else None
+    )
+    page.goto(kiosk.url + "/demo")
+    frame = page.frame_locator("#kiosk-frame")
+    for action in ("start", "agree", "municipality-462012", "kind-domestic", "copies-1"):
+        frame.locator(f'[data-action="{action}"]').click()
+    frame.locator('main[data-screen="insert-card"]').wait_for()
+    page.select_option("#card-key", "elder")
+    page.click("#insert-card")
+    frame.locator('main[data-screen="pin"]').wait_for()
+    page.click("#remove-card")
+    frame.locator('main[data-screen="insert-card"]').wait_for()
+    frame.locator('[data-action="cancel"]').click()
+    frame.locator('main[data-screen="welcome"]').wait_for()
+    assert errors == []  # nothing blocked by the CSP
