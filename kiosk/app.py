@@ -138,12 +138,13 @@ def create_app(
     # Demo mode: /demo frames the kiosk screen and shows the printout (a blob: PDF) in a frame.
     ancestors = "'self'" if settings.kiosk.demo else "'none'"
     frames = "'self' blob:" if settings.kiosk.demo else "'none'"
+    policy = _CSP.format(ancestors=ancestors, frames=frames)
 
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
-        response.headers["Content-Security-Policy"] = _CSP.format(ancestors=ancestors, frames=frames)
+        response.headers["Content-Security-Policy"] = policy
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "SAMEORIGIN" if settings.kiosk.demo else "DENY"
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
