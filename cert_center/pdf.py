@@ -110,7 +110,7 @@ def font_path() -> Path:
 
 
 def register_font() -> None:
-    """Register IPAex Gothic with reportlab once per process (≈ 30 ms; later calls are free)."""
+    """Register IPAex Gothic with reportlab once per process (≈ 30-90 ms; later calls are free)."""
     if FONT_NAME in pdfmetrics.getRegisteredFontNames():
         return
     with _font_lock:
@@ -124,8 +124,9 @@ def render_certificate(issued: CertificateIssued, *, copies: int = 1) -> bytes:
     """The certificate as PDF bytes: ``copies`` identical A4 pages, built in memory (C08)."""
     if not 1 <= copies <= MAX_COPIES:
         raise ValueError(f"copies must be 1..{MAX_COPIES}")
-    codes = _codes(issued)
     register_font()
+    _check_glyphs(issued)
+    codes = _codes(issued)
     buffer = io.BytesIO()  # C08: the PDF exists only in this process's memory
     with _render_lock:
         canvas = Canvas(
@@ -150,6 +151,33 @@ def render_certificate(issued: CertificateIssued, *, copies: int = 1) -> bytes:
             canvas.showPage()
         canvas.save()
     return buffer.getvalue()
+
+
+def _check_glyphs(issued: CertificateIssued) -> None:
+    """Refuse data the font cannot draw: a missing glyph would print as an empty box (e.g. a
+    name with a character outside JIS X 0208 such as 𠮷); the detail never names it (C08)."""
+    font = pdfmetrics.getFont(FONT_NAME)
+    covered: dict[int, int] = font.face.charToGlyph
+    holder = issued.holder
+    municipality = issued.municipality
+    values = [
+        issued.certificate_id,
+        holder.name,
+        holder.name_roman or "",
+        holder.nationality or "",
+        holder.passport_number or "",
+        municipality.code,
+        municipality.name_ja,
+        municipality.name_en,
+        municipality.mayor_ja,
+    ]
+    for dose in issued.doses:
+        values += [dose.product_ja, dose.product_en, dose.maker_ja, dose.maker_en, dose.lot]
+        values.append(dose.country)
+    for field, value in enumerate(values):
+        if any(ord(character) not in covered for character in value):
+            what = "the holder's name" if field == 1 else f"printed field #{field}"
+            raise VaxcertError("certificate_unprintable", f"{what} has a character without a glyph")
 
 
 @dataclass(frozen=True)

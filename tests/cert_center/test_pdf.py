@@ -197,6 +197,16 @@ def test_overseas_codes_stand_side_by_side(overseas_pdf: bytes) -> None:
     assert lefts[1] - lefts[0] > pdf.MIN_QR_MM / 25.4 * SCAN_DPI  # one beside the other
 
 
+def test_ten_doses_still_leave_codes_of_35_mm(overseas_issued: CertificateIssued) -> None:
+    # The content model allows 10 doses: the longest table the page must still hold.
+    doses = overseas_issued.doses + overseas_issued.doses[:3]
+    document = pdf.render_certificate(overseas_issued.model_copy(update={"doses": doses}))
+    assert len(pypdf.PdfReader(io.BytesIO(document)).pages) == 1
+    barcodes = _scan(document)
+    assert len(barcodes) == 2
+    assert all(_width_mm(barcode) >= pdf.MIN_QR_MM for barcode in barcodes)
+
+
 def test_copies_are_identical_pages(overseas_issued: CertificateIssued) -> None:
     document = pdf.render_certificate(overseas_issued, copies=3)
     reader = pypdf.PdfReader(io.BytesIO(document))
@@ -251,6 +261,21 @@ def test_replies_that_cannot_be_printed_are_refused(
     with pytest.raises(VaxcertError, match=detail) as caught:
         pdf.render_certificate(broken)
     assert caught.value.code in {"certificate_unprintable", "shc_too_large"}
+
+
+def test_c08_a_name_the_font_cannot_draw_is_refused_without_naming_it(
+    domestic_issued: CertificateIssued,
+) -> None:
+    # 𠮷 (U+20BB7) is outside JIS X 0208 and IPAex Gothic: it would print as an empty box.
+    name = "\U00020bb7田\u3000花子"
+    broken = domestic_issued.model_copy(
+        update={"holder": domestic_issued.holder.model_copy(update={"name": name})}
+    )
+    with pytest.raises(VaxcertError) as caught:
+        pdf.render_certificate(broken)
+    assert caught.value.code == "certificate_unprintable"
+    assert "name" in caught.value.detail
+    assert "田" not in str(caught.value) and "花子" not in str(caught.value)
 
 
 _NO_WRITES = r"""
