@@ -389,13 +389,22 @@ class Kiosk:
                 )
             )
             del card
-            pdf = self.render(issued, copies)
         except VaxcertError as exc:
             self._publish_after_card(session, exc.code)
             return
         except Exception as exc:
             log.error("issuance failed unexpectedly", extra={"error_type": type(exc).__name__})
             self._publish_after_card(session, "internal_error")
+            return
+        try:
+            pdf = self.render(issued, copies)
+        except Exception as exc:
+            # Issued but not printable here (e.g. a character without a glyph): nothing is
+            # charged, and the center learns the certificate went out unprinted.
+            code = exc.code if isinstance(exc, VaxcertError) else "internal_error"
+            log.warning("certificate not printable", extra={"reason": code})
+            self._send_receipt(issued, municipality.code, copies, 0, "cancelled")
+            self._publish_after_card(session, code)
             return
         with self.locked(session):
             if session.wiped:

@@ -357,3 +357,19 @@ def test_c01_cancel_before_the_read_starts_reads_nothing(make_rig: MakeRig) -> N
     rig.kiosk.cancel(session)
     deferred[0]()
     assert not any(entry.is_pin_attempt for entry in _card(rig).log)
+
+
+def test_an_unprintable_certificate_is_reported_and_not_charged(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaxcert.errors import VaxcertError
+
+    def unprintable(issued: Any, copies: int) -> bytes:
+        raise VaxcertError("certificate_unprintable", "test")
+
+    rig = make_rig(render=unprintable)
+    receipts = _receipts(rig, monkeypatch)
+    session = _read(rig, "elder", "5678")
+    _take_card(rig, session)
+    assert session.screen in ("refused", "error") and session.reason == "certificate_unprintable"
+    assert [r.outcome for r in receipts] == ["cancelled"] and rig.cash.payouts == []
