@@ -48,6 +48,8 @@ class Receipt(BaseModel):
     copies: int = Field(ge=0, le=20)
     amount_yen: int = Field(ge=0, le=100_000)
     outcome: Literal["printed", "misprint_refunded", "cancelled"]
+    # The number the kiosk showed the resident after a refunded misprint (no personal data).
+    incident_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{4,48}$")
 
 
 DeviceState = Literal["ok", "warning", "error", "absent"]

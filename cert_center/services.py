@@ -4,6 +4,7 @@ hours, rate limits, receipts and heartbeats."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from cert_center.models import Heartbeat, KioskConfig, MunicipalityView, Receipt
 from vaxcert.config import CenterSettings, KioskEntry, MunicipalityEntry
 from vaxcert.errors import VaxcertError
 from vaxcert.kvstore import KeyValueStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,16 @@ class Center:
         if receipt.copies > self.settings.max_copies:
             raise VaxcertError("invalid_field", "copies exceeds the maximum", field="copies")
         metrics.RECEIPTS.labels(municipality.code, receipt.outcome).inc()
+        if receipt.incident_id is not None:
+            # Operators follow a refunded misprint up by its incident number (no personal data).
+            log.warning(
+                "kiosk incident",
+                extra={
+                    "kiosk_id": kiosk.kiosk_id,
+                    "incident": receipt.incident_id,
+                    "outcome": receipt.outcome,
+                },
+            )
         if receipt.outcome == "printed":
             metrics.FEES.labels(municipality.code).inc(receipt.amount_yen)
 

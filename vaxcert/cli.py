@@ -21,6 +21,7 @@ from vaxcert.errors import ConfigError
 # name -> "module:attribute" of a click command or group contributed by a package.
 PACKAGE_GROUPS: dict[str, str] = {
     "card": "kiosk.card.cli:group",
+    "kiosk-sim": "kiosk.cli:sim_command",
     "signer": "signer.cli:group",
     "trust": "verifier.cli:trust_group",
     "verify": "verifier.cli:verify_command",

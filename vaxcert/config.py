@@ -310,6 +310,44 @@ class VrsSettings(BaseModel):
         return values
 
 
+class KioskSettings(BaseModel):
+    """The kiosk terminal (kiosk/): its identity on the dedicated line, timeouts and devices."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The CN of this kiosk's dedicated-line client certificate (kiosk-<id> in the PKI dir, C09).
+    kiosk_id: str = Field(default="KIOSK-0001", pattern=r"^[A-Za-z0-9-]{1,32}$")
+    # None: the center kiosk API listener of this configuration.
+    center_url: str | None = None
+    center_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # How long the center's screen configuration (C05) is reused before it is fetched again.
+    config_refresh_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Inactivity (WCAG 2.2.1): warning after idle_seconds (pin_idle_seconds on the PIN pad),
+    # then a countdown of warning_seconds with a one-tap "continue", then wipe.
+    idle_seconds: int = Field(default=60, ge=5, le=600)
+    pin_idle_seconds: int = Field(default=120, ge=5, le=600)
+    warning_seconds: int = Field(default=20, ge=20, le=120)
+    # The take-certificate reminder stays until the paper is taken or this many seconds pass.
+    take_certificate_seconds: int = Field(default=60, ge=5, le=600)
+    # Card reader: see `card` (virtual | pcsc). Printer and cash unit:
+    printer: Literal["simulator", "cups"] = "simulator"
+    cups_destination: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.@-]{1,127}$")
+    # Seconds a CUPS job may take before it counts as failed.
+    print_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    cash_unit: Literal["simulator"] = "simulator"
+    heartbeat_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Demo mode: the reader starts empty and /demo offers a panel that inserts virtual cards,
+    # takes paper, jams the printer and inserts coins. Never on in production.
+    demo: bool = False
+
+    @field_validator("center_url")
+    @classmethod
+    def _center_is_https(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("https://") or value.endswith("/")):
+            raise ValueError("must be an https:// URL without a trailing slash (C09)")
+        return value
+
+
 class Settings(BaseSettings):
     """The effective configuration of a vaxcert process."""
 
@@ -325,6 +363,7 @@ class Settings(BaseSettings):
     verifier: VerifierSettings = VerifierSettings()
     card: CardSettings = CardSettings()
     vrs: VrsSettings = VrsSettings()
+    kiosk: KioskSettings = KioskSettings()
     workers: int = Field(default=2, ge=1, le=64)
     threads: int = Field(default=8, ge=1, le=256)
     redis_url: str | None = None

@@ -26,7 +26,9 @@ from vaxcert.config import Settings
 from vaxcert.services import SERVICES, ServiceSpec
 
 # Capabilities that later issues add; the demo says plainly what is not there yet.
-NOT_YET_BUILT = ("the kiosk UI flow (issue: kiosk terminal): the kiosk answers /healthz only",)
+NOT_YET_BUILT: tuple[str, ...] = ()
+# The demo's kiosk starts with an empty reader and offers the device panel at /demo.
+KIOSK_DEMO_ENV = {"VAXCERT_KIOSK__DEMO": "true"}
 
 
 def probe(spec: ServiceSpec, settings: Settings, timeout: float = 2.0) -> dict[str, object]:
@@ -115,7 +117,9 @@ def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str
         )
     lines += [
         "",
-        f"  Kiosk:    {settings.url('kiosk')}/",
+        f"  Kiosk:    {settings.url('kiosk')}/demo  (the kiosk screen beside a demo device panel:",
+        "            insert a virtual card, insert coins, take the paper, jam the printer)",
+        f"            {settings.url('kiosk')}/  (the bare kiosk screen, as in the store)",
         f"  Verifier: {settings.url('verifier')}/",
         f"  PKI:      {settings.pki_dir} (CA for TLS pages: public-ca.crt.pem)",
         *notes,
@@ -128,7 +132,15 @@ def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str
             f"({resident.name_roman})  {resident.municipality_code}  "
             f"{resident.description}"
         )
-    lines += ["", "  Not built yet:"] + [f"    - {item}" for item in NOT_YET_BUILT] + [""]
+    from kiosk.card.cards import EDGE_CASES
+
+    lines += ["", "  Card edge cases (the canary's card, altered):"]
+    for case in EDGE_CASES.values():
+        pin = residents.get(case.base).pin
+        lines.append(f"    {case.key:18} PIN {pin}  {case.description}")
+    if NOT_YET_BUILT:
+        lines += ["", "  Not built yet:"] + [f"    - {item}" for item in NOT_YET_BUILT]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -162,9 +174,10 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
     metrics_dir = tempfile.mkdtemp(prefix="vaxcert-demo-metrics-")
     try:
         for spec in specs:
-            children[spec.name] = start(
-                spec, settings, {"VAXCERT_CENTER__METRICS_DIR": metrics_dir, **vrs_demo.env}
-            )
+            env = {"VAXCERT_CENTER__METRICS_DIR": metrics_dir, **vrs_demo.env}
+            if spec.name == "kiosk":
+                env.update(KIOSK_DEMO_ENV)
+            children[spec.name] = start(spec, settings, env)
         failed = wait_healthy(specs, settings, children)
         if failed:
             print(f"did not become healthy: {', '.join(failed)}", file=sys.stderr)

@@ -738,6 +738,39 @@ _ALL: tuple[Reason, ...] = (
         "エラーの行を直してもう一度取り込んでください。",
         "Fix the lines listed and import the whole file again.",
     ),
+    # Kiosk terminal (issue 8; kiosk/): printer, cash unit, payment.
+    Reason(
+        "printer_unavailable",
+        503,
+        "プリンターが使用できません。",
+        "The printer is not available.",
+        "料金はお返ししました。別の店舗の端末をご利用ください。",
+        "Your money has been returned. Please use a terminal in another store.",
+    ),
+    Reason(
+        "misprint_refunded",
+        503,
+        "証明書を印刷できませんでした。料金はお返ししました。",
+        "The certificate could not be printed. Your money has been returned.",
+        "お問い合わせの際は、画面の受付番号をお伝えください。",
+        "If you contact us, please give the incident number shown on the screen.",
+    ),
+    Reason(
+        "payment_incomplete",
+        422,
+        "料金が不足しています。",
+        "The fee has not been paid in full yet.",
+        "不足分の硬貨または千円札を入れてください。",
+        "Please insert coins or 1000-yen bills for the rest.",
+    ),
+    Reason(
+        "cash_unit_busy",
+        409,
+        "精算機が使用できません。",
+        "The cash unit is not ready.",
+        "取消を押して、最初からやり直してください。",
+        "Please press Cancel and start again.",
+    ),
     # Configuration.
     Reason("config_invalid", 500, "設定が正しくありません。", "The configuration is invalid."),
     Reason(

@@ -78,7 +78,11 @@ class Channel:
         self._local.connection = None
 
     def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POST ``body`` (JSON) and return status and body; outages raise ``service_unavailable``.
+        """POST ``body`` (JSON); see :meth:`exchange`."""
+        return self.exchange("POST", path, body)
+
+    def exchange(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        """Send one request and return status and body; outages raise ``service_unavailable``.
 
         A kept-alive connection that turns out closed is replaced once; a fresh one is not.
         """
@@ -90,7 +94,7 @@ class Channel:
         for _ in range(2):
             connection, reused = self._connection()
             try:
-                connection.request("POST", self.prefix + path, body=body, headers=headers)
+                connection.request(method, self.prefix + path, body=body, headers=headers)
                 response = connection.getresponse()
                 data = response.read()
             except _STALE:
@@ -115,6 +119,14 @@ class Channel:
     ) -> T:
         """POST a model and validate the 2xx answer into ``answer``."""
         status, data = self.post(path, body.model_dump_json(exclude_none=exclude_none).encode())
+        return self._answer(status, data, answer)
+
+    def get_json(self, path: str, answer: TypeAdapter[T]) -> T:
+        """GET ``path`` and validate the 2xx answer into ``answer``."""
+        status, data = self.exchange("GET", path)
+        return self._answer(status, data, answer)
+
+    def _answer(self, status: int, data: bytes, answer: TypeAdapter[T]) -> T:
         if status >= 300:
             raise refusal_from(status, data, self.target)
         try:

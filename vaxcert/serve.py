@@ -32,6 +32,20 @@ class _ScrubbedLogger(Logger):  # type: ignore[misc]
             logger.setLevel(logging.DEBUG if cfg.loglevel == "debug" else logging.WARNING)
 
 
+def workers_for(spec: ServiceSpec, settings: Settings) -> int:
+    """How many gunicorn workers ``spec`` may have.
+
+    The kiosk keeps its sessions in process memory (C08) and drives one terminal's devices: one
+    worker. The center's kiosk API keeps nonces and rate limits in Redis; without Redis they live
+    in process memory, so it runs one worker (more would let a replay through another worker).
+    """
+    if spec.name == "kiosk":
+        return 1
+    if spec.name == "center-kiosk-api" and settings.redis_url is None:
+        return 1
+    return settings.workers
+
+
 def _child_exit(_server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -51,7 +65,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
         options: dict[str, Any] = {
             "bind": f"{listener.host}:{listener.port}",
             "worker_class": "gthread",
-            "workers": self.settings.workers,
+            "workers": workers_for(self.spec, self.settings),
             "threads": self.settings.threads,
             "keepalive": 75,
             "timeout": 60,

@@ -47,7 +47,8 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             for spec in SERVICES.values():
                 assert spec.name in text
             assert "canary" in text and "PIN 1234" in text
-            assert "Not built yet" in text
+            assert "Not built yet" not in text
+            assert "/demo" in text and "locked-card" in text  # kiosk demo panel, edge cases
             children = subprocess.run(
                 ["pgrep", "-g", str(demo.pid)], capture_output=True, text=True, check=False
             ).stdout.split()
@@ -66,3 +67,15 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         )
+
+
+def test_in_memory_state_means_one_worker() -> None:
+    from vaxcert.config import load_settings
+    from vaxcert.serve import workers_for
+
+    settings = load_settings(workers=4)
+    assert workers_for(SERVICES["kiosk"], settings) == 1
+    assert workers_for(SERVICES["center-kiosk-api"], settings) == 1
+    assert workers_for(SERVICES["vrs"], settings) == 4
+    with_redis = load_settings(workers=4, redis_url="redis://127.0.0.1:6379/0")
+    assert workers_for(SERVICES["center-kiosk-api"], with_redis) == 4

@@ -1,0 +1,648 @@
+"""The kiosk's flow, without Flask: welcome → terms (C07) → municipality (C05) → kind → copies →
+card → PIN (C01) → reading → take card → confirm → payment → printing → take certificate → wipe.
+
+Sessions live only in this process's memory (:class:`SessionStore`, C08). The browser UI and the
+headless ``vaxcert kiosk-sim`` drive the same :class:`Kiosk` methods; long steps (reading the card
+and asking the center; printing) run through an injectable runner: a thread for the UI, inline
+for the simulator. Every method is called with the session's lock held by the caller
+(:meth:`Kiosk.locked`), except the workers, which take it only to publish their result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from cert_center.models import (
+    CardFilesIn,
+    CertificateIssued,
+    CertificateRequest,
+    Consent,
+    Heartbeat,
+    Receipt,
+)
+from kiosk.card import CardReader
+from kiosk.card.errors import (
+    CardDataError,
+    CardError,
+    CardRemovedError,
+    NoCardError,
+    NoReaderError,
+    PinLockedError,
+    WrongPinError,
+)
+from kiosk.clients import CenterClient
+from kiosk.devices import PrinterError
+from kiosk.interfaces import CashUnit, DeviceState, Printer, PrintJob, PrintOutcome
+from kiosk.models import WORKING, KioskSession, Screen
+from vaxcert import reasons
+from vaxcert.config import Settings
+from vaxcert.errors import VaxcertError
+
+log = logging.getLogger(__name__)
+
+APP_VERSION = "0.1.0"
+Renderer = Callable[[CertificateIssued, int], bytes]
+Runner = Callable[[Callable[[], None]], None]
+# Extra seconds the server waits beyond the on-screen countdown before it wipes by itself (the
+# browser normally wipes first; this covers a browser that crashed or froze).
+_SERVER_GRACE_SECONDS = 15.0
+_MAX_SESSIONS = 32
+_MAX_PENDING_RECEIPTS = 200
+_DEVICE_WAIT: frozenset[Screen] = frozenset(
+    {"insert-card", "pin", "take-card", "payment", "take-certificate"}
+)
+
+
+def default_renderer(issued: CertificateIssued, copies: int) -> bytes:
+    """The certificate PDF, rendered in memory by the module the center's app API shares."""
+    from cert_center.pdf import render_certificate
+
+    return render_certificate(issued, copies=copies)
+
+
+def thread_runner(work: Callable[[], None]) -> None:
+    """Run ``work`` in a daemon thread (the UI polls for its result)."""
+    threading.Thread(target=work, name="kiosk-worker", daemon=True).start()
+
+
+def inline_runner(work: Callable[[], None]) -> None:
+    """Run ``work`` at once (the headless simulator)."""
+    work()
+
+
+class SessionStore:
+    """Sessions by opaque random id, in memory only (C08); a bounded number at a time."""
+
+    def __init__(self, limit: int = _MAX_SESSIONS) -> None:
+        self._sessions: dict[str, KioskSession] = {}
+        self._lock = threading.Lock()
+        self._limit = limit
+
+    @staticmethod
+    def new_id() -> str:
+        """A fresh id: 256 random bits, carrying nothing else."""
+        return secrets.token_urlsafe(32)
+
+    def get(self, session_id: str | None) -> KioskSession | None:
+        """The live session with this id, if any."""
+        if not session_id:
+            return None
+        with self._lock:
+            return self._sessions.get(session_id)
+
+    def add(self, session: KioskSession) -> list[KioskSession]:
+        """Keep ``session``; returns the oldest idle sessions pushed out by the bound."""
+        with self._lock:
+            self._sessions[session.id] = session
+            evicted = []
+            while len(self._sessions) > self._limit:
+                oldest = min(self._sessions.values(), key=lambda s: s.last_activity)
+                evicted.append(self._sessions.pop(oldest.id))
+            return evicted
+
+    def drop(self, session: KioskSession) -> None:
+        """Forget ``session`` (its id is then unknown: the next request starts afresh)."""
+        with self._lock:
+            self._sessions.pop(session.id, None)
+
+    def all(self) -> list[KioskSession]:
+        """A snapshot of the live sessions."""
+        with self._lock:
+            return list(self._sessions.values())
+
+
+@dataclass
+class Devices:
+    """The kiosk's devices, each chosen by configuration."""
+
+    reader: CardReader
+    printer: Printer
+    cash: CashUnit
+
+
+def _is_refusal(code: str) -> bool:
+    """A refusal the resident can act on (4xx), as opposed to a fault of the system (5xx)."""
+    reason = reasons.CATALOGUE.get(code)
+    return reason is not None and reason.status < 500
+
+
+class Kiosk:
+    """The resident's flow over the center client and the devices."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        center: CenterClient,
+        devices: Devices,
+        *,
+        render: Renderer = default_renderer,
+        run: Runner = thread_runner,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.options = settings.kiosk
+        self.center = center
+        self.devices = devices
+        self.render = render
+        self.run = run
+        self.clock = clock
+        self.sessions = SessionStore()
+        self.card_timeout = settings.card.timeout_seconds
+        self._pending: list[Receipt] = []
+        self._pending_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._background: threading.Thread | None = None
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    def new_session(self) -> KioskSession:
+        """A session that is not kept until :meth:`keep` (a page with a form was shown)."""
+        return KioskSession(id=SessionStore.new_id(), last_activity=self.clock())
+
+    def keep(self, session: KioskSession) -> None:
+        """Keep ``session`` in memory; sessions pushed out by the bound are wiped."""
+        for evicted in self.sessions.add(session):
+            with self.locked(evicted):
+                evicted.wipe()
+
+    @contextlib.contextmanager
+    def locked(self, session: KioskSession) -> Iterator[KioskSession]:
+        """Hold ``session``'s lock."""
+        with session.lock:
+            yield session
+
+    def idle_limit(self, session: KioskSession) -> int | None:
+        """Seconds of inactivity before the warning on the current screen; None: no warning."""
+        if session.screen in WORKING or session.screen == "take-certificate":
+            return None
+        if session.screen == "pin":
+            return self.options.pin_idle_seconds
+        return self.options.idle_seconds
+
+    def touch(self, session: KioskSession) -> None:
+        """The resident acted: restart the inactivity clock."""
+        session.touch(self.clock())
+
+    def end(self, session: KioskSession) -> None:
+        """Wipe ``session`` and forget it (C08); the browser lands on ``welcome``."""
+        self.sessions.drop(session)
+        session.wipe()
+
+    # --- the screens, in order ---------------------------------------------------------------
+
+    def set_language(self, session: KioskSession, lang: str) -> None:
+        """Switch between ja and en on any screen."""
+        if lang in ("ja", "en"):
+            session.lang = "ja" if lang == "ja" else "en"
+            session.version += 1
+        self.touch(session)
+
+    def start(self, session: KioskSession) -> None:
+        """welcome → terms, with the center's current screen configuration (C05)."""
+        if session.screen != "welcome":
+            return
+        self.touch(session)
+        # One terminal, one resident: a session left in another tab ends here.
+        for other in self.sessions.all():
+            if other is not session:
+                with self.locked(other):
+                    if other.screen not in WORKING:
+                        self.cancel(other)
+        try:
+            config = self.center.config()
+        except VaxcertError as exc:
+            self._fail(session, exc.code)
+            return
+        if config.maintenance:
+            self._fail(session, "maintenance")
+        elif not config.open_now:
+            self._fail(session, "outside_service_hours")
+        elif not config.municipalities:
+            self._fail(session, "municipality_not_participating")
+        else:
+            session.config = config
+            session.show("terms")
+
+    def accept_terms(self, session: KioskSession) -> None:
+        """terms → municipality; records which terms were accepted (C07)."""
+        if session.screen != "terms" or session.config is None:
+            return
+        self.touch(session)
+        session.consented_terms = session.config.terms_version
+        session.show("municipality")
+
+    def choose_municipality(self, session: KioskSession, code: str) -> None:
+        """municipality → kind; only a municipality of the center's list is accepted (C05)."""
+        if session.screen != "municipality" or session.config is None:
+            return
+        self.touch(session)
+        for municipality in session.config.municipalities:
+            if municipality.code == code:
+                session.municipality = municipality
+                session.show("kind")
+                return
+        session.show("municipality", notice="municipality_not_participating")
+
+    def choose_kind(self, session: KioskSession, kind: str) -> None:
+        """kind → copies."""
+        if session.screen != "kind":
+            return
+        self.touch(session)
+        if kind in ("domestic", "overseas"):
+            session.kind = "domestic" if kind == "domestic" else "overseas"
+            session.show("copies")
+
+    def choose_copies(self, session: KioskSession, copies: int) -> None:
+        """copies → insert-card."""
+        if session.screen != "copies" or session.config is None:
+            return
+        self.touch(session)
+        if 1 <= copies <= session.config.max_copies:
+            session.copies = copies
+            session.show("insert-card")
+
+    def back(self, session: KioskSession) -> None:
+        """One choice back (terms → welcome cancels)."""
+        previous: dict[Screen, Screen] = {
+            "municipality": "terms",
+            "kind": "municipality",
+            "copies": "kind",
+            "insert-card": "copies",
+        }
+        self.touch(session)
+        if session.screen == "terms":
+            self.cancel(session)
+        elif session.screen in previous:
+            session.show(previous[session.screen])
+
+    def poll(self, session: KioskSession) -> None:
+        """Advance the screens that wait for a device (card placed or taken, coins, paper)."""
+        if session.wiped:
+            return
+        reader = self.devices.reader
+        screen = session.screen
+        if screen == "insert-card":
+            if reader.wait_for_card(0.0):
+                self.touch(session)
+                self._card_placed(session)
+        elif screen == "pin":
+            if reader.wait_for_removal(0.0):
+                session.show("insert-card", notice="card_removed")
+        elif screen == "take-card":
+            if reader.wait_for_removal(0.0):
+                self.touch(session)
+                session.show(session.after_card or "welcome")
+                if session.screen == "welcome":
+                    self.end(session)
+        elif screen == "payment":
+            inserted = self.devices.cash.inserted()
+            if inserted != session.inserted_yen:
+                session.inserted_yen = inserted
+                session.version += 1
+                self.touch(session)
+        elif screen == "take-certificate":
+            taken = session.job.paper_taken() if session.job is not None else None
+            started = session.printed_at or 0.0
+            if taken or self.clock() - started > self.options.take_certificate_seconds:
+                self.end(session)
+
+    def _card_placed(self, session: KioskSession) -> None:
+        # C07: reaching insert-card needs accepted terms; nothing is read before that.
+        assert session.consented_terms is not None
+        try:
+            tries = self.devices.reader.pin_tries_left(timeout=self.card_timeout)
+        except (NoCardError, CardRemovedError):
+            return  # it left again: keep waiting
+        except CardError as exc:
+            self._after_card(session, exc.code)
+            return
+        if tries == 0:
+            # C01: a locked card gets guidance, never a further try.
+            session.reason = "pin_locked"
+            session.after_card = "locked"
+            session.show("take-card")
+            return
+        session.tries_left = tries
+        session.show("pin")
+
+    def submit_pin(self, session: KioskSession, pin: str) -> None:
+        """pin → reading; the PIN goes straight to the reading worker and is never stored (C01)."""
+        if session.screen != "pin":
+            return
+        self.touch(session)
+        if len(pin) != 4 or not (pin.isascii() and pin.isdigit()):
+            # C01: a malformed PIN never reaches the card.
+            session.show("pin", notice="pin_format_invalid")
+            return
+        session.show("reading")
+        self.run(lambda: self._read_and_issue(session, pin))
+
+    def _read_and_issue(self, session: KioskSession, pin: str) -> None:
+        """Read the card, ask the center, render the PDF; publish under the session's lock."""
+        with self.locked(session):
+            if session.wiped:
+                return
+            request_base = (session.municipality, session.kind, session.consented_terms)
+            copies = session.copies
+        municipality, kind, terms = request_base
+        assert municipality is not None and kind is not None and terms is not None
+        try:
+            card = self.devices.reader.read(pin, timeout=self.card_timeout)
+        except WrongPinError as exc:
+            with self.locked(session):
+                if not session.wiped:
+                    session.tries_left = exc.tries_left
+                    session.show("pin", notice="pin_incorrect")
+            return
+        except PinLockedError:
+            self._publish_after_card(session, "pin_locked", screen="locked")
+            return
+        except (NoCardError, CardRemovedError):
+            with self.locked(session):
+                if not session.wiped:
+                    session.show("insert-card", notice="card_removed")
+            return
+        except (CardError, CardDataError) as exc:
+            self._publish_after_card(session, exc.code)
+            return
+        except Exception as exc:  # a bug: the resident sees the error screen, never a trace
+            log.error("card read failed unexpectedly", extra={"error_type": type(exc).__name__})
+            self._publish_after_card(session, "internal_error")
+            return
+        finally:
+            del pin
+        try:
+            issued = self.center.certificates(
+                CertificateRequest(
+                    card=CardFilesIn(**card.files.to_json()),
+                    municipality_code=municipality.code,
+                    kind=kind,
+                    consent=Consent(terms_version=terms, accepted=True),
+                    nonce=secrets.token_urlsafe(24),
+                )
+            )
+            del card
+        except VaxcertError as exc:
+            self._publish_after_card(session, exc.code)
+            return
+        except Exception as exc:
+            log.error("issuance failed unexpectedly", extra={"error_type": type(exc).__name__})
+            self._publish_after_card(session, "internal_error")
+            return
+        try:
+            pdf = self.render(issued, copies)
+        except Exception as exc:
+            # Issued but not printable here (e.g. a character without a glyph): nothing is
+            # charged, and the center learns the certificate went out unprinted.
+            code = exc.code if isinstance(exc, VaxcertError) else "internal_error"
+            log.warning("certificate not printable", extra={"reason": code})
+            self._send_receipt(issued, municipality.code, copies, 0, "cancelled")
+            self._publish_after_card(session, code)
+            return
+        with self.locked(session):
+            if session.wiped:
+                # Cancelled while the center worked: the certificate was issued but not taken.
+                self._send_receipt(issued, municipality.code, copies, 0, "cancelled")
+                return
+            session.issued = issued
+            session.pdf = pdf
+            session.after_card = "confirm"
+            session.show("take-card")
+
+    def _publish_after_card(
+        self, session: KioskSession, code: str, screen: Screen | None = None
+    ) -> None:
+        with self.locked(session):
+            if not session.wiped:
+                self._after_card(session, code, screen)
+
+    def _after_card(self, session: KioskSession, code: str, screen: Screen | None = None) -> None:
+        session.reason = code
+        session.after_card = screen or ("refused" if _is_refusal(code) else "error")
+        session.show("take-card")
+
+    def _fail(self, session: KioskSession, code: str) -> None:
+        session.reason = code
+        session.show("refused" if _is_refusal(code) else "error")
+
+    def confirm(self, session: KioskSession) -> None:
+        """confirm → payment: the cash unit opens for fee × copies."""
+        if session.screen != "confirm" or session.issued is None:
+            return
+        self.touch(session)
+        session.due_yen = session.fee_yen
+        session.inserted_yen = 0
+        try:
+            self.devices.cash.open(session.due_yen)
+        except VaxcertError as exc:
+            self._cancel_issued(session)
+            self._fail(session, exc.code)
+            return
+        session.show("payment")
+
+    def pay(self, session: KioskSession) -> None:
+        """payment → printing once the fee is covered; the money stays in escrow until printed."""
+        if session.screen != "payment":
+            return
+        self.touch(session)
+        inserted = self.devices.cash.inserted()
+        session.inserted_yen = inserted
+        if inserted < session.due_yen:
+            session.show("payment", notice="payment_incomplete")
+            return
+        session.show("printing")
+        self.run(lambda: self._print(session))
+
+    def _print_once(self, pdf: bytes, title: str) -> tuple[PrintOutcome, PrintJob | None]:
+        try:
+            job = self.devices.printer.submit(pdf, title=title)
+        except PrinterError:
+            return "failed", None
+        return job.wait(self.options.print_timeout_seconds), job
+
+    def _print(self, session: KioskSession) -> None:
+        """Print from memory; a misprint is reprinted once, a second one is refunded."""
+        with self.locked(session):
+            pdf, issued = session.pdf, session.issued
+        if pdf is None or issued is None:
+            return
+        title = f"certificate {issued.certificate_id}"
+        outcome, job = self._print_once(pdf, title)
+        if outcome != "printed":
+            log.warning("misprint; printing again from memory", extra={"outcome": outcome})
+            outcome, job = self._print_once(pdf, title)
+        with self.locked(session):
+            code = issued.municipality.code
+            if outcome == "printed":
+                session.change_yen = self.devices.cash.collect()
+                session.paid_yen = session.due_yen
+                session.job = job
+                session.printed_at = self.clock()
+                self._send_receipt(issued, code, session.copies, session.paid_yen, "printed")
+                session.pdf = None  # printed: the bytes are no longer needed (C08)
+                session.show("take-certificate")
+                return
+            session.refunded_yen = self.devices.cash.refund()
+            session.incident = self._incident_id()
+            log.warning("misprint twice; refunded", extra={"incident": session.incident})
+            self._send_receipt(
+                issued,
+                code,
+                session.copies,
+                session.refunded_yen,
+                "misprint_refunded",
+                session.incident,
+            )
+            session.pdf = None
+            session.issued = None
+            session.reason = "misprint_refunded"
+            session.show("error")
+
+    def _incident_id(self) -> str:
+        day = dt.datetime.now(dt.UTC).strftime("%y%m%d")
+        return f"{self.options.kiosk_id}-{day}-{secrets.token_hex(3).upper()}"
+
+    def cancel(self, session: KioskSession) -> None:
+        """Cancel (or inactivity): refund what was inserted, report, wipe (C08)."""
+        if session.wiped:
+            return
+        if session.screen == "printing":
+            return  # the printer is working; the flow ends by itself right after
+        if session.screen == "payment":
+            session.refunded_yen = self.devices.cash.refund()
+        self._cancel_issued(session)
+        self.end(session)
+
+    def _cancel_issued(self, session: KioskSession) -> None:
+        if session.issued is not None and session.printed_at is None:
+            self._send_receipt(
+                session.issued, session.issued.municipality.code, session.copies, 0, "cancelled"
+            )
+
+    def sweep(self) -> None:
+        """Wipe sessions idle past their countdown (the browser normally does it first)."""
+        now = self.clock()
+        for session in self.sessions.all():
+            with self.locked(session):
+                if session.screen == "take-certificate":
+                    self.poll(session)
+                    continue
+                limit = self.idle_limit(session)
+                if limit is None:
+                    continue
+                deadline = limit + self.options.warning_seconds + _SERVER_GRACE_SECONDS
+                if now - session.last_activity > deadline:
+                    self.cancel(session)
+
+    def card_left(self) -> bool:
+        """Whether a card lies in the reader (the welcome screen then asks to take it)."""
+        try:
+            return self.devices.reader.wait_for_card(0.0)
+        except CardError:
+            return False
+
+    # --- reports to the center -------------------------------------------------------------
+
+    def _send_receipt(
+        self,
+        issued: CertificateIssued,
+        municipality_code: str,
+        copies: int,
+        amount: int,
+        outcome: str,
+        incident: str | None = None,
+    ) -> None:
+        receipt = Receipt.model_validate(
+            {
+                "certificate_id": issued.certificate_id,
+                "municipality_code": municipality_code,
+                "copies": copies,
+                "amount_yen": amount,
+                "outcome": outcome,
+                "incident_id": incident,
+            }
+        )
+        with self._pending_lock:
+            self._pending.append(receipt)
+            del self._pending[:-_MAX_PENDING_RECEIPTS]
+        self.run(self.flush_receipts)
+
+    def flush_receipts(self) -> None:
+        """Send queued receipts; what the center cannot take now stays queued (memory only)."""
+        while True:
+            with self._pending_lock:
+                if not self._pending:
+                    return
+                receipt = self._pending.pop(0)
+            try:
+                self.center.receipt(receipt)
+            except VaxcertError as exc:
+                if exc.code != "service_unavailable":
+                    log.warning("receipt refused", extra={"reason": exc.code})
+                    continue
+                with self._pending_lock:
+                    self._pending.insert(0, receipt)
+                return
+
+    def device_status(self) -> Heartbeat:
+        """Every device's state, as the heartbeat reports it."""
+        reader: DeviceState
+        try:
+            self.devices.reader.wait_for_card(0.0)
+            reader = "ok"
+        except NoReaderError:
+            reader = "absent"
+        except CardError:
+            reader = "error"
+        printer = self.devices.printer.status()
+        return Heartbeat(
+            reader=reader,
+            printer=printer.state,
+            paper=printer.paper,
+            cash_unit=self.devices.cash.status(),
+            app_version=APP_VERSION,
+        )
+
+    def heartbeat(self) -> bool:
+        """One heartbeat with device status, then any queued receipts; True when delivered."""
+        try:
+            self.center.heartbeat(self.device_status())
+        except VaxcertError as exc:
+            log.warning("heartbeat not delivered", extra={"reason": exc.code})
+            return False
+        self.flush_receipts()
+        return True
+
+    def start_background(self) -> None:
+        """Start the janitor (inactivity wipes) and the heartbeat every ``heartbeat_seconds``."""
+        if self._background is not None:
+            return
+
+        def loop() -> None:
+            period = self.options.heartbeat_seconds
+            next_beat = time.monotonic()
+            while not self._stop.wait(1.0):
+                try:
+                    self.sweep()
+                    if period and time.monotonic() >= next_beat:
+                        next_beat = time.monotonic() + period
+                        self.heartbeat()
+                except Exception as exc:  # the loop must survive anything
+                    log.error("kiosk background loop", extra={"error_type": type(exc).__name__})
+
+        self._background = threading.Thread(target=loop, name="kiosk-background", daemon=True)
+        self._background.start()
+
+    def stop_background(self) -> None:
+        """Stop the background loop (tests)."""
+        self._stop.set()
+        if self._background is not None:
+            self._background.join(timeout=5)
+            self._background = None

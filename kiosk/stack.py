@@ -1,0 +1,163 @@
+"""Test and benchmark harness: the center kiosk API, the VRS stub and the signer as real gunicorn
+processes (mTLS on loopback, free ports, a temp dir), optionally with a kiosk process in demo
+mode. Everything started here is stopped by PID; nothing listens on a default port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vaxcert import demo, pki
+from vaxcert.config import Settings, load_settings
+from vaxcert.services import SERVICES
+
+ISSUER = "https://127.0.0.1:8446/issuer"
+CENTER_PROCESSES = ("vrs", "signer-api", "center-kiosk-api")
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _environ(env: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass
+class Stack:
+    """A running center + VRS + signer (and maybe kiosk); ``settings`` points at them."""
+
+    root: Path
+    env: dict[str, str]
+    settings: Settings
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def logs(self) -> Path:
+        """Where each process logs (``NAME.log``)."""
+        return self.root / "logs"
+
+    @property
+    def kiosk_dirs(self) -> dict[str, Path]:
+        """The kiosk process's working, temp and home directories (C08 scans them)."""
+        return {name: self.root / f"kiosk-{name}" for name in ("cwd", "tmp", "home")}
+
+    def kiosk_url(self) -> str:
+        """Base URL of the kiosk process."""
+        return self.settings.url("kiosk")
+
+    def start_kiosk(self, extra_env: dict[str, str] | None = None) -> None:
+        """``vaxcert serve kiosk`` in demo mode with its own cwd, TMPDIR and HOME."""
+        dirs = self.kiosk_dirs
+        for directory in dirs.values():
+            directory.mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            **self.env,
+            "VAXCERT_KIOSK__DEMO": "true",
+            "TMPDIR": str(dirs["tmp"]),
+            "HOME": str(dirs["home"]),
+            **(extra_env or {}),
+        }
+        with (self.logs / "kiosk.log").open("wb") as log:
+            self.children["kiosk"] = subprocess.Popen(
+                [sys.executable, "-m", "vaxcert.cli", "serve", "kiosk"],
+                env=env,
+                cwd=dirs["cwd"],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        failed = demo.wait_healthy([SERVICES["kiosk"]], self.settings, self.children, 60)
+        if failed:
+            raise RuntimeError("kiosk did not start: " + (self.logs / "kiosk.log").read_text())
+
+    def stop_kiosk(self) -> None:
+        """Stop the kiosk process only."""
+        child = self.children.pop("kiosk", None)
+        if child is not None:
+            demo.stop({"kiosk": child})
+
+    def stop(self) -> None:
+        """Stop every process started here."""
+        demo.stop(self.children)
+        self.children.clear()
+
+
+def start_stack(
+    root: Path | None = None, *, residents: int = 20, workers: int = 2, threads: int = 4
+) -> Stack:
+    """Seed a VRS and start the center's processes; raise with their logs if one fails."""
+    from vrs_stub import seed
+    from vrs_stub.store import Store
+
+    root = root or Path(tempfile.mkdtemp(prefix="vaxcert-kiosk-stack-"))
+    pki_dir = root / "pki"
+    pki.init(pki_dir, ISSUER, ["KIOSK-0001", "KIOSK-0002"])
+    (root / "tmp").mkdir(exist_ok=True)
+    (root / "logs").mkdir(exist_ok=True)
+    env = {
+        "VAXCERT_PKI_DIR": str(pki_dir),
+        "VAXCERT_ENVIRONMENT": "test",
+        "VAXCERT_WORKERS": str(workers),
+        "VAXCERT_THREADS": str(threads),
+        "VAXCERT_VRS__DATA_DIR": str(root / "vrs"),
+        "VAXCERT_CENTER__SERVICE_HOURS": "00:00-00:00",
+        "VAXCERT_CENTER__METRICS_DIR": str(root / "metrics"),
+        "VAXCERT_ISSUER_URL": ISSUER,
+        "TMPDIR": str(root / "tmp"),
+    }
+    for name in (*CENTER_PROCESSES, "kiosk"):
+        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(free_port())
+    with _environ(env):
+        settings = load_settings()
+    stack = Stack(root, env, settings)
+    store = Store.from_settings(settings)
+    try:
+        store.migrate()
+        seed.seed(store, ["462012", "462187"], residents)
+    finally:
+        store.dispose()
+    try:
+        for name in CENTER_PROCESSES:
+            with (stack.logs / f"{name}.log").open("wb") as log:
+                extra = {k: v for k, v in env.items() if k != "VAXCERT_PKI_DIR"}
+                stack.children[name] = demo.start(SERVICES[name], settings, extra, log=log)
+        failed = demo.wait_healthy(
+            [SERVICES[n] for n in CENTER_PROCESSES], settings, stack.children, 60
+        )
+        if failed:
+            logs = "".join((stack.logs / f"{n}.log").read_text() for n in failed)
+            raise RuntimeError(f"not healthy: {failed}: {logs}")
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def remove(stack: Stack) -> None:
+    """Stop everything and delete the stack's directory."""
+    stack.stop()
+    shutil.rmtree(stack.root, ignore_errors=True)

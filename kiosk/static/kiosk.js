@@ -1,0 +1,153 @@
+// The kiosk page: polls the server while a device or the center works, the PIN pad, the
+// inactivity warning (WCAG 2.2.1) and the spoken reminders (C11). No data is kept in the
+// browser: no storage, no cookies besides the opaque session id set by the server.
+(function () {
+  "use strict";
+  const body = document.body;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const screen = body.dataset.screenName;
+  const version = body.dataset.version;
+
+  function post(path) {
+    return fetch(path, { method: "POST", headers: { "X-CSRFToken": csrf }, cache: "no-store" });
+  }
+
+  // --- follow the server: reload when the screen or its content changed -----------------
+  const pollMs = Number(body.dataset.poll) || 2000;
+  function tick() {
+    fetch("/state", { cache: "no-store" })
+      .then((response) => response.json())
+      .then((state) => {
+        if (String(state.version) !== version || state.screen !== screen) {
+          window.location.replace("/");
+        } else {
+          window.setTimeout(tick, pollMs);
+        }
+      })
+      .catch(() => window.setTimeout(tick, pollMs * 2));
+  }
+  window.setTimeout(tick, pollMs);
+
+  // --- inactivity: warning with a countdown and a one-tap "continue", then wipe -----------
+  const idle = Number(body.dataset.idle) || 0;
+  const warning = Number(body.dataset.warning) || 20;
+  const overlay = document.querySelector('[data-screen="timeout-warning"]');
+  const countdown = document.getElementById("countdown");
+  let lastActivity = Date.now();
+  let lastPing = Date.now();
+  let warnedAt = 0;
+
+  function activity() {
+    if (warnedAt) return;
+    lastActivity = Date.now();
+    if (lastActivity - lastPing > 10000) {
+      lastPing = lastActivity;
+      post("/keepalive");
+    }
+  }
+  ["pointerdown", "keydown", "touchstart"].forEach((name) =>
+    window.addEventListener(name, activity, true)
+  );
+
+  function showWarning() {
+    warnedAt = Date.now();
+    overlay.hidden = false;
+    countdown.textContent = String(warning);
+    document.getElementById("continue").focus();
+  }
+
+  document.getElementById("continue").addEventListener("click", () => {
+    warnedAt = 0;
+    overlay.hidden = true;
+    lastActivity = lastPing = Date.now();
+    post("/keepalive");
+  });
+
+  if (idle > 0) {
+    window.setInterval(() => {
+      const now = Date.now();
+      if (!warnedAt && now - lastActivity >= idle * 1000) {
+        showWarning();
+      } else if (warnedAt) {
+        const left = Math.max(0, Math.ceil((warnedAt + warning * 1000 - now) / 1000));
+        countdown.textContent = String(left);
+        if (left <= 0) {
+          warnedAt = Number.MAX_SAFE_INTEGER; // submit once
+          document.getElementById("timeout-form").submit();
+        }
+      }
+    }, 250);
+  }
+
+  // --- spoken reminders (C11): a voice when the browser has one, else prerecorded prompts ----
+  const prompt = body.dataset.speak;
+  const lang = body.dataset.lang === "en" ? "en" : "ja";
+  function playRecorded() {
+    const audio = new Audio(body.dataset.audio + lang + "/" + prompt + ".wav");
+    const played = audio.play();
+    if (played && played.catch) played.catch(() => {});
+  }
+  function speak() {
+    const synth = window.speechSynthesis;
+    const voices = synth && synth.getVoices ? synth.getVoices() : [];
+    const fitting = voices.filter((v) => v && v.lang && v.lang.toLowerCase().startsWith(lang));
+    if (!fitting.length) {
+      playRecorded();
+      return;
+    }
+    try {
+      const utterance = new SpeechSynthesisUtterance(body.dataset.speechText);
+      utterance.lang = lang === "ja" ? "ja-JP" : "en-US";
+      try { utterance.voice = fitting[0]; } catch (e) { /* a voice the engine does not know */ }
+      utterance.onerror = playRecorded;
+      synth.cancel();
+      synth.speak(utterance);
+    } catch (e) {
+      playRecorded();
+    }
+  }
+  if (prompt) {
+    // Voices may load a moment after the page; decide after a short wait, then repeat.
+    window.setTimeout(speak, 400);
+    window.setInterval(speak, 12000);
+  }
+
+  // --- the PIN pad: digits stay in this page until "OK" sends them (C01, C04) -------------
+  const pinForm = document.getElementById("pin-form");
+  if (pinForm) {
+    const value = document.getElementById("pin-value");
+    const display = document.getElementById("pin-display");
+    const submit = document.getElementById("pin-submit");
+    const dots = display.querySelectorAll("span");
+    const render = () => {
+      dots.forEach((dot, i) => dot.classList.toggle("filled", i < value.value.length));
+      display.setAttribute("aria-label", display.dataset.label + ": " + value.value.length + " / 4");
+      submit.disabled = value.value.length !== 4;
+    };
+    const add = (digit) => {
+      if (value.value.length < 4) value.value += digit;
+      render();
+    };
+    pinForm.querySelectorAll("[data-digit]").forEach((button) =>
+      button.addEventListener("click", () => add(button.dataset.digit))
+    );
+    document.getElementById("pin-clear").addEventListener("click", () => {
+      value.value = "";
+      render();
+    });
+    window.addEventListener("keydown", (event) => {
+      if (/^[0-9]$/.test(event.key)) add(event.key);
+      else if (event.key === "Backspace") { value.value = value.value.slice(0, -1); render(); }
+      else if (event.key === "Enter" && value.value.length === 4) pinForm.requestSubmit();
+    });
+    pinForm.addEventListener("submit", () => {
+      submit.disabled = true;
+      window.setTimeout(() => { value.value = ""; }, 0); // the page forgets the digits at once
+    });
+    render();
+  }
+
+  // Screen readers and keyboards start at the new screen's content.
+  const main = document.getElementById("screen");
+  if (main && screen !== "welcome") main.focus({ preventScroll: true });
+})();

@@ -1,0 +1,92 @@
+"""Kiosk fixtures: the center, VRS and signer as real processes (mTLS on loopback), kiosk
+services over them with simulated devices, and pcscd + vpcd for the PC/SC reader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cert_center.models import CertificateIssued
+from kiosk.card import cards, create_reader
+from kiosk.card.harness import HarnessError, Pcscd, start_pcscd
+from kiosk.card.inprocess import InProcessCardReader
+from kiosk.clients import CenterClient
+from kiosk.devices import SimulatedCashUnit, SimulatedPrinter
+from kiosk.services import Devices, Kiosk, Renderer, inline_runner
+from kiosk.stack import Stack, remove, start_stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """VRS (seeded), signer and center kiosk API as gunicorn processes on free ports."""
+    started = start_stack(tmp_path_factory.mktemp("kiosk-stack"))
+    yield started
+    remove(started)
+
+
+def stub_render(issued: CertificateIssued, copies: int) -> bytes:
+    """Stands in for the PDF renderer in flow tests (the PDF itself is tested on its own)."""
+    pages = b"".join(b"<< /Type /Page >>\n" for _ in range(copies))
+    return b"%PDF-1.4\n" + pages + issued.certificate_id.encode()
+
+
+@dataclass
+class Rig:
+    """A kiosk service over the real center with an in-process reader and simulated devices."""
+
+    kiosk: Kiosk
+    reader: InProcessCardReader
+    printer: SimulatedPrinter
+    cash: SimulatedCashUnit
+    issuer: cards.CardIssuer
+
+    def insert(self, card_key: str) -> None:
+        self.reader.insert(cards.make_card(card_key, self.issuer))
+
+
+MakeRig = Callable[..., Rig]
+
+
+@pytest.fixture
+def make_rig(stack: Stack) -> Iterator[MakeRig]:
+    made: list[Kiosk] = []
+
+    def make(render: Renderer = stub_render) -> Rig:
+        settings = stack.settings
+        reader = create_reader(settings)
+        assert isinstance(reader, InProcessCardReader)
+        reader.remove()
+        printer = SimulatedPrinter()
+        cash = SimulatedCashUnit()
+        kiosk = Kiosk(
+            settings,
+            CenterClient.from_settings(settings),
+            Devices(reader, printer, cash),
+            render=render,
+            run=inline_runner,
+        )
+        made.append(kiosk)
+        return Rig(kiosk, reader, printer, cash, cards.CardIssuer.from_pki(settings.pki_dir))
+
+    yield make
+    for kiosk in made:
+        kiosk.stop_background()
+
+
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
+    """pcscd with a vpcd slot: started here (stopped by PID at the end) or reused."""
+    try:
+        handle = start_pcscd(tmp_path_factory.mktemp("kiosk-pcscd"))
+    except HarnessError as exc:
+        pytest.fail(f"PC/SC test stack unavailable: {exc}")
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def kiosk_tmp(tmp_path: Path) -> Path:
+    return tmp_path
