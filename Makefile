@@ -61,7 +61,7 @@ pytest: $(VENV)/.stamp-dev system-deps
 test: lint typecheck pytest
 
 bench: $(VENV)/.stamp-dev
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python -P $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
