@@ -16,10 +16,8 @@ import pytest
 from kiosk.card import ca_key_table, cards
 from kiosk.card.harness import (
     READER_SLOT0,
-    HarnessError,
     Pcscd,
     VirtualCardProcess,
-    start_pcscd,
 )
 from kiosk.card.verify import CaKeyTable
 from vaxcert import pki
@@ -52,15 +50,7 @@ def issuer(card_pki: Path) -> cards.CardIssuer:
     return cards.CardIssuer.from_pki(card_pki)
 
 
-@pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
-    """pcscd with a vpcd slot: started here (stopped by PID at the end) or reused."""
-    try:
-        handle = start_pcscd(tmp_path_factory.mktemp("pcscd"))
-    except HarnessError as exc:
-        pytest.fail(f"PC/SC test stack unavailable: {exc}")
-    yield handle
-    handle.stop()
+# The session's pcscd comes from tests/kiosk/conftest.py (one per test run, shared with the kiosk).
 
 
 @pytest.fixture
