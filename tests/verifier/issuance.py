@@ -1,7 +1,7 @@
 """Test-side issuance of SHC and VDS-NC documents with the dev PKI and the shared codecs.
 
-Stand-in for the signer (branch ``signer``), which is built in parallel: tests that use
-:func:`issue_shc` / :func:`issue_vdsnc` should switch to the real signer once it lands.
+Builds test documents directly from the dev PKI with the shared codecs (the single-fault
+mutations need that control); tests/verifier/test_our_certificates.py covers the real signer.
 Also builds the unusual certificates the verifier must handle (explicit EC parameters, explicit
 NULL in the ECDSA AlgorithmIdentifier) with asn1crypto.
 """
