@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from cert_center.models import CertificateIssued, CertificateKind, KioskConfig, MunicipalityView
 from kiosk.interfaces import PrintJob
@@ -34,24 +34,7 @@ Screen = Literal[
     "refused",
     "error",
 ]
-SCREENS: tuple[Screen, ...] = (
-    "welcome",
-    "terms",
-    "municipality",
-    "kind",
-    "copies",
-    "insert-card",
-    "pin",
-    "locked",
-    "reading",
-    "take-card",
-    "confirm",
-    "payment",
-    "printing",
-    "take-certificate",
-    "refused",
-    "error",
-)
+SCREENS: tuple[Screen, ...] = get_args(Screen)
 # Screens where the resident waits for a machine: no inactivity warning there.
 WORKING: frozenset[Screen] = frozenset({"reading", "printing"})
 
