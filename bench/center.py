@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 from kiosk.card import cards
 from vaxcert import demo, pki, tls
 from vaxcert.config import Settings, load_settings
+from vaxcert.demo import free_port
 from vaxcert.residents import SyntheticResident
 from vaxcert.services import SERVICES
 from vrs_stub import seed
@@ -38,12 +38,6 @@ from vrs_stub.store import Store
 
 PROCESSES = ["vrs", "signer-api", "center-kiosk-api"]
 CODES = ["462012", "462187"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -234,7 +228,7 @@ def main() -> None:
         "VAXCERT_CENTER__METRICS_DIR": str(tmp / "metrics"),
     }
     for name in PROCESSES:
-        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(_free_port())
+        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(free_port())
     os.environ.update(env)
     settings = load_settings()
     pki.init(settings.pki_dir, settings.issuer_url, ["KIOSK-0001"])

@@ -16,7 +16,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from sqlalchemy import bindparam, select
 from vaxcert import municipality as lgcode
 from vaxcert import pki, residents, tls
 from vaxcert.config import Settings, load_settings
+from vaxcert.demo import free_port
 from vrs_stub import schema, seed
 from vrs_stub.models import QueryRequest
 from vrs_stub.services import Caller, RelayService
@@ -87,13 +87,6 @@ def requests_for(n: int, count: int, seed_value: int, codes: list[str]) -> list[
             )
         )
     return bodies
-
-
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_backend(args: argparse.Namespace, backend: str, work: Path, settings: Settings) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,13 +21,6 @@ from vaxcert.services import SERVICES
 
 ISSUER = "https://127.0.0.1:8446/issuer"
 CENTER_PROCESSES = ("vrs", "signer-api", "center-kiosk-api")
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -130,7 +122,7 @@ def start_stack(
         "TMPDIR": str(root / "tmp"),
     }
     for name in (*CENTER_PROCESSES, "kiosk"):
-        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(free_port())
+        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(demo.free_port())
     with _environ(env):
         settings = load_settings()
     stack = Stack(root, env, settings)

@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,13 @@ from vaxcert.services import SERVICES, ServiceSpec
 NOT_YET_BUILT: tuple[str, ...] = ()
 # The demo's kiosk starts with an empty reader and offers the device panel at /demo.
 KIOSK_DEMO_ENV = {"VAXCERT_KIOSK__DEMO": "true"}
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (for services started on ephemeral ports)."""
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        return int(probe_socket.getsockname()[1])
 
 
 def probe(spec: ServiceSpec, settings: Settings, timeout: float = 2.0) -> dict[str, object]:

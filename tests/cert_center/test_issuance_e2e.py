@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import secrets
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import requests
 from kiosk.card import cards
 from vaxcert import demo, pki, tls
 from vaxcert.config import Settings, load_settings
+from vaxcert.demo import free_port
 from vaxcert.residents import CANARY, RESIDENTS
 from vaxcert.services import SERVICES
 from verifier import verify
@@ -32,12 +32,6 @@ from vrs_stub.store import Store
 ISSUER = "https://127.0.0.1:8446/issuer"
 PROCESSES = ["vrs", "signer-api", "center-kiosk-api", "center-ops"]
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -87,7 +81,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     }
     (tmp / "tmp").mkdir()
     for name in PROCESSES:
-        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(_free_port())
+        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(free_port())
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     children: dict[str, subprocess.Popen[bytes]] = {}

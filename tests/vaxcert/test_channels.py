@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from vaxcert import demo, pki, tls
 from vaxcert.config import Settings, load_settings
+from vaxcert.demo import free_port
 from vaxcert.services import SERVICES
 
 MTLS = ["vrs", "signer-api", "center-kiosk-api"]
@@ -35,12 +35,6 @@ OTHER = {
     "signer-api": "center-lgwan-client",
     "center-kiosk-api": "center-internal-client",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _issue_client(directory: Path, ca: str, name: str, cn: str, *, expired: bool = False) -> str:
@@ -69,7 +63,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
     }
     names = [*MTLS, "center-app-api"]
     for name in names:
-        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(_free_port())
+        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(free_port())
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

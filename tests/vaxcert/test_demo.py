@@ -12,13 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from vaxcert.demo import free_port
 from vaxcert.services import SERVICES
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -27,7 +22,7 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
         os.environ, VAXCERT_PKI_DIR=str(tmp_path / "pki"), VAXCERT_WORKERS="1", VAXCERT_THREADS="2"
     )
     for spec in SERVICES.values():
-        env[f"VAXCERT_LISTENERS__{spec.listener.upper()}__PORT"] = str(_free_port())
+        env[f"VAXCERT_LISTENERS__{spec.listener.upper()}__PORT"] = str(free_port())
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         demo = subprocess.Popen(

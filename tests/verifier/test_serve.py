@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,12 @@ import pytest
 import requests
 
 from tests.verifier import issuance
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from vaxcert.demo import free_port
 
 
 @pytest.fixture
 def served(dev_pki: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         VAXCERT_PKI_DIR=str(dev_pki),

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ import requests
 
 from vaxcert import pki, residents, tls
 from vaxcert.config import load_settings
+from vaxcert.demo import free_port
 from vrs_stub import seed
 from vrs_stub.store import Store
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _session(pki_dir: Path, name: str) -> requests.Session:
@@ -75,7 +69,7 @@ def child_env(tmp_path: Path, pki_dir: Path) -> Iterator[dict[str, str]]:
     env = dict(
         os.environ,
         VAXCERT_PKI_DIR=str(own_pki),
-        VAXCERT_LISTENERS__VRS__PORT=str(_free_port()),
+        VAXCERT_LISTENERS__VRS__PORT=str(free_port()),
         VAXCERT_VRS__DATA_DIR=str(tmp_path / "vrs"),
         VAXCERT_WORKERS="1",
         VAXCERT_THREADS="4",
