@@ -12,6 +12,7 @@ database in the same run; figures are also given as ratios to it. Target (issue 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -29,9 +30,10 @@ from pathlib import Path
 from sqlalchemy import bindparam, select
 
 from vaxcert import municipality as lgcode
-from vaxcert import pki, residents, tls
+from vaxcert import pki, residents
 from vaxcert.config import Settings, load_settings
 from vaxcert.demo import free_port
+from vaxcert.relay import Channel
 from vrs_stub import schema, seed
 from vrs_stub.models import QueryRequest
 from vrs_stub.services import Caller, RelayService
@@ -209,11 +211,14 @@ def run_backend(args: argparse.Namespace, backend: str, work: Path, settings: Se
         cert = pki.cert_path(settings.pki_dir, "center-lgwan-client")
         key = pki.key_path(settings.pki_dir, "center-lgwan-client")
         base = f"https://127.0.0.1:{port}"
-        sessions = tls.ThreadLocalSessions(ca, cert, key)
+        # The same kept-alive mTLS channel the center uses for its VRS calls.
+        channel = Channel(base, ca, cert, key, 30, "VRS")
         deadline = time.monotonic() + 60
         while True:
             try:
-                sessions.get().get(f"{base}/healthz", timeout=2).raise_for_status()
+                status, _ = channel.exchange("GET", "/healthz")
+                if status != 200:
+                    raise RuntimeError(f"healthz answered {status}")
                 break
             except Exception:
                 if time.monotonic() > deadline or child.poll() is not None:
@@ -223,8 +228,9 @@ def run_backend(args: argparse.Namespace, backend: str, work: Path, settings: Se
 
         def post(payload: dict[str, object]) -> Callable[[], object]:
             def call() -> object:
-                reply = sessions.get().post(f"{base}/v1/records/query", json=payload, timeout=30)
-                reply.raise_for_status()
+                status, reply = channel.post("/v1/records/query", json.dumps(payload).encode())
+                if status != 200:
+                    raise RuntimeError(f"records/query answered {status}")
                 return reply
 
             return call

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import ssl
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,22 +81,6 @@ def client_session(
     adapter = _PinnedAdapter(client_context(ca, cert, key), pool_maxsize)
     session.mount("https://", adapter)
     return session
-
-
-class ThreadLocalSessions:
-    """One reused :func:`client_session` per thread, so every hop keeps its connections alive."""
-
-    def __init__(self, ca: Path, cert: Path | None = None, key: Path | None = None) -> None:
-        self._args = (ca, cert, key)
-        self._local = threading.local()
-
-    def get(self) -> requests.Session:
-        """This thread's session, created on first use."""
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = client_session(*self._args)
-            self._local.session = session
-        return session
 
 
 @dataclass(frozen=True, slots=True)
