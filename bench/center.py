@@ -5,7 +5,8 @@
 
 Starts `vaxcert serve` for vrs (seeded), signer-api and center-kiosk-api (gunicorn, gthread,
 keep-alive), then drives `POST /v1/kiosk/certificates` with pre-built virtual-card files from
-``--clients`` concurrent clients (one kept-alive mTLS session each, spread over processes) for
+``--clients`` concurrent clients (the kiosk's own kept-alive mTLS channel each, spread over
+processes) for
 ``--seconds``. Baseline in the same run: `GET /healthz` of the center over the same mTLS channel
 and concurrency (what the channel alone allows). Prints throughput, p50/p99, errors and the RSS of
 each service at start and end. Targets (design.md §5): >= 200 issuances/s at 32 clients,
@@ -15,6 +16,7 @@ p99 <= 250 ms, 0 errors, flat RSS. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import secrets
@@ -28,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.card import cards
-from vaxcert import demo, pki, tls
+from vaxcert import demo, pki
 from vaxcert.config import Settings, load_settings
 from vaxcert.demo import free_port
+from vaxcert.errors import VaxcertError
+from vaxcert.relay import Channel
 from vaxcert.residents import SyntheticResident
 from vaxcert.services import SERVICES
 from vrs_stub import seed
@@ -129,10 +133,14 @@ def _client(
     time.sleep(max(0.0, start - time.time()))
 
     def worker(offset: int) -> tuple[list[float], int]:
-        session = tls.client_session(
+        # The kiosk's own client: one kept-alive mTLS connection per thread (kiosk/clients.py).
+        channel = Channel(
+            base,
             pki.cert_path(directory, "dedicated-ca"),
             pki.cert_path(directory, "kiosk-KIOSK-0001"),
             pki.key_path(directory, "kiosk-KIOSK-0001"),
+            10.0,
+            "center",
         )
         latencies: list[float] = []
         errors = 0
@@ -141,12 +149,12 @@ def _client(
             started = time.perf_counter()
             try:
                 if mode == "healthz":
-                    response = session.get(base + "/healthz", timeout=10)
+                    status, _ = channel.exchange("GET", "/healthz")
                 else:
                     body = dict(bodies[i % len(bodies)], nonce=secrets.token_urlsafe(18))
-                    response = session.post(base + "/v1/kiosk/certificates", json=body, timeout=10)
-                ok = response.status_code == 200
-            except Exception:
+                    status, _ = channel.post("/v1/kiosk/certificates", json.dumps(body).encode())
+                ok = status == 200
+            except VaxcertError:
                 ok = False
             latencies.append(time.perf_counter() - started)
             errors += 0 if ok else 1

@@ -82,25 +82,34 @@ class RelayService:
                         found = partition.lookup(request.my_number, with_passport=overseas)
             if partition is None or found is None:
                 # C14: a miss keeps nothing derived from the number: the log says only "no_match".
-                self.store.log_operation(
-                    conn, "center", caller.actor, code, "query", "no_match", "", caller.request_id
-                )
+                with self.store.write_turn():
+                    self.store.log_operation(
+                        conn,
+                        "center",
+                        caller.actor,
+                        code,
+                        "query",
+                        "no_match",
+                        "",
+                        caller.request_id,
+                    )
                 return QueryNoMatch()
             identity = found.identity
             card_name_matches = normalise_name(request.name) == normalise_name(
                 identity.family_kanji + identity.given_kanji
             )
             if not card_name_matches or request.birth_date != identity.birth_date:
-                self.store.log_operation(
-                    conn,
-                    "center",
-                    caller.actor,
-                    code,
-                    "query",
-                    "identity_mismatch",
-                    f"record={found.record_id}",
-                    caller.request_id,
-                )
+                with self.store.write_turn():
+                    self.store.log_operation(
+                        conn,
+                        "center",
+                        caller.actor,
+                        code,
+                        "query",
+                        "identity_mismatch",
+                        f"record={found.record_id}",
+                        caller.request_id,
+                    )
                 return QueryIdentityMismatch()
             doses = [
                 Dose(
@@ -131,14 +140,15 @@ class RelayService:
                     number=found.passport.number,
                 )
             items = _ITEMS_DOSES + (_ITEMS_PASSPORT if passport is not None else "")
-            provision_id = partition.add_provision(  # C16
-                caller.actor,
-                found.record_id,
-                request.certificate_kind,
-                request.channel,
-                items,
-                caller.request_id,
-            )
+            with self.store.write_turn():
+                provision_id = partition.add_provision(  # C16
+                    caller.actor,
+                    found.record_id,
+                    request.certificate_kind,
+                    request.channel,
+                    items,
+                    caller.request_id,
+                )
             # A match is logged by its provision record (who, when, which record): no second row.
             return QueryMatch(
                 record_id=found.record_id,
