@@ -84,24 +84,27 @@ class MemoryStore:
         return True
 
 
+_INCR_WITH_TTL = """
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX') end
+return value
+"""
+
+
 class RedisStore:
     """Redis-backed store; every key gets ``prefix`` so deployments and test runs don't collide."""
 
     def __init__(self, url: str, prefix: str = "vaxcert:") -> None:
         self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self._prefix = prefix
+        self._incr = self._redis.register_script(_INCR_WITH_TTL)
 
     def add(self, key: str, ttl_seconds: int) -> bool:
         return bool(self._redis.set(self._prefix + key, 1, nx=True, ex=ttl_seconds))
 
     def incr(self, key: str, ttl_seconds: int | None = None, amount: int = 1) -> int:
-        full = self._prefix + key
-        pipe = self._redis.pipeline()
-        pipe.incrby(full, amount)
-        if ttl_seconds:
-            pipe.expire(full, ttl_seconds, nx=True)
-        value = pipe.execute()[0]
-        return int(value)
+        # One round trip, atomic: a counter never lives on without its TTL.
+        return int(self._incr(keys=[self._prefix + key], args=[amount, ttl_seconds or 0]))
 
     def get_int(self, key: str) -> int:
         value = self._redis.get(self._prefix + key)

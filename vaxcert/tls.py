@@ -9,6 +9,7 @@ Peers: :class:`PeerIdentity` is what a view learns about the verified client cer
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ssl
 from dataclasses import dataclass
@@ -106,7 +107,13 @@ class PeerIdentity:
     @classmethod
     def from_pem(cls, pem: str) -> PeerIdentity:
         """Parse the identity out of a PEM certificate that TLS already verified."""
-        return cls.from_der(ssl.PEM_cert_to_DER_cert(pem.strip()))
+        return _identity_of_pem(pem)
+
+
+@functools.lru_cache(maxsize=1024)
+def _identity_of_pem(pem: str) -> PeerIdentity:
+    # Kept-alive peers present the same certificate on every request: parse it once.
+    return PeerIdentity.from_der(ssl.PEM_cert_to_DER_cert(pem.strip()))
 
 
 def _common_name(name: x509.Name) -> str:

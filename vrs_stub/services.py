@@ -12,8 +12,6 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
-
 from vaxcert.errors import VaxcertError
 from vrs_stub import csvio, schema
 from vrs_stub.models import (
@@ -190,17 +188,14 @@ class RelayService:
         self, code: str, record_id: str, issued: IssuanceRecord, caller: Caller
     ) -> IssuanceResponse:
         with self.store.transaction() as conn:
-            partition = self.store.partition(conn, code)
-            if partition is None or not partition.exists(record_id):
+            # The cached key version suffices: an issuance record holds no ciphertext.
+            partition = self.store.partition(conn, code, cached=True)
+            if partition is None:
                 raise VaxcertError("vrs_record_not_found")
-            if partition.issuance_exists(issued.certificate_id):
-                return self._repeat(partition, record_id, issued)
-            try:
-                with conn.begin_nested():
-                    partition.add_issuance(record_id, issued)
-            except IntegrityError:
-                # A concurrent call inserted the same id first, or the id belongs to another
-                # partition (ids are global): decide from what this partition holds now.
+            if not partition.add_issuance(record_id, issued):
+                # Nothing inserted: no such record here, a repeat, or an id taken (ids are global).
+                if not partition.exists(record_id):
+                    raise VaxcertError("vrs_record_not_found")
                 return self._repeat(partition, record_id, issued)
             self.store.log_operation(
                 conn,

@@ -38,6 +38,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -99,6 +101,30 @@ _LOOKUP = (
     .order_by(_V.dose_number)
 )
 _INSERT_PROVISION = schema.provision.insert().returning(schema.provision.c.id)
+
+
+def _add_issuance(insert: Callable[[Table], Any]) -> Any:
+    """INSERT the issuance if the record is in the partition and the certificate id is new."""
+    i = schema.issuance.c
+    source = select(
+        bindparam("certificate_id", type_=i.certificate_id.type),
+        _P.municipality_code,
+        _P.record_id,
+        bindparam("issued_on", type_=i.issued_on.type),
+        bindparam("kind", type_=i.kind.type),
+        bindparam("channel", type_=i.channel.type),
+        bindparam("recorded_at", type_=i.recorded_at.type),
+    ).where(_P.municipality_code == bindparam("code"), _P.record_id == bindparam("record_id"))
+    columns = ["certificate_id", "municipality_code", "record_id", "issued_on", "kind", "channel"]
+    return (
+        insert(schema.issuance)
+        .from_select([*columns, "recorded_at"], source)
+        .on_conflict_do_nothing(index_elements=["certificate_id"])
+        .returning(schema.issuance.c.certificate_id)  # a row back: inserted (rowcount is -1 on PG)
+    )
+
+
+_ADD_ISSUANCE = {"sqlite": _add_issuance(sqlite_insert), "postgresql": _add_issuance(pg_insert)}
 _INSERT_OPERATION = schema.operation.insert()
 
 
@@ -771,16 +797,6 @@ class Partition:
             )
         return True
 
-    def issuance_exists(self, certificate_id: str) -> bool:
-        """True when this partition already holds an issuance with ``certificate_id``."""
-        i = schema.issuance.c
-        row = self.conn.execute(
-            select(i.certificate_id).where(
-                i.municipality_code == self.code, i.certificate_id == certificate_id
-            )
-        ).first()
-        return row is not None
-
     def find_issuance(self, certificate_id: str, record_id: str) -> IssuanceRecord | None:
         """The issuance ``certificate_id`` of ``record_id`` in this partition, if any."""
         i = schema.issuance.c
@@ -795,19 +811,26 @@ class Partition:
             return None
         return IssuanceRecord(row.certificate_id, row.issued_on, row.kind, row.channel)
 
-    def add_issuance(self, record_id: str, issued: IssuanceRecord) -> None:
-        """Record a certificate issued from a record of this partition (C20)."""
-        self.conn.execute(
-            schema.issuance.insert().values(
-                certificate_id=issued.certificate_id,
-                municipality_code=self.code,
-                record_id=record_id,
-                issued_on=issued.issued_on,
-                kind=issued.kind,
-                channel=issued.channel,
-                recorded_at=utcnow(),
-            )
+    def add_issuance(self, record_id: str, issued: IssuanceRecord) -> bool:
+        """Record a certificate issued from a record of this partition (C20).
+
+        One statement: it inserts only when ``record_id`` is a record of this partition (C12) and
+        the certificate id is new. False when nothing was inserted (the caller tells which).
+        """
+        statement = _ADD_ISSUANCE[self.conn.dialect.name]
+        result = self.conn.execute(
+            statement,
+            {
+                "certificate_id": issued.certificate_id,
+                "issued_on": issued.issued_on,
+                "kind": issued.kind,
+                "channel": issued.channel,
+                "recorded_at": utcnow(),
+                "code": self.code,
+                "record_id": record_id,
+            },
         )
+        return result.first() is not None
 
     def add_provision(
         self,
