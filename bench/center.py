@@ -24,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,6 +42,7 @@ from vrs_stub import seed
 from vrs_stub.store import Store
 
 PROCESSES = ["vrs", "signer-api", "center-kiosk-api"]
+_SPAWN_SECONDS = 8  # spawn + imports of every load process fit in this on a busy box
 CODES = ["462012", "462187"]
 
 
@@ -79,6 +81,34 @@ def _cpu_seconds(pid: int) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class _RssSampler:
+    """RSS of every service when the run starts (after its spawn delay), every ``every`` seconds,
+    and at the end: flat means the later samples stop growing."""
+
+    def __init__(self, children: dict[str, subprocess.Popen[bytes]], every: float) -> None:
+        self.children = children
+        self.samples: dict[str, list[float]] = {name: [] for name in children}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _take(self) -> None:
+        for name, child in self.children.items():
+            self.samples[name].append(_rss_mb(child.pid))
+
+    def _loop(self, every: float) -> None:
+        if self._stop.wait(_SPAWN_SECONDS):
+            return
+        self._take()
+        while not self._stop.wait(every):
+            self._take()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._take()
 
 
 def _bodies(settings: Settings, count: int) -> list[dict[str, Any]]:
@@ -175,7 +205,7 @@ def _drive(
     mode: str,
 ) -> dict[str, float]:
     per = max(1, clients // procs)
-    start = time.time() + 8  # spawn + imports of every load process fit in this on a busy box
+    start = time.time() + _SPAWN_SECONDS
     end = start + seconds
     base = settings.url("center_kiosk_api")
     jobs = [(str(settings.pki_dir), base, bodies, start, end, per, mode) for _ in range(procs)]
@@ -256,14 +286,14 @@ def main() -> None:
             raise SystemExit(f"not healthy: {failed}")
         # Warm-up: worker imports, TLS sessions, signer and VRS caches.
         _drive(settings, bodies, 3, args.clients, args.client_processes, "issue")
-        rss_start = {n: _rss_mb(c.pid) for n, c in children.items()}
         base = _drive(
             settings, bodies, args.baseline_seconds, args.clients, args.client_processes, "healthz"
         )
         cpu_start = {n: _cpu_seconds(c.pid) for n, c in children.items()}
+        rss = _RssSampler(children, every=args.seconds / 6)
         run = _drive(settings, bodies, args.seconds, args.clients, args.client_processes, "issue")
+        rss.stop()
         cpu_used = {n: _cpu_seconds(c.pid) - cpu_start[n] for n, c in children.items()}
-        rss_end = {n: _rss_mb(c.pid) for n, c in children.items()}
     finally:
         demo.stop(children)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -289,11 +319,10 @@ def main() -> None:
         f"0 errors {'met' if run['errors'] == 0 else 'NOT met'}"
     )
     requests_done = max(1, int(run["requests"]))
+    print(f"RSS (MiB) every {args.seconds / 6:.0f} s of the run, and CPU per issuance:")
     for name in PROCESSES:
-        print(
-            f"RSS {name:18} start {rss_start[name]:7.1f} MiB  end {rss_end[name]:7.1f} MiB   "
-            f"CPU {cpu_used[name] * 1000 / requests_done:6.2f} ms per issuance"
-        )
+        series = " ".join(f"{mb:6.1f}" for mb in rss.samples[name])
+        print(f"  {name:18} {series}   CPU {cpu_used[name] * 1000 / requests_done:5.2f} ms")
 
 
 if __name__ == "__main__":
