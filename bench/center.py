@@ -1,16 +1,16 @@
 """Center benchmark: issuances/s end to end over real mTLS, VRS and signer as separate processes.
 
-    .venv/bin/python bench/center.py [--residents 100000] [--seconds 60] [--clients 32]
-                                     [--workers 2] [--threads 8] [--client-processes 4]
+    .venv/bin/python -P bench/center.py [--residents 100000] [--seconds 60] [--clients 32]
+        [--workers 2] [--threads 8] [--client-processes 4] [--database-url postgresql://...]
 
 Starts `vaxcert serve` for vrs (seeded), signer-api and center-kiosk-api (gunicorn, gthread,
-keep-alive), then drives `POST /v1/kiosk/certificates` with pre-built virtual-card files from
-``--clients`` concurrent clients (the kiosk's own kept-alive mTLS channel each, spread over
-processes) for
-``--seconds``. Baseline in the same run: `GET /healthz` of the center over the same mTLS channel
-and concurrency (what the channel alone allows). Prints throughput, p50/p99, errors and the RSS of
-each service at start and end. Targets (design.md §5): >= 200 issuances/s at 32 clients,
-p99 <= 250 ms, 0 errors, flat RSS. Nothing is asserted.
+keep-alive; `vaxcert.stack`), then drives `POST /v1/kiosk/certificates` with pre-built
+virtual-card files from ``--clients`` concurrent clients (the kiosk's own kept-alive mTLS channel
+each, spread over processes) for ``--seconds``. Baseline in the same run: `GET /healthz` of the
+center over the same mTLS channel and concurrency (what the channel alone allows). Prints
+throughput, p50/p99, errors, the RSS of each service through the run and its CPU per issuance.
+Targets (design.md §5): >= 200 issuances/s at 32 clients, p99 <= 250 ms, 0 errors, flat RSS.
+Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import json
 import multiprocessing
 import os
 import secrets
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -31,19 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.card import cards
-from vaxcert import demo, pki
-from vaxcert.config import Settings, load_settings
-from vaxcert.demo import free_port
+from vaxcert import pki
+from vaxcert.config import Settings
 from vaxcert.errors import VaxcertError
 from vaxcert.relay import Channel
 from vaxcert.residents import SyntheticResident
-from vaxcert.services import SERVICES
+from vaxcert.stack import CENTER_PROCESSES, SEEDED_CODES, remove, start_stack
 from vrs_stub import seed
-from vrs_stub.store import Store
 
-PROCESSES = ["vrs", "signer-api", "center-kiosk-api"]
+PROCESSES = CENTER_PROCESSES
 _SPAWN_SECONDS = 8  # spawn + imports of every load process fit in this on a busy box
-CODES = ["462012", "462187"]
+CODES = list(SEEDED_CODES)
 
 
 def _rss_mb(pid: int) -> float:
@@ -248,55 +245,40 @@ def main() -> None:
     )
     args = parser.parse_args()
     schema_name = f"vrs_bench_{secrets.token_hex(4)}"
-
-    tmp = Path(tempfile.mkdtemp(prefix="vaxcert-bench-center-"))
-    env = {
-        "VAXCERT_PKI_DIR": str(tmp / "pki"),
-        "VAXCERT_ENVIRONMENT": "test",
-        "VAXCERT_WORKERS": str(args.workers),
-        "VAXCERT_THREADS": str(args.threads),
+    extra_env = {
         "VAXCERT_LOG_LEVEL": "WARNING",
-        "VAXCERT_REDIS_URL": "redis://127.0.0.1:6379/0",
-        "VAXCERT_REDIS_PREFIX": f"vaxcert-bench-{secrets.token_hex(4)}:",
-        "VAXCERT_VRS__DATA_DIR": str(tmp / "vrs"),
-        **({"VAXCERT_VRS__DATABASE_URL": args.database_url} if args.database_url else {}),
-        **({"VAXCERT_VRS__DB_SCHEMA": schema_name} if args.database_url else {}),
-        "VAXCERT_CENTER__SERVICE_HOURS": "00:00-00:00",
         "VAXCERT_CENTER__KIOSK_REQUESTS_PER_MINUTE": "1000000",
-        "VAXCERT_CENTER__METRICS_DIR": str(tmp / "metrics"),
     }
-    for name in PROCESSES:
-        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(free_port())
-    os.environ.update(env)
-    settings = load_settings()
-    pki.init(settings.pki_dir, settings.issuer_url, ["KIOSK-0001"])
+    if args.database_url:
+        extra_env["VAXCERT_VRS__DATABASE_URL"] = args.database_url
+        extra_env["VAXCERT_VRS__DB_SCHEMA"] = schema_name
+    work = Path(tempfile.mkdtemp(prefix="vaxcert-bench-center-"))
     started = time.perf_counter()
-    store = Store.from_settings(settings)
-    store.migrate()
-    seed.seed(store, CODES, args.residents)
-    store.dispose()
-    print(f"seeded {args.residents} residents in {time.perf_counter() - started:.1f} s")
-    bodies = _bodies(settings, 300)
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    stack = start_stack(
+        work,
+        residents=args.residents,
+        workers=args.workers,
+        threads=args.threads,
+        kiosk_certificates=["KIOSK-0001"],
+        redis_url="redis://127.0.0.1:6379/0",
+        extra_env=extra_env,
+    )
+    print(f"seeded {args.residents} residents and started in {time.perf_counter() - started:.1f} s")
+    settings, children = stack.settings, stack.children
     try:
-        for name in PROCESSES:
-            children[name] = demo.start(SERVICES[name], settings)
-        failed = demo.wait_healthy([SERVICES[n] for n in PROCESSES], settings, children, 120)
-        if failed:
-            raise SystemExit(f"not healthy: {failed}")
+        bodies = _bodies(settings, 300)
         # Warm-up: worker imports, TLS sessions, signer and VRS caches.
         _drive(settings, bodies, 3, args.clients, args.client_processes, "issue")
         base = _drive(
             settings, bodies, args.baseline_seconds, args.clients, args.client_processes, "healthz"
         )
         cpu_start = {n: _cpu_seconds(c.pid) for n, c in children.items()}
-        rss = _RssSampler(children, every=args.seconds / 6)
+        rss = _RssSampler(dict(children), every=args.seconds / 6)
         run = _drive(settings, bodies, args.seconds, args.clients, args.client_processes, "issue")
         rss.stop()
         cpu_used = {n: _cpu_seconds(c.pid) - cpu_start[n] for n, c in children.items()}
     finally:
-        demo.stop(children)
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove(stack)
         if args.database_url:
             _drop_schema(args.database_url, schema_name)
     print(

@@ -26,8 +26,8 @@ from kiosk.clients import CenterClient
 from kiosk.devices import SimulatedCashUnit, SimulatedPrinter
 from kiosk.models import KioskSession
 from kiosk.services import Devices, Kiosk, default_renderer, inline_runner
-from kiosk.stack import remove, start_stack
 from vaxcert.residents import CANARY
+from vaxcert.stack import remove, start_stack
 
 SAMPLES = 20
 WARMUP = 3

@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,29 +17,35 @@ import redis
 import requests
 
 from kiosk.card import cards
-from vaxcert import demo, pki, tls
-from vaxcert.config import Settings, load_settings
-from vaxcert.demo import free_port
+from vaxcert import pki, tls
+from vaxcert.config import Settings
 from vaxcert.residents import CANARY, RESIDENTS
-from vaxcert.services import SERVICES
+from vaxcert.stack import CENTER_PROCESSES, ISSUER, Stack, remove, start_stack
 from verifier import verify
 from verifier.dev_trust import dev_trust_store
-from vrs_stub import seed
-from vrs_stub.store import Store
 
-ISSUER = "https://127.0.0.1:8446/issuer"
-PROCESSES = ["vrs", "signer-api", "center-kiosk-api", "center-ops"]
+PROCESSES = (*CENTER_PROCESSES, "center-ops")
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
-class Stack:
-    settings: Settings
-    pki_dir: Path
-    tmp: Path
-    logs: Path
-    redis_prefix: str
+class Center:
+    """The running stack seen from a kiosk: sessions, URLs and the card issuer."""
+
+    stack: Stack
     issuer: cards.CardIssuer
+
+    @property
+    def settings(self) -> Settings:
+        return self.stack.settings
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.stack.pki_dir
+
+    @property
+    def logs(self) -> Path:
+        return self.stack.logs
 
     def session(self, kiosk: str = "KIOSK-0001") -> requests.Session:
         return tls.client_session(
@@ -55,66 +59,30 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("center-e2e")
-    pki_dir = tmp / "pki"
-    pki.init(pki_dir, ISSUER, ["KIOSK-0001", "KIOSK-0002", "KIOSK-9999"])
-    prefix = f"vaxcert-test-{secrets.token_hex(6)}:"
-    env = {
-        "VAXCERT_PKI_DIR": str(pki_dir),
-        "VAXCERT_ENVIRONMENT": "test",
-        "VAXCERT_WORKERS": "2",
-        "VAXCERT_THREADS": "4",
-        "VAXCERT_REDIS_URL": REDIS_URL,
-        "VAXCERT_REDIS_PREFIX": prefix,
-        "VAXCERT_VRS__DATA_DIR": str(tmp / "vrs"),
-        "VAXCERT_CENTER__SERVICE_HOURS": "00:00-00:00",
-        "VAXCERT_CENTER__METRICS_DIR": str(tmp / "metrics"),
-        "VAXCERT_CENTER__KIOSKS": json.dumps(
-            [
-                {"kiosk_id": "KIOSK-0001", "store_name": "A"},
-                {"kiosk_id": "KIOSK-0002", "store_name": "B"},
-            ]
-        ),
-        # Everything a process writes to temp files lands here, where the C08 test looks.
-        "TMPDIR": str(tmp / "tmp"),
-    }
-    (tmp / "tmp").mkdir()
-    for name in PROCESSES:
-        env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(free_port())
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    logs = tmp / "logs"
-    logs.mkdir()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
+    # KIOSK-9999 has a valid certificate but is not in the center's registry.
+    started = start_stack(
+        tmp_path_factory.mktemp("center-e2e"),
+        processes=PROCESSES,
+        kiosk_certificates=("KIOSK-0001", "KIOSK-0002", "KIOSK-9999"),
+        redis_url=REDIS_URL,
+        extra_env={
+            "VAXCERT_CENTER__KIOSKS": json.dumps(
+                [
+                    {"kiosk_id": "KIOSK-0001", "store_name": "A"},
+                    {"kiosk_id": "KIOSK-0002", "store_name": "B"},
+                ]
+            )
+        },
+    )
     try:
-        settings = load_settings()
-        store = Store.from_settings(settings)
-        store.migrate()
-        seed.seed(store, ["462012", "462187"], 20)
-        store.dispose()
-        for name in PROCESSES:
-            with (logs / f"{name}.log").open("wb") as log:
-                children[name] = demo.start(SERVICES[name], settings, log=log)
-        failed = demo.wait_healthy([SERVICES[n] for n in PROCESSES], settings, children, 60)
-        assert not failed, f"not healthy: {failed}: " + "".join(
-            (logs / f"{n}.log").read_text() for n in failed
-        )
-        yield Stack(settings, pki_dir, tmp, logs, prefix, cards.CardIssuer.from_pki(pki_dir))
+        yield Center(started, cards.CardIssuer.from_pki(started.pki_dir))
     finally:
-        demo.stop(children)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        client = redis.Redis.from_url(REDIS_URL)
-        for key in client.scan_iter(f"{prefix}*"):
-            client.delete(key)
+        remove(started)
 
 
 def _request(
-    stack: Stack,
+    stack: Center,
     card_key: str,
     municipality: str = "462012",
     kind: str = "domestic",
@@ -132,12 +100,12 @@ def _request(
     return body
 
 
-def _issue(stack: Stack, body: dict[str, Any], kiosk: str = "KIOSK-0001") -> requests.Response:
+def _issue(stack: Center, body: dict[str, Any], kiosk: str = "KIOSK-0001") -> requests.Response:
     with stack.session(kiosk) as session:
         return session.post(stack.url("/v1/kiosk/certificates"), json=body, timeout=30)
 
 
-def test_domestic_issuance_for_the_canary_verifies(stack: Stack) -> None:
+def test_domestic_issuance_for_the_canary_verifies(stack: Center) -> None:
     response = _issue(stack, _request(stack, "canary"))
     assert response.status_code == 200, response.text
     body = response.json()
@@ -153,7 +121,7 @@ def test_domestic_issuance_for_the_canary_verifies(stack: Stack) -> None:
     assert result.birth_date == CANARY.birth_date.isoformat()
 
 
-def test_overseas_issuance_for_the_canary_verifies_in_both_formats(stack: Stack) -> None:
+def test_overseas_issuance_for_the_canary_verifies_in_both_formats(stack: Center) -> None:
     response = _issue(stack, _request(stack, "canary", kind="overseas"))
     assert response.status_code == 200, response.text
     body = response.json()
@@ -166,7 +134,7 @@ def test_overseas_issuance_for_the_canary_verifies_in_both_formats(stack: Stack)
         assert result.certificate_id in (None, body["certificate_id"])
 
 
-def test_a_resident_vaccinated_in_two_places_gets_each_municipalitys_doses(stack: Stack) -> None:
+def test_a_resident_vaccinated_in_two_places_gets_each_municipalitys_doses(stack: Center) -> None:
     kirishima = _issue(stack, _request(stack, "two-municipalities", "462187"))
     assert kirishima.status_code == 200, kirishima.text
     numbers = [d["dose_number"] for d in kirishima.json()["doses"]]
@@ -189,14 +157,14 @@ def test_a_resident_vaccinated_in_two_places_gets_each_municipalitys_doses(stack
     ],
 )
 def test_each_refusal_rule_has_its_code(
-    stack: Stack, card_key: str, municipality: str, kind: str, code: str
+    stack: Center, card_key: str, municipality: str, kind: str, code: str
 ) -> None:
     response = _issue(stack, _request(stack, card_key, municipality, kind))
     assert response.status_code in (403, 404, 422), response.text
     assert response.json()["error"]["code"] == code
 
 
-def test_support_measure_is_indistinguishable_from_another_counter_case(stack: Stack) -> None:
+def test_support_measure_is_indistinguishable_from_another_counter_case(stack: Center) -> None:
     sensitive = _issue(stack, _request(stack, "support-measure"))
     other = _issue(stack, _request(stack, "old-surname"))
     assert sensitive.status_code == other.status_code
@@ -218,7 +186,7 @@ def test_support_measure_is_indistinguishable_from_another_counter_case(stack: S
         assert a.json() == b.json()
 
 
-def test_request_id_travels_to_vrs_and_signer(stack: Stack) -> None:
+def test_request_id_travels_to_vrs_and_signer(stack: Center) -> None:
     trace = f"trace-{secrets.token_hex(8)}"
     with stack.session() as session:
         response = session.post(
@@ -232,7 +200,7 @@ def test_request_id_travels_to_vrs_and_signer(stack: Stack) -> None:
         assert trace in (stack.logs / f"{name}.log").read_text(), name
 
 
-def test_replayed_nonce_is_refused(stack: Stack) -> None:
+def test_replayed_nonce_is_refused(stack: Center) -> None:
     body = _request(stack, "canary")
     assert _issue(stack, body).status_code == 200
     replay = _issue(stack, body)
@@ -240,13 +208,13 @@ def test_replayed_nonce_is_refused(stack: Stack) -> None:
     assert replay.json()["error"]["code"] == "request_replayed"
 
 
-def test_c07_old_terms_version_is_refused(stack: Stack) -> None:
+def test_c07_old_terms_version_is_refused(stack: Center) -> None:
     body = _request(stack, "canary", consent={"terms_version": "2021-01-01", "accepted": True})
     response = _issue(stack, body)
     assert response.json()["error"]["code"] == "consent_required"
 
 
-def test_c02_c04_typed_my_number_field_is_refused(stack: Stack) -> None:
+def test_c02_c04_typed_my_number_field_is_refused(stack: Center) -> None:
     body = _request(stack, "canary", my_number=CANARY.my_number)
     response = _issue(stack, body)
     assert response.status_code == 422
@@ -254,13 +222,13 @@ def test_c02_c04_typed_my_number_field_is_refused(stack: Stack) -> None:
     assert CANARY.my_number not in response.text
 
 
-def test_c09_unknown_kiosk_is_refused(stack: Stack) -> None:
+def test_c09_unknown_kiosk_is_refused(stack: Center) -> None:
     response = _issue(stack, _request(stack, "canary"), kiosk="KIOSK-9999")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "kiosk_unknown"
 
 
-def test_c08_c22_nothing_of_the_canary_is_kept_after_50_requests(stack: Stack) -> None:
+def test_c08_c22_nothing_of_the_canary_is_kept_after_50_requests(stack: Center) -> None:
     outcomes: list[int] = []
     for index in range(50):
         key = ["canary", "support-measure", "no-records", "tampered-card", "elder"][index % 5]
@@ -285,7 +253,7 @@ def test_c08_c22_nothing_of_the_canary_is_kept_after_50_requests(stack: Stack) -
         assert value not in metrics_text, "canary value in a metric label"
     # Redis keys and values of this run.
     client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{stack.redis_prefix}*"):
+    for key in client.scan_iter(f"{stack.stack.redis_prefix}*"):
         blob = key + (client.get(key) or b"")
         for value in canaries:
             assert value.encode() not in blob, "canary value in Redis"
@@ -295,7 +263,7 @@ def test_c08_c22_nothing_of_the_canary_is_kept_after_50_requests(stack: Stack) -
         for value in canaries:
             assert value not in text, f"canary value in {log.name}"
     # Files the center processes could have written: temp dir and metrics dir.
-    for root in (stack.tmp / "tmp", stack.tmp / "metrics"):
+    for root in stack.stack.temp_dirs:
         for path in root.rglob("*"):
             if path.is_file():
                 data = path.read_bytes()
@@ -304,7 +272,7 @@ def test_c08_c22_nothing_of_the_canary_is_kept_after_50_requests(stack: Stack) -
     assert set(RESIDENTS) >= {"canary", "support-measure"}
 
 
-def test_issue_date_is_today_in_tokyo(stack: Stack) -> None:
+def test_issue_date_is_today_in_tokyo(stack: Center) -> None:
     body = _issue(stack, _request(stack, "elder")).json()
     today = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date().isoformat()
     assert body["issue_date"] == today

@@ -16,7 +16,7 @@ from kiosk.card.inprocess import InProcessCardReader
 from kiosk.clients import CenterClient
 from kiosk.devices import SimulatedCashUnit, SimulatedPrinter
 from kiosk.services import Devices, Kiosk, Renderer, inline_runner
-from kiosk.stack import Stack, remove, start_stack
+from vaxcert.stack import Stack, remove, start_stack
 
 
 @pytest.fixture(scope="session")

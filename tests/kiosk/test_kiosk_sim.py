@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from kiosk.card.harness import Pcscd
-from kiosk.stack import Stack
 from vaxcert.residents import CANARY
+from vaxcert.stack import Stack
 
 pytestmark = pytest.mark.slow
 

@@ -1,26 +1,31 @@
 """Test and benchmark harness: the center kiosk API, the VRS stub and the signer as real gunicorn
-processes (mTLS on loopback, free ports, a temp dir), optionally with a kiosk process in demo
-mode. Everything started here is stopped by PID; nothing listens on a default port.
+processes (mTLS on loopback, free ports, a temp dir), optionally with the center's ops surface,
+Redis and a kiosk process in demo mode. Everything started here is stopped by PID; nothing
+listens on a default port. Used by the center, kiosk and end-to-end tests and by the benchmarks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaxcert import demo, pki
+from vaxcert import municipality as lgcode
 from vaxcert.config import Settings, load_settings
 from vaxcert.services import SERVICES
 
 ISSUER = "https://127.0.0.1:8446/issuer"
 CENTER_PROCESSES = ("vrs", "signer-api", "center-kiosk-api")
+# The seeded municipalities: Kagoshima City and Kirishima (the two-municipalities resident).
+SEEDED_CODES = (lgcode.KAGOSHIMA_CITY, lgcode.KIRISHIMA_CITY)
 
 
 @contextlib.contextmanager
@@ -45,11 +50,22 @@ class Stack:
     env: dict[str, str]
     settings: Settings
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    redis_prefix: str | None = None
 
     @property
     def logs(self) -> Path:
         """Where each process logs (``NAME.log``)."""
         return self.root / "logs"
+
+    @property
+    def pki_dir(self) -> Path:
+        """The stack's own dev PKI."""
+        return self.settings.pki_dir
+
+    @property
+    def temp_dirs(self) -> list[Path]:
+        """Where the center's processes could write files: TMPDIR and the metrics dir (C08)."""
+        return [self.root / "tmp", self.root / "metrics"]
 
     @property
     def kiosk_dirs(self) -> dict[str, Path]:
@@ -93,21 +109,40 @@ class Stack:
             demo.stop({"kiosk": child})
 
     def stop(self) -> None:
-        """Stop every process started here."""
+        """Stop every process started here and delete this stack's Redis keys."""
         demo.stop(self.children)
         self.children.clear()
+        if self.redis_prefix is not None:
+            import redis
+
+            client = redis.Redis.from_url(self.env["VAXCERT_REDIS_URL"])
+            for key in client.scan_iter(f"{self.redis_prefix}*"):
+                client.delete(key)
 
 
 def start_stack(
-    root: Path | None = None, *, residents: int = 20, workers: int = 2, threads: int = 4
+    root: Path | None = None,
+    *,
+    residents: int = 20,
+    workers: int = 2,
+    threads: int = 4,
+    processes: Sequence[str] = CENTER_PROCESSES,
+    kiosk_certificates: Sequence[str] = ("KIOSK-0001", "KIOSK-0002"),
+    redis_url: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Stack:
-    """Seed a VRS and start the center's processes; raise with their logs if one fails."""
+    """Seed a VRS with ``residents`` (plus the edge cases) and start ``processes``.
+
+    ``kiosk_certificates`` get client certificates (the center's registry is configuration:
+    ``VAXCERT_CENTER__KIOSKS`` in ``extra_env``). With ``redis_url`` the center keeps its nonces
+    and counters there under a prefix of this stack's own. Raises with the logs if one fails.
+    """
     from vrs_stub import seed
     from vrs_stub.store import Store
 
-    root = root or Path(tempfile.mkdtemp(prefix="vaxcert-kiosk-stack-"))
+    root = root or Path(tempfile.mkdtemp(prefix="vaxcert-stack-"))
     pki_dir = root / "pki"
-    pki.init(pki_dir, ISSUER, ["KIOSK-0001", "KIOSK-0002"])
+    pki.init(pki_dir, ISSUER, list(kiosk_certificates))
     (root / "tmp").mkdir(exist_ok=True)
     (root / "logs").mkdir(exist_ok=True)
     env = {
@@ -119,27 +154,31 @@ def start_stack(
         "VAXCERT_CENTER__SERVICE_HOURS": "00:00-00:00",
         "VAXCERT_CENTER__METRICS_DIR": str(root / "metrics"),
         "VAXCERT_ISSUER_URL": ISSUER,
+        # Everything a process writes to temp files lands here, where the C08 tests look.
         "TMPDIR": str(root / "tmp"),
     }
-    for name in (*CENTER_PROCESSES, "kiosk"):
+    prefix = None
+    if redis_url:
+        prefix = f"vaxcert-stack-{secrets.token_hex(6)}:"
+        env.update({"VAXCERT_REDIS_URL": redis_url, "VAXCERT_REDIS_PREFIX": prefix})
+    env.update(extra_env or {})
+    for name in (*processes, "kiosk"):
         env[f"VAXCERT_LISTENERS__{SERVICES[name].listener.upper()}__PORT"] = str(demo.free_port())
     with _environ(env):
         settings = load_settings()
-    stack = Stack(root, env, settings)
+    stack = Stack(root, env, settings, redis_prefix=prefix)
     store = Store.from_settings(settings)
     try:
         store.migrate()
-        seed.seed(store, ["462012", "462187"], residents)
+        seed.seed(store, list(SEEDED_CODES), residents)
     finally:
         store.dispose()
     try:
-        for name in CENTER_PROCESSES:
+        for name in processes:
             with (stack.logs / f"{name}.log").open("wb") as log:
                 extra = {k: v for k, v in env.items() if k != "VAXCERT_PKI_DIR"}
                 stack.children[name] = demo.start(SERVICES[name], settings, extra, log=log)
-        failed = demo.wait_healthy(
-            [SERVICES[n] for n in CENTER_PROCESSES], settings, stack.children, 60
-        )
+        failed = demo.wait_healthy([SERVICES[n] for n in processes], settings, stack.children, 120)
         if failed:
             logs = "".join((stack.logs / f"{n}.log").read_text() for n in failed)
             raise RuntimeError(f"not healthy: {failed}: {logs}")
