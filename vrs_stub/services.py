@@ -12,6 +12,8 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
+
 from vaxcert.errors import VaxcertError
 from vrs_stub import csvio, schema
 from vrs_stub.models import (
@@ -80,34 +82,16 @@ class RelayService:
                         found = partition.lookup(request.my_number, with_passport=overseas)
             if partition is None or found is None:
                 # C14: a miss keeps nothing derived from the number: the log says only "no_match".
-                with self.store.write_turn():
-                    self.store.log_operation(
-                        conn,
-                        "center",
-                        caller.actor,
-                        code,
-                        "query",
-                        "no_match",
-                        "",
-                        caller.request_id,
-                    )
+                self._log_query(conn, caller, code, "no_match", "")
                 return QueryNoMatch()
             identity = found.identity
             card_name_matches = normalise_name(request.name) == normalise_name(
                 identity.family_kanji + identity.given_kanji
             )
             if not card_name_matches or request.birth_date != identity.birth_date:
-                with self.store.write_turn():
-                    self.store.log_operation(
-                        conn,
-                        "center",
-                        caller.actor,
-                        code,
-                        "query",
-                        "identity_mismatch",
-                        f"record={found.record_id}",
-                        caller.request_id,
-                    )
+                self._log_query(
+                    conn, caller, code, "identity_mismatch", f"record={found.record_id}"
+                )
                 return QueryIdentityMismatch()
             doses = [
                 Dose(
@@ -160,6 +144,15 @@ class RelayService:
                 ),
                 doses=doses,
                 passport=passport,
+            )
+
+    def _log_query(
+        self, conn: Connection, caller: Caller, code: str, outcome: str, detail: str
+    ) -> None:
+        """A query that provided nothing leaves an operation log entry (C15), in autocommit."""
+        with self.store.write_turn():
+            self.store.log_operation(
+                conn, "center", caller.actor, code, "query", outcome, detail, caller.request_id
             )
 
     def record_issuance(self, request: IssuanceRequest, caller: Caller) -> IssuanceResponse:
