@@ -231,6 +231,13 @@ class SQLiteWriterQueue:
             self._fd = (os.getpid(), os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         return self._fd[1]
 
+    def close(self) -> None:
+        """Close this process's lock file descriptor (a later turn opens it again)."""
+        with self._threads:
+            if self._fd is not None and self._fd[0] == os.getpid():
+                os.close(self._fd[1])
+            self._fd = None
+
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Hold the write lock for one write transaction or one autocommit write."""
@@ -1260,6 +1267,8 @@ class Store:
         self._stop.set()
         self.checkpoint("TRUNCATE")
         self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
