@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
+
 from cert_center import metrics, rules
 from cert_center.clients import VrsClient, breaker_for, guarded
 from cert_center.models import (
@@ -107,6 +109,8 @@ class IssuanceService:
         if center.maintenance:
             raise VaxcertError("maintenance")
         municipality = self.center.participating(request.municipality_code)  # C05
+        if not request.consent.accepted:  # C07
+            raise VaxcertError("consent_required", "the terms of use were not accepted")
         if request.consent.terms_version != center.terms_version:  # C07
             raise VaxcertError("consent_required", "terms version is not the current one")
         if not self.center.store.add(
@@ -126,14 +130,22 @@ class IssuanceService:
         return self._reply(content, signed, municipality)
 
     def _query(self, card: CardRead, municipality: MunicipalityEntry, kind: str) -> QueryMatch:
-        query = QueryRequest(
-            municipality_code=municipality.code,
-            my_number=card.my_number,
-            name=card.name,
-            birth_date=card.birth_date,
-            certificate_kind=kind,
-            channel="kiosk",
-        )
+        try:
+            query = QueryRequest(
+                municipality_code=municipality.code,
+                my_number=card.my_number,
+                name=card.name,
+                birth_date=card.birth_date,
+                certificate_kind=kind,
+                channel="kiosk",
+            )
+        except ValidationError:
+            # A genuine card whose data VRS cannot take (e.g. a name over 100 characters): the
+            # counter can help. The error quotes the card's data, so it is neither logged nor
+            # chained (C08).
+            log.warning("card data does not fit the VRS query")
+            metrics.REFUSALS.labels("card_content").inc()
+            raise RuleRefusedError("counter_required") from None
         answer = guarded(self.vrs_breaker, "vrs", lambda: self.vrs.query(query))
         if isinstance(answer, QueryNoMatch):
             raise VaxcertError("no_vaccination_record")

@@ -47,7 +47,8 @@ BREAKER_OPEN = Gauge(
     "vaxcert_center_breaker_open",
     "1 while the circuit breaker to a target is open or half-open",
     ["target"],
-    multiprocess_mode="max",
+    # live: a worker that exits while its breaker is open must not leave a stale alarm behind.
+    multiprocess_mode="livemax",
 )
 HEARTBEAT = Gauge(
     "vaxcert_center_kiosk_heartbeat_timestamp_seconds",

@@ -91,7 +91,7 @@ class Consent(BaseModel):
     model_config = _STRICT
 
     terms_version: str = Field(min_length=1, max_length=32)
-    accepted: Literal[True]
+    accepted: bool  # False is well-formed and refused as consent_required (C07)
 
 
 class CertificateRequest(BaseModel):

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 import redis
+
+from vaxcert.errors import VaxcertError
 
 
 class KeyValueStore(Protocol):
@@ -92,7 +95,10 @@ return value
 
 
 class RedisStore:
-    """Redis-backed store; every key gets ``prefix`` so deployments and test runs don't collide."""
+    """Redis-backed store; every key gets ``prefix`` so deployments and test runs don't collide.
+
+    Redis being down or slow is an outage like any peer's: ``service_unavailable``, never a 500.
+    """
 
     def __init__(self, url: str, prefix: str = "vaxcert:") -> None:
         self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
@@ -100,24 +106,36 @@ class RedisStore:
         self._incr = self._redis.register_script(_INCR_WITH_TTL)
 
     def add(self, key: str, ttl_seconds: int) -> bool:
-        return bool(self._redis.set(self._prefix + key, 1, nx=True, ex=ttl_seconds))
+        with _outage_is_unavailable():
+            return bool(self._redis.set(self._prefix + key, 1, nx=True, ex=ttl_seconds))
 
     def incr(self, key: str, ttl_seconds: int | None = None, amount: int = 1) -> int:
         # One round trip, atomic: a counter never lives on without its TTL.
-        return int(self._incr(keys=[self._prefix + key], args=[amount, ttl_seconds or 0]))
+        with _outage_is_unavailable():
+            return int(self._incr(keys=[self._prefix + key], args=[amount, ttl_seconds or 0]))
 
     def get_int(self, key: str) -> int:
-        value = self._redis.get(self._prefix + key)
+        with _outage_is_unavailable():
+            value = self._redis.get(self._prefix + key)
         return int(value) if value is not None else 0
 
     def delete(self, key: str) -> None:
-        self._redis.delete(self._prefix + key)
+        with _outage_is_unavailable():
+            self._redis.delete(self._prefix + key)
 
     def ping(self) -> bool:
         try:
             return bool(self._redis.ping())
         except redis.RedisError:
             return False
+
+
+@contextmanager
+def _outage_is_unavailable() -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise VaxcertError("service_unavailable", f"redis: {type(exc).__name__}") from None
 
 
 def from_url(url: str | None, prefix: str = "vaxcert:") -> KeyValueStore:

@@ -10,9 +10,11 @@ import contextvars
 import json
 import logging
 import re
+import secrets
 import sys
 import time
-import uuid
+import traceback
+from pathlib import Path
 from typing import Any
 
 from vaxcert import mynumber
@@ -56,6 +58,7 @@ PERSONAL_FIELDS = frozenset(
 _MASK = "[MASKED]"
 _TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_ANY_TWELVE_DIGITS = re.compile(r"\d{12}")
 
 # Attributes every LogRecord has; anything else came from `extra=`.
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -104,11 +107,24 @@ class PiiScrubber(logging.Filter):
             else:
                 setattr(record, attr, _scrub(record.__dict__[attr]))
         if record.exc_info and record.exc_info[1] is not None:
-            # Exception text may quote data; keep the type and a scrubbed message, drop the trace.
-            exc = record.exc_info[1]
-            record.exc_text = mask_my_numbers(f"{type(exc).__name__}: {exc}")
+            record.exc_text = _exception_summary(record.exc_info[1])
             record.exc_info = None
         return True
+
+
+def _exception_summary(exc: BaseException) -> str:
+    """The exception's type and where it was raised, never its text (C08).
+
+    Exception messages quote their input: pydantic's name the rejected value, a KeyError its key.
+    Masking My Numbers is not enough (a name or a birth date is personal too), so the text goes
+    and the code location, which is no data, stays for operators.
+    """
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" at {Path(last.filename).name}:{last.lineno} in {last.name}"
+    return f"{type(exc).__name__}{where}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -161,7 +177,13 @@ def configure(level: str = "INFO", service: str = "", stream: Any = None) -> Non
 
 
 def new_request_id(incoming: str | None = None) -> str:
-    """Reuse a well-formed incoming ``X-Request-ID``; otherwise make a fresh one."""
-    if incoming and _REQUEST_ID.match(incoming):
+    """Reuse a well-formed incoming ``X-Request-ID``; otherwise make a fresh one.
+
+    Request ids go into logs and VRS operation and provision records, so an id that could carry
+    a My Number (any run of 12 digits) is replaced (C08, C15).
+    """
+    if incoming and _REQUEST_ID.match(incoming) and not _ANY_TWELVE_DIGITS.search(incoming):
         return incoming
-    return uuid.uuid4().hex
+    # base64url, not hex: a hex id has a run of 12 digits about once in 14, which the next hop
+    # would then replace, breaking the id's trail across services.
+    return secrets.token_urlsafe(24)

@@ -239,8 +239,9 @@ _ALL: tuple[Reason, ...] = (
     Reason(
         "outside_service_hours",
         403,
-        "サービス提供時間外です(6:30〜23:00)。",
-        "The service is closed now (open 06:30-23:00).",
+        "サービス提供時間外です。",
+        "The service is closed now.",
+        # No hours here: they are configuration (center.service_hours), not catalogue text.
         "サービス提供時間内にもう一度お試しください。",
         "Please come back during service hours.",
     ),
@@ -737,6 +738,14 @@ _ALL: tuple[Reason, ...] = (
         "The import file has errors; nothing was imported.",
         "エラーの行を直してもう一度取り込んでください。",
         "Fix the lines listed and import the whole file again.",
+    ),
+    Reason(
+        "vrs_import_conflict",
+        409,
+        "同じ記録を別の取込が同時に登録しました。何も取り込んでいません。",
+        "Another import registered the same records at the same time; nothing was imported.",
+        "もう一度取り込んでください。",
+        "Import the file again.",
     ),
     # Kiosk terminal (issue 8; kiosk/): printer, cash unit, payment.
     Reason(

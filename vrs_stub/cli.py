@@ -268,6 +268,9 @@ def terminal_cert(ctx: click.Context, name: str, directory: Path | None) -> None
     target = directory.resolve() if directory else settings.pki_dir
     if not name.replace("-", "").isalnum():
         raise click.BadParameter("use letters, digits and '-' only")
+    if name in settings.vrs.relay_client_cns:
+        # C09: the relay admits its clients by name; a terminal must never carry one.
+        raise click.BadParameter(f"{name} is a relay client name (the center's)")
     issue_terminal_cert(target, name)
     click.echo(f"wrote {pki.cert_path(target, name)} and {pki.key_path(target, name)}")
 

@@ -108,6 +108,9 @@ class Parsed:
     errors: list[LineError]
 
 
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
 def _text(value: str, limit: int) -> bool:
     # No control or format characters (category C*); U+3000 between names is fine.
     return 0 < len(value) <= limit and not any(
@@ -355,7 +358,10 @@ def parse(data: bytes, code: str, today: dt.date | None = None) -> Parsed:
         return Parsed([], [LineError(1, "", "malformed_csv")])
     for column in header:
         if column not in IMPORT_COLUMNS:
-            errors.append(LineError(1, column if column.isascii() else "", "unknown_column"))
+            # A file without a header row has data here (a My Number, a birth date): name the
+            # column only when it looks like a column name, never echo a value.
+            shown = column if _COLUMN_NAME.fullmatch(column) else ""
+            errors.append(LineError(1, shown, "unknown_column"))
     for column in IMPORT_COLUMNS:
         if column not in header:
             errors.append(LineError(1, column, "missing_column"))

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from vaxcert.errors import VaxcertError
 from vrs_stub import csvio, schema
@@ -284,17 +285,41 @@ class StaffService:
                 errors=[e.as_json() for e in parsed.errors[: csvio.MAX_REPORTED_ERRORS]],
                 error_count=len(parsed.errors),
             )
+        try:
+            return self._import(principal, code, parsed.records, caller)
+        except IntegrityError:
+            # Another import inserted the same person or address number after our check
+            # (PostgreSQL lets both run); this one rolled back whole. The error's text quotes
+            # key values (a blind index), so only the code is kept (C08).
+            self.store.log_operation_alone(
+                "staff",
+                _actor(principal, caller),
+                code,
+                "import",
+                "rejected",
+                "concurrent import",
+                caller.request_id,
+            )
+            raise VaxcertError("vrs_import_conflict") from None
+
+    def _import(
+        self,
+        principal: StaffPrincipal,
+        code: str,
+        records: list[csvio.ParsedRecord],
+        caller: Caller,
+    ) -> dict[str, int]:
         with self.store.transaction() as conn:
             partition = self.store.partition(conn, code)
             if partition is None:
                 raise VaxcertError("vrs_record_not_found")
             existing = partition.record_ids_by_my_number(
-                r.record.identity.my_number for r in parsed.records
+                r.record.identity.my_number for r in records
             )
             by_address = partition.record_ids_by_address_number(
-                r.record.address_number for r in parsed.records
+                r.record.address_number for r in records
             )
-            errors = csvio.check_against_existing(parsed.records, existing, by_address)
+            errors = csvio.check_against_existing(records, existing, by_address)
             if errors:
                 conn.rollback()
                 self.store.log_operation_alone(
@@ -312,7 +337,7 @@ class StaffService:
                     error_count=len(errors),
                 )
             new, replaced = [], 0
-            for parsed_record in parsed.records:
+            for parsed_record in records:
                 record = parsed_record.record
                 hit = existing.get(record.identity.my_number)
                 if hit is None:

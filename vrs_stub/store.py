@@ -125,7 +125,11 @@ def _add_issuance(insert: Callable[[Table], Any]) -> Any:
     )
 
 
-_ADD_ISSUANCE = {"sqlite": _add_issuance(sqlite_insert), "postgresql": _add_issuance(pg_insert)}
+_DIALECT_INSERT: dict[str, Callable[[Table], Any]] = {
+    "sqlite": sqlite_insert,
+    "postgresql": pg_insert,
+}
+_ADD_ISSUANCE = {name: _add_issuance(insert) for name, insert in _DIALECT_INSERT.items()}
 _INSERT_OPERATION = schema.operation.insert()
 
 
@@ -171,6 +175,8 @@ def make_engine(
                 "journal_mode=WAL",
                 "synchronous=NORMAL",
                 "foreign_keys=ON",
+                # Deleted records' ciphertext is overwritten, not left in free pages (C19).
+                "secure_delete=ON",
                 f"busy_timeout={_BUSY_TIMEOUT_MS}",
                 # Checkpoints run in the store's background thread, not inside a request.
                 "wal_autocheckpoint=0",
@@ -777,21 +783,25 @@ class Partition:
             bulk_insert(self.conn, table, rows[table.name])
 
     def store_passport(self, record_id: str, passport: PassportData, source: str) -> None:
-        """Put passport data on file for a record of this partition (replacing older data)."""
+        """Put passport data on file for a record of this partition (replacing older data).
+
+        One upsert, so racing repeats of the same call (a retry) all succeed.
+        """
         pp = schema.passport.c
+        values = {
+            "key_version": self.keys.version,
+            "passport_ct": self.keys.seal(_passport_doc(passport), "passport", record_id),
+            "source": source,
+            "updated_at": utcnow(),
+        }
+        insert = _DIALECT_INSERT[self.conn.dialect.name](schema.passport)
         self.conn.execute(
-            delete(schema.passport).where(
-                pp.municipality_code == self.code, pp.record_id == record_id
-            )
-        )
-        self.conn.execute(
-            schema.passport.insert().values(
-                record_id=record_id,
-                municipality_code=self.code,
-                key_version=self.keys.version,
-                passport_ct=self.keys.seal(_passport_doc(passport), "passport", record_id),
-                source=source,
-                updated_at=utcnow(),
+            insert.values(
+                record_id=record_id, municipality_code=self.code, **values
+            ).on_conflict_do_update(
+                index_elements=["record_id"],
+                set_=values,
+                where=pp.municipality_code == self.code,  # C12: never another partition's row
             )
         )
 

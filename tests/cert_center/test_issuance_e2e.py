@@ -4,6 +4,7 @@ real Redis, virtual-card files signed by the dev J-LIS CA; results checked with 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import secrets
@@ -19,7 +20,7 @@ import requests
 from kiosk.card import cards
 from vaxcert import pki, tls
 from vaxcert.config import Settings
-from vaxcert.residents import CANARY, RESIDENTS
+from vaxcert.residents import CANARY, RESIDENTS, SyntheticResident
 from vaxcert.stack import CENTER_PROCESSES, ISSUER, Stack, remove, start_stack
 from verifier import verify
 from verifier.dev_trust import dev_trust_store
@@ -164,6 +165,41 @@ def test_each_refusal_rule_has_its_code(
     assert response.json()["error"]["code"] == code
 
 
+def _request_for(stack: Center, resident: SyntheticResident, **overrides: Any) -> dict[str, Any]:
+    """A request with a genuinely signed card for ``resident`` (any data, e.g. a wrong name)."""
+    files = cards.issue_files(resident, stack.issuer, cards.ap_key(resident.key))
+    body = _request(stack, "canary", resident.municipality_code, **overrides)
+    body["card"] = files.to_json()
+    return body
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"given_kanji": "次郎"},
+        {"birth_date": CANARY.birth_date + dt.timedelta(days=1)},
+    ],
+    ids=["name", "birth-date"],
+)
+def test_card_name_or_birth_date_unlike_the_record_is_record_mismatch(
+    stack: Center, changes: dict[str, Any]
+) -> None:
+    response = _issue(stack, _request_for(stack, dataclasses.replace(CANARY, **changes)))
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "record_mismatch"
+
+
+def test_c08_a_card_vrs_cannot_take_is_counter_required_and_not_logged(stack: Center) -> None:
+    long_given = "太郎" * 60  # a genuine card, a name of 122 characters
+    response = _issue(
+        stack, _request_for(stack, dataclasses.replace(CANARY, given_kanji=long_given))
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "counter_required"
+    center_log = (stack.logs / "center-kiosk-api.log").read_text(errors="replace")
+    assert long_given not in center_log and CANARY.family_kanji not in center_log
+
+
 def test_support_measure_is_indistinguishable_from_another_counter_case(stack: Center) -> None:
     sensitive = _issue(stack, _request(stack, "support-measure"))
     other = _issue(stack, _request(stack, "old-surname"))
@@ -208,9 +244,20 @@ def test_replayed_nonce_is_refused(stack: Center) -> None:
     assert replay.json()["error"]["code"] == "request_replayed"
 
 
-def test_c07_old_terms_version_is_refused(stack: Center) -> None:
-    body = _request(stack, "canary", consent={"terms_version": "2021-01-01", "accepted": True})
+@pytest.mark.parametrize(
+    "consent",
+    [{"terms_version": "2021-01-01", "accepted": True}, {"terms_version": None, "accepted": False}],
+    ids=["old-version", "not-accepted"],
+)
+def test_c07_consent_to_other_terms_or_none_is_refused(
+    stack: Center, consent: dict[str, Any]
+) -> None:
+    current = stack.settings.center.terms_version
+    body = _request(
+        stack, "canary", consent={**consent, "terms_version": consent["terms_version"] or current}
+    )
     response = _issue(stack, body)
+    assert response.status_code == 422
     assert response.json()["error"]["code"] == "consent_required"
 
 

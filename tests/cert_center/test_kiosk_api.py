@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from cert_center.app import create_app
 from cert_center.services import ServiceHours
 from vaxcert.config import KioskEntry, Settings, load_settings
+from vaxcert.demo import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -157,3 +158,10 @@ def test_service_hours_in_tokyo_time(hours: str, local: str, open_: bool) -> Non
     tokyo = ServiceHours.parse(hours, "Asia/Tokyo")
     at = dt.datetime.fromisoformat(f"2026-11-26T{local}:00+09:00")
     assert tokyo.is_open(at) is open_
+
+
+def test_redis_down_is_service_unavailable_not_a_500(kiosk_pem: dict[str, str]) -> None:
+    settings = _settings().model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    response = _client(settings).get("/v1/kiosk/config", environ_base=_as(kiosk_pem["KIOSK-0001"]))
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "service_unavailable"

@@ -64,14 +64,22 @@ def test_c08_personal_fields_are_dropped(captured: io.StringIO) -> None:
     assert entry["details"] == {"my_number": "[MASKED]", "kind": "domestic"}
 
 
-def test_c08_exception_text_is_scrubbed_and_trace_dropped(captured: io.StringIO) -> None:
+def _fail_with(text: str) -> None:
+    raise ValueError(text)
+
+
+def test_c08_exception_text_and_trace_are_dropped(captured: io.StringIO) -> None:
+    # Exception messages quote their input (pydantic names the rejected value): a name or a
+    # birth date is not a My Number and would pass a masker, so no exception text is logged.
     try:
-        raise ValueError(f"no record for {CANARY.my_number}")
+        _fail_with(f"no record for {CANARY.my_number} {CANARY.name_kanji} {CANARY.birth_date}")
     except ValueError:
         logging.getLogger("x").exception("lookup failed")
     entry = _lines(captured)[0]
-    assert CANARY.my_number not in captured.getvalue()
-    assert entry["error"] == "ValueError: no record for [MASKED]"
+    for value in CANARY.canary_values:
+        assert value not in captured.getvalue()
+    assert entry["error"].startswith("ValueError at test_logging.py:")
+    assert entry["error"].endswith(" in _fail_with")
     assert "Traceback" not in captured.getvalue()
 
 
@@ -88,3 +96,8 @@ def test_incoming_request_id_is_reused_only_when_well_formed() -> None:
     assert vlogging.new_request_id("abcdef12-3456") == "abcdef12-3456"
     assert vlogging.new_request_id("bad id\nwith newline") != "bad id\nwith newline"
     assert len(vlogging.new_request_id(None)) == 32
+    # Request ids are stored in VRS logs: none may carry a (My Number shaped) 12-digit run.
+    assert vlogging.new_request_id(f"req-{CANARY.my_number}") != f"req-{CANARY.my_number}"
+    # Our own ids pass the next hop's check, so one id follows a request across services.
+    fresh = [vlogging.new_request_id() for _ in range(2000)]
+    assert all(vlogging.new_request_id(rid) == rid for rid in fresh)

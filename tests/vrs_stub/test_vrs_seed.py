@@ -155,3 +155,11 @@ def test_parallel_seed_equals_in_process_seed(settings: Settings, tmp_path: Path
         contents.append(records)
         store.dispose()
     assert len(contents[0]) == 60 and contents[0] == contents[1]
+
+
+def test_cli_terminal_cert_refuses_the_relay_clients_name(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["vrs", "staff", "terminal-cert", "--dir", str(tmp_path)]
+    refused = runner.invoke(main, [*args, "cert-center"])
+    assert refused.exit_code != 0 and "relay client" in refused.output
+    assert not list(tmp_path.iterdir())

@@ -168,6 +168,17 @@ def test_import_header_problems_are_line_1(
     assert problems == {(1, "addr_no", "unknown_column"), (1, "address_number", "missing_column")}
 
 
+def test_import_without_a_header_row_echoes_no_value(
+    server: str, terminal: Terminal, token: Token, store: Store
+) -> None:
+    line = _line()
+    headerless = _csv([line]).split(b"\r\n", 1)[1]
+    reply = _import(terminal(KAGOSHIMA), server, token(KAGOSHIMA), headerless)
+    assert reply.status_code == 422
+    for value in (line["my_number"], line["birth_date"], line["address_number"]):
+        assert value not in reply.text
+
+
 def test_import_of_an_address_number_used_by_another_record_is_refused(
     server: str, terminal: Terminal, token: Token, store: Store
 ) -> None:
