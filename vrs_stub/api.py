@@ -7,6 +7,7 @@ municipality (C19). Every reply is JSON (CSV for export) with reason codes on re
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -29,6 +30,7 @@ from vrs_stub.store import StaffPrincipal, Store
 Model = TypeVar("Model", bound=BaseModel)
 
 _RELAY_MAX_BYTES = 64 * 1024
+_FIELD_NAME = re.compile(r"[a-z][a-z_]{0,39}")
 
 relay = Blueprint("vrs_relay", __name__, url_prefix="/v1")
 staff = Blueprint("vrs_staff", __name__, url_prefix="/v1/staff")
@@ -49,9 +51,29 @@ def _store() -> Store:
     return store
 
 
-def parse_body(model: type[Model]) -> Model:
-    """The JSON body as ``model``, at most the relay's size (errors name fields, C04)."""
-    return web.parse_body(model, _RELAY_MAX_BYTES)
+def parse_body(model: type[Model], actor_kind: str = "center") -> Model:
+    """The JSON body as ``model``, at most the relay's size (errors name fields, C04).
+
+    A refused body leaves an operation log entry like any other refusal (C15): the reason code
+    and the refused field names, never a value.
+    """
+    try:
+        return web.parse_body(model, _RELAY_MAX_BYTES)
+    except VaxcertError as refusal:
+        _log_refusal(actor_kind, refusal)
+        raise
+
+
+def _log_refusal(actor_kind: str, refusal: VaxcertError, code: str = "") -> None:
+    caller = _caller()
+    fields = refusal.extra.get("fields") if refusal.extra else None
+    # Field names come from the caller too: only name-shaped ones are kept, never a value.
+    names = [f for f in fields if _FIELD_NAME.fullmatch(str(f))] if isinstance(fields, list) else []
+    detail = f"fields={','.join(names[:8])}" if names else ""
+    action = (request.endpoint or "unknown").rpartition(".")[2]
+    _store().log_operation_alone(
+        actor_kind, caller.actor, code, action, refusal.code, detail, caller.request_id
+    )
 
 
 # --- relay API (the center only) ---------------------------------------------------------------
@@ -62,7 +84,9 @@ def _only_the_center() -> None:
     peer = current_peer()
     # C09: the LGWAN handshake proved the CA; the CN must be one of the relay clients.
     if peer is None or peer.common_name not in _settings().vrs.relay_client_cns:
-        raise VaxcertError("vrs_peer_not_allowed")
+        refusal = VaxcertError("vrs_peer_not_allowed")
+        _log_refusal("center", refusal)  # C15: who tried, when, what
+        raise refusal
 
 
 def _relay() -> RelayService:
@@ -118,7 +142,9 @@ def _staff_token() -> None:
         )
         raise VaxcertError("vrs_staff_token_required")
     if not lgcode.is_valid(code):
-        raise VaxcertError("invalid_field", "municipality code", fields=["code"])
+        refusal = VaxcertError("invalid_field", "municipality code", fields=["code"])
+        _log_refusal("staff", refusal)
+        raise refusal
     g.vrs_principal = principal
 
 
@@ -136,7 +162,9 @@ def _staff_service() -> StaffService:
 def import_records(code: str) -> tuple[Response, int]:
     """All-or-nothing CSV import into the caller's municipality."""
     if request.mimetype not in ("text/csv", "application/octet-stream"):
-        raise VaxcertError("unsupported_media_type", "send text/csv")
+        refusal = VaxcertError("unsupported_media_type", "send text/csv")
+        _log_refusal("staff", refusal, code)
+        raise refusal
     counts = _staff_service().import_csv(_principal(), code, request.get_data(), _caller())
     return jsonify({"result": "imported", **counts}), 200
 
@@ -154,7 +182,9 @@ def export_records(code: str) -> Response:
 def delete_record(code: str, record_id: str) -> tuple[Response, int]:
     """Delete one of the caller's municipality's records (C19)."""
     if not RECORD_ID.match(record_id):
-        raise VaxcertError("invalid_field", "record_id", fields=["record_id"])
+        refusal = VaxcertError("invalid_field", "record_id", fields=["record_id"])
+        _log_refusal("staff", refusal, code)
+        raise refusal
     _staff_service().delete_record(_principal(), code, record_id, _caller())
     return jsonify({"result": "deleted", "record_id": record_id}), 200
 

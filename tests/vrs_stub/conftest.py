@@ -211,11 +211,17 @@ def raw_database_text(store: Store) -> bytes:
             for suffix in ("", "-wal", "-journal")
             if Path(database + suffix).exists()
         )
+    # Every column's stored bytes: text as UTF-8, bytea as its raw bytes (``t::text`` would show
+    # bytea as hex, where a plaintext that slipped into a ciphertext column could not be found).
     chunks = []
     with store.transaction(write=False) as conn:
         for table in schema.metadata.sorted_tables:
-            for (row,) in conn.execute(text(f"SELECT t::text FROM {table.name} t")):
-                chunks.append(row.encode())
+            for row in conn.execute(select(table)):
+                for value in row:
+                    if isinstance(value, bytes | memoryview):
+                        chunks.append(bytes(value))
+                    elif value is not None:
+                        chunks.append(str(value).encode())
     return b"\n".join(chunks)
 
 

@@ -389,3 +389,27 @@ def test_c09_lgwan_client_that_is_not_the_center_is_refused(
     reply = ask(terminal(KAGOSHIMA), server, residents.CANARY)
     assert reply.status_code == 403
     assert reply.json()["error"]["code"] == "vrs_peer_not_allowed"
+
+
+def test_c15_refused_relay_calls_leave_an_operation_log_without_values(
+    server: str,
+    center: requests.Session,
+    terminal: Callable[[str], requests.Session],
+    store: Store,
+    dump_db: Callable[[Store], str],
+) -> None:
+    number = residents.CANARY.my_number
+    assert ask(terminal(KAGOSHIMA), server, residents.CANARY).status_code == 403
+    unknown = ask(center, server, residents.CANARY, **{number: "x", "surname": "x"})
+    assert unknown.status_code == 422
+    bad = ask(center, server, residents.CANARY, birth_date="not a date")
+    assert bad.status_code == 422
+    with store.transaction(write=False) as conn:
+        rows = conn.execute(
+            schema.operation.select().where(schema.operation.c.action == "query")
+        ).all()
+    refused = [(r.actor, r.outcome, r.detail) for r in rows if r.outcome != "no_match"]
+    assert ("lgwan-terminal-462012", "vrs_peer_not_allowed", "") in refused
+    assert ("cert-center", "unknown_field", "fields=surname") in refused
+    assert ("cert-center", "invalid_field", "fields=birth_date") in refused
+    assert number not in dump_db(store)
