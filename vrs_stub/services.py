@@ -271,15 +271,7 @@ class StaffService:
         self.authorise(principal, code, "import", "import", caller)
         parsed = csvio.parse(data, code)
         if parsed.errors:
-            self.store.log_operation_alone(
-                "staff",
-                _actor(principal, caller),
-                code,
-                "import",
-                "rejected",
-                f"errors={len(parsed.errors)}",
-                caller.request_id,
-            )
+            self._log_import_rejected(principal, code, f"errors={len(parsed.errors)}", caller)
             raise VaxcertError(
                 "vrs_import_invalid",
                 errors=[e.as_json() for e in parsed.errors[: csvio.MAX_REPORTED_ERRORS]],
@@ -291,16 +283,22 @@ class StaffService:
             # Another import inserted the same person or address number after our check
             # (PostgreSQL lets both run); this one rolled back whole. The error's text quotes
             # key values (a blind index), so only the code is kept (C08).
-            self.store.log_operation_alone(
-                "staff",
-                _actor(principal, caller),
-                code,
-                "import",
-                "rejected",
-                "concurrent import",
-                caller.request_id,
-            )
+            self._log_import_rejected(principal, code, "concurrent import", caller)
             raise VaxcertError("vrs_import_conflict") from None
+
+    def _log_import_rejected(
+        self, principal: StaffPrincipal, code: str, detail: str, caller: Caller
+    ) -> None:
+        """A refused import leaves its own operation log entry; its work rolled back (C15)."""
+        self.store.log_operation_alone(
+            "staff",
+            _actor(principal, caller),
+            code,
+            "import",
+            "rejected",
+            detail,
+            caller.request_id,
+        )
 
     def _import(
         self,
@@ -322,15 +320,7 @@ class StaffService:
             errors = csvio.check_against_existing(records, existing, by_address)
             if errors:
                 conn.rollback()
-                self.store.log_operation_alone(
-                    "staff",
-                    _actor(principal, caller),
-                    code,
-                    "import",
-                    "rejected",
-                    f"errors={len(errors)}",
-                    caller.request_id,
-                )
+                self._log_import_rejected(principal, code, f"errors={len(errors)}", caller)
                 raise VaxcertError(
                     "vrs_import_invalid",
                     errors=[e.as_json() for e in errors[: csvio.MAX_REPORTED_ERRORS]],
