@@ -13,7 +13,16 @@ from cryptography.hazmat.primitives import hashes
 from vaxcert.formats import FormatError, shc
 from verifier import _x509, vaccines
 from verifier.models import Dose, Finding, Result
-from verifier.policy import AllOf, Check, Failure, Outcome, Success, fail, warn
+from verifier.policy import (
+    AllOf,
+    Check,
+    Failure,
+    Outcome,
+    Success,
+    fail,
+    trust_freshness,
+    warn,
+)
 from verifier.trust import ShcIssuer, TrustedKey, TrustStore
 
 Origin = Literal["qr", "jws", "file"]
@@ -280,11 +289,9 @@ class TrustFresh(Check[ShcSubject]):
 
     def verify(self, subject: ShcSubject) -> Outcome:
         issuer = subject.issuer
-        if issuer is None or issuer.updated_at is None:
+        if issuer is None:
             return Success()
-        if subject.at - issuer.updated_at > subject.trust.stale_after:
-            return warn("trust_stale", f"updated {issuer.updated_at.date().isoformat()}")
-        return Success()
+        return trust_freshness(issuer.updated_at, subject.at, subject.trust.stale_after)
 
 
 POLICY: AllOf[ShcSubject] = AllOf(

@@ -14,7 +14,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from vaxcert.formats import FormatError, vdsnc
 from verifier import _x509
 from verifier.models import Dose, Finding, Result
-from verifier.policy import AllOf, Check, Failure, Outcome, Success, fail, warn
+from verifier.policy import (
+    AllOf,
+    Check,
+    Failure,
+    Outcome,
+    Success,
+    fail,
+    trust_freshness,
+    warn,
+)
 from verifier.trust import TrustedCsca, TrustStore
 
 _ALGORITHMS: dict[str, tuple[type[ec.EllipticCurve], hashes.HashAlgorithm]] = {
@@ -224,11 +233,9 @@ class TrustFresh(Check[VdsSubject]):
 
     def verify(self, subject: VdsSubject) -> Outcome:
         anchor = subject.anchor
-        if anchor is None or anchor.updated_at is None:
+        if anchor is None:
             return Success()
-        if subject.at - anchor.updated_at > subject.trust.stale_after:
-            return warn("trust_stale", f"updated {anchor.updated_at.date().isoformat()}")
-        return Success()
+        return trust_freshness(anchor.updated_at, subject.at, subject.trust.stale_after)
 
 
 POLICY: AllOf[VdsSubject] = AllOf(

@@ -7,6 +7,7 @@ first thing. An empty :class:`AllOf` fails: misuse fails closed.
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,15 @@ def fail(code: str, detail: str = "") -> Failure:
 def warn(code: str, detail: str = "") -> Success:
     """A success with one warning."""
     return Success((Finding(code, detail),))
+
+
+def trust_freshness(
+    updated_at: dt.datetime | None, at: dt.datetime, stale_after: dt.timedelta
+) -> Success:
+    """Warn ``trust_stale`` when trust data was last updated more than ``stale_after`` ago."""
+    if updated_at is not None and at - updated_at > stale_after:
+        return warn("trust_stale", f"updated {updated_at.date().isoformat()}")
+    return Success()
 
 
 class Check(ABC, Generic[T]):
