@@ -43,16 +43,18 @@ _SPAWN_SECONDS = 8  # spawn + imports of every load process fit in this on a bus
 CODES = list(SEEDED_CODES)
 
 
+def _process_tree(pid: int) -> list[int]:
+    """A gunicorn master and its workers."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return [pid, *(int(child) for child in children)]
+
+
 def _rss_mb(pid: int) -> float:
     """RSS of a gunicorn master and its workers, MiB."""
-    pids = [pid] + [
-        int(p)
-        for p in subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-    ]
     total = 0
-    for one in pids:
+    for one in _process_tree(pid):
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -64,14 +66,8 @@ def _rss_mb(pid: int) -> float:
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a gunicorn master and its workers so far."""
-    pids = [pid] + [
-        int(p)
-        for p in subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-    ]
     ticks = 0
-    for one in pids:
+    for one in _process_tree(pid):
         try:
             fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
         except FileNotFoundError:

@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import FrameType
 from typing import IO
 
@@ -63,14 +64,19 @@ def probe(spec: ServiceSpec, settings: Settings, timeout: float = 2.0) -> dict[s
 def start(
     spec: ServiceSpec,
     settings: Settings,
-    extra_env: dict[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
     log: IO[bytes] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``vaxcert serve NAME`` as a child in its own process group (logs to ``log``)."""
-    env = dict(os.environ, VAXCERT_PKI_DIR=str(settings.pki_dir), **(extra_env or {}))
+    """Start ``vaxcert serve NAME`` as a child in its own process group (logs to ``log``).
+
+    ``extra_env`` comes last, so it may override anything, ``VAXCERT_PKI_DIR`` included.
+    """
+    env = {**os.environ, "VAXCERT_PKI_DIR": str(settings.pki_dir), **(extra_env or {})}
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "vaxcert.cli", "serve", spec.name],
         env=env,
+        cwd=cwd,
         stdout=log,
         stderr=log,
         start_new_session=True,

@@ -11,11 +11,12 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import redis
 
 from vaxcert import demo, pki
 from vaxcert import municipality as lgcode
@@ -63,9 +64,14 @@ class Stack:
         return self.settings.pki_dir
 
     @property
+    def center_cwd(self) -> Path:
+        """The working directory of the center, VRS and signer processes."""
+        return self.root / "cwd"
+
+    @property
     def temp_dirs(self) -> list[Path]:
-        """Where the center's processes could write files: TMPDIR and the metrics dir (C08)."""
-        return [self.root / "tmp", self.root / "metrics"]
+        """Where the center's processes could write files: working dir, TMPDIR, metrics (C08)."""
+        return [self.center_cwd, self.root / "tmp", self.root / "metrics"]
 
     @property
     def kiosk_dirs(self) -> dict[str, Path]:
@@ -82,7 +88,6 @@ class Stack:
         for directory in dirs.values():
             directory.mkdir(exist_ok=True)
         env = {
-            **os.environ,
             **self.env,
             "VAXCERT_KIOSK__DEMO": "true",
             "TMPDIR": str(dirs["tmp"]),
@@ -90,13 +95,8 @@ class Stack:
             **(extra_env or {}),
         }
         with (self.logs / "kiosk.log").open("wb") as log:
-            self.children["kiosk"] = subprocess.Popen(
-                [sys.executable, "-m", "vaxcert.cli", "serve", "kiosk"],
-                env=env,
-                cwd=dirs["cwd"],
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
+            self.children["kiosk"] = demo.start(
+                SERVICES["kiosk"], self.settings, env, log=log, cwd=dirs["cwd"]
             )
         failed = demo.wait_healthy([SERVICES["kiosk"]], self.settings, self.children, 60)
         if failed:
@@ -113,8 +113,6 @@ class Stack:
         demo.stop(self.children)
         self.children.clear()
         if self.redis_prefix is not None:
-            import redis
-
             client = redis.Redis.from_url(self.env["VAXCERT_REDIS_URL"])
             for key in client.scan_iter(f"{self.redis_prefix}*"):
                 client.delete(key)
@@ -143,8 +141,8 @@ def start_stack(
     root = root or Path(tempfile.mkdtemp(prefix="vaxcert-stack-"))
     pki_dir = root / "pki"
     pki.init(pki_dir, ISSUER, list(kiosk_certificates))
-    (root / "tmp").mkdir(exist_ok=True)
-    (root / "logs").mkdir(exist_ok=True)
+    for directory in ("tmp", "logs", "cwd"):
+        (root / directory).mkdir(exist_ok=True)
     env = {
         "VAXCERT_PKI_DIR": str(pki_dir),
         "VAXCERT_ENVIRONMENT": "test",
@@ -176,8 +174,9 @@ def start_stack(
     try:
         for name in processes:
             with (stack.logs / f"{name}.log").open("wb") as log:
-                extra = {k: v for k, v in env.items() if k != "VAXCERT_PKI_DIR"}
-                stack.children[name] = demo.start(SERVICES[name], settings, extra, log=log)
+                stack.children[name] = demo.start(
+                    SERVICES[name], settings, env, log=log, cwd=stack.center_cwd
+                )
         failed = demo.wait_healthy([SERVICES[n] for n in processes], settings, stack.children, 120)
         if failed:
             logs = "".join((stack.logs / f"{n}.log").read_text() for n in failed)

@@ -51,7 +51,7 @@ def _store() -> Store:
     return store
 
 
-def parse_body(model: type[Model], actor_kind: str = "center") -> Model:
+def parse_body(model: type[Model]) -> Model:
     """The JSON body as ``model``, at most the relay's size (errors name fields, C04).
 
     A refused body leaves an operation log entry like any other refusal (C15): the reason code
@@ -60,7 +60,7 @@ def parse_body(model: type[Model], actor_kind: str = "center") -> Model:
     try:
         return web.parse_body(model, _RELAY_MAX_BYTES)
     except VaxcertError as refusal:
-        _log_refusal(actor_kind, refusal)
+        _log_refusal("center", refusal)
         raise
 
 
