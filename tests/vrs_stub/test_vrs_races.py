@@ -3,6 +3,7 @@ every caller gets a clear answer, never a 500, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,14 @@ from tests.vrs_stub.test_vrs_staff import _csv, _line
 from vaxcert import residents
 from vaxcert.errors import VaxcertError
 from vaxcert.municipality import KAGOSHIMA_CITY as KAGOSHIMA
-from vrs_stub.models import Passport, PassportRequest, QueryMatch, QueryRequest
+from vrs_stub import schema
+from vrs_stub.models import (
+    IssuanceRequest,
+    Passport,
+    PassportRequest,
+    QueryMatch,
+    QueryRequest,
+)
 from vrs_stub.services import Caller, RelayService, StaffService
 from vrs_stub.store import StaffPrincipal, Store
 
@@ -20,9 +28,9 @@ T = TypeVar("T")
 RACERS = 4
 
 
-def _race(call: Callable[[], T]) -> list[T | str]:
-    """Run ``call`` from RACERS threads released at once; refusals come back as their code."""
-    start = threading.Barrier(RACERS)
+def _race(call: Callable[[], T], racers: int = RACERS) -> list[T | str]:
+    """Run ``call`` from ``racers`` threads released at once; refusals come back as their code."""
+    start = threading.Barrier(racers)
 
     def one(_: int) -> T | str:
         start.wait()
@@ -31,14 +39,11 @@ def _race(call: Callable[[], T]) -> list[T | str]:
         except VaxcertError as refusal:
             return refusal.code
 
-    with ThreadPoolExecutor(RACERS) as pool:
-        return list(pool.map(one, range(RACERS)))
+    with ThreadPoolExecutor(racers) as pool:
+        return list(pool.map(one, range(racers)))
 
 
-def test_racing_passport_calls_all_succeed(store: Store) -> None:
-    service = RelayService(store)
-    caller = Caller("cert-center", "race-passport")
-    resident = residents.get("no-passport")
+def _record_id(service: RelayService, resident: residents.SyntheticResident, caller: Caller) -> str:
     match = service.query(
         QueryRequest(
             municipality_code=KAGOSHIMA,
@@ -46,14 +51,47 @@ def test_racing_passport_calls_all_succeed(store: Store) -> None:
             name=resident.name_kanji,
             birth_date=resident.birth_date,
             certificate_kind="domestic",
-            channel="app",
+            channel="kiosk",
         ),
         caller,
     )
     assert isinstance(match, QueryMatch)
+    return match.record_id
+
+
+def test_c20_concurrent_repeats_of_one_issuance_record_it_once(store: Store) -> None:
+    """The center retries a timed-out issuance call: racing repeats all succeed, one row."""
+    service = RelayService(store)
+    caller = Caller("cert-center", "race")
+    request = IssuanceRequest(
+        municipality_code=KAGOSHIMA,
+        record_id=_record_id(service, residents.CANARY, caller),
+        certificate_id="JPRACE000001",
+        issued_on=dt.date(2024, 1, 5),
+        certificate_kind="domestic",
+        channel="kiosk",
+    )
+    results = _race(lambda: service.record_issuance(request, caller).result, racers=8)
+    assert sorted(results) == ["already_recorded"] * 7 + ["recorded"]
+    with store.transaction(write=False) as conn:
+        rows = conn.execute(
+            schema.issuance.select().where(schema.issuance.c.certificate_id == "JPRACE000001")
+        ).all()
+        logged = conn.execute(
+            schema.operation.select().where(
+                schema.operation.c.action == "issuance",
+                schema.operation.c.request_id == "race",
+            )
+        ).all()
+    assert len(rows) == 1 and len(logged) == 1
+
+
+def test_racing_passport_calls_all_succeed(store: Store) -> None:
+    service = RelayService(store)
+    caller = Caller("cert-center", "race-passport")
     request = PassportRequest(
         municipality_code=KAGOSHIMA,
-        record_id=match.record_id,
+        record_id=_record_id(service, residents.get("no-passport"), caller),
         passport=Passport(
             family_roman="SHIKEN", given_roman="HANAKO", nationality="JPN", number="TZ1234567"
         ),

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -17,8 +14,6 @@ from vaxcert.municipality import KAGOSHIMA_CITY as KAGOSHIMA
 from vaxcert.municipality import KIRISHIMA_CITY as KIRISHIMA
 from vaxcert.residents import SyntheticResident
 from vrs_stub import schema
-from vrs_stub.models import IssuanceRequest, QueryMatch, QueryRequest
-from vrs_stub.services import Caller, RelayService
 from vrs_stub.store import Store
 
 
@@ -254,50 +249,6 @@ def test_issuance_for_a_record_of_another_partition_is_not_found_c12(
             schema.operation.select().where(schema.operation.c.action == "issuance")
         ).all()
     assert [(r.municipality_code, r.outcome) for r in rows] == [(KIRISHIMA, "vrs_record_not_found")]
-
-
-def test_c20_concurrent_repeats_of_one_issuance_record_it_once(store: Store) -> None:
-    """The center retries a timed-out issuance call: racing repeats all succeed, one row."""
-    service = RelayService(store)
-    caller = Caller("cert-center", "race")
-    query = QueryRequest(
-        municipality_code=KAGOSHIMA,
-        my_number=residents.CANARY.my_number,
-        name=residents.CANARY.name_kanji,
-        birth_date=residents.CANARY.birth_date,
-        certificate_kind="domestic",
-        channel="kiosk",
-    )
-    match = service.query(query, caller)
-    assert isinstance(match, QueryMatch)
-    request = IssuanceRequest(
-        municipality_code=KAGOSHIMA,
-        record_id=match.record_id,
-        certificate_id="JPRACE000001",
-        issued_on=dt.date(2024, 1, 5),
-        certificate_kind="domestic",
-        channel="kiosk",
-    )
-    start = threading.Barrier(8)
-
-    def record(_: int) -> str:
-        start.wait()
-        return service.record_issuance(request, caller).result
-
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(record, range(8)))
-    assert sorted(results) == ["already_recorded"] * 7 + ["recorded"]
-    with store.transaction(write=False) as conn:
-        rows = conn.execute(
-            schema.issuance.select().where(schema.issuance.c.certificate_id == "JPRACE000001")
-        ).all()
-        logged = conn.execute(
-            schema.operation.select().where(
-                schema.operation.c.action == "issuance",
-                schema.operation.c.request_id == "race",
-            )
-        ).all()
-    assert len(rows) == 1 and len(logged) == 1
 
 
 def test_passport_from_the_app_is_on_file_for_the_kiosk(
