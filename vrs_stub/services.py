@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from vaxcert.errors import VaxcertError
 from vrs_stub import csvio, schema
@@ -279,8 +279,10 @@ class StaffService:
             )
         try:
             return self._import(principal, code, parsed.records, caller)
-        except IntegrityError:
-            # Another import inserted the same person or address number after our check
+        except DBAPIError as exc:
+            if not _lost_a_race(exc):
+                raise
+            # Another import wrote the same person or address number after our snapshot
             # (PostgreSQL lets both run); this one rolled back whole. The error's text quotes
             # key values (a blind index), so only the code is kept (C08).
             self._log_import_rejected(principal, code, "concurrent import", caller)
@@ -307,7 +309,9 @@ class StaffService:
         records: list[csvio.ParsedRecord],
         caller: Caller,
     ) -> dict[str, int]:
-        with self.store.transaction() as conn:
+        # One snapshot: the My Number and address-number checks must see the same records, or a
+        # concurrent import committing in between reads as "address used by another record".
+        with self.store.transaction(snapshot=True) as conn:
             partition = self.store.partition(conn, code)
             if partition is None:
                 raise VaxcertError("vrs_record_not_found")
@@ -414,6 +418,11 @@ class StaffService:
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
             for row in rows
         ]
+
+
+def _lost_a_race(exc: DBAPIError) -> bool:
+    """A unique key taken meanwhile, or PostgreSQL's serialization failure (SQLSTATE 40001)."""
+    return isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) == "40001"
 
 
 def _actor(principal: StaffPrincipal, caller: Caller) -> str:

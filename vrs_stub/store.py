@@ -1018,10 +1018,16 @@ class Store:
         return self._writers.turn() if self._writers is not None else nullcontext()
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Connection]:
-        """One database transaction; committed when the block ends without an exception."""
+    def transaction(self, write: bool = True, snapshot: bool = False) -> Iterator[Connection]:
+        """One database transaction; committed when the block ends without an exception.
+
+        ``snapshot``: every statement sees the same snapshot (PostgreSQL REPEATABLE READ; SQLite's
+        transactions always do), for checks that must agree with each other.
+        """
         with self.write_turn() if write else nullcontext(), self.engine.connect() as conn:
             conn.execution_options(vrs_begin="IMMEDIATE" if write else "DEFERRED")
+            if snapshot and self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 
