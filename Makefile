@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := softhsm2 chromium fonts-ipaexfont-gothic
 SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
 
 # IPAex Gothic for the certificate PDF without apt (platform.md): the TrueType file inside this
-# PyPI package, installed without its matplotlib dependency (cert_center/pdf.py finds it there).
+# PyPI package, installed without its matplotlib dependency (vaxcert/certificate/pdf.py finds it there).
 FONT_PACKAGE := matplotlib-fontja==1.1.0
 
 .PHONY: demo test lint typecheck pytest system-deps certs clean bench

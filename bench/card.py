@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kiosk.card import ca_key_table, cards
-from kiosk.card.harness import READER_SLOT0, VirtualCardProcess, stack_available, start_pcscd
-from kiosk.card.inprocess import InProcessCardReader
-from kiosk.card.models import CardRead
 from vaxcert import pki, residents
+from vaxcert.card import ca_key_table, cards
+from vaxcert.card.harness import READER_SLOT0, VirtualCardProcess, stack_available, start_pcscd
+from vaxcert.card.inprocess import InProcessCardReader
+from vaxcert.card.models import CardRead
 from vaxcert.config import load_settings
 
 RUNS = 20
@@ -58,7 +58,7 @@ def main() -> int:
         timed(lambda: baseline_reader.read(pin), 3)
         baseline = statistics.median(timed(lambda: baseline_reader.read(pin), RUNS))
 
-        from kiosk.card.pcsc import PcscCardReader
+        from vaxcert.card.pcsc import PcscCardReader
 
         pcscd = start_pcscd(work / "pcscd")
         reader = PcscCardReader(READER_SLOT0, ca_keys=ca_keys, timeout=10.0)

@@ -4,7 +4,7 @@
         [--workers 2] [--threads 8] [--client-processes 4] [--database-url postgresql://...]
 
 Starts `vaxcert serve` for vrs (seeded), signer-api and center-kiosk-api (gunicorn, gthread,
-keep-alive; `vaxcert.stack`), then drives `POST /v1/kiosk/certificates` with pre-built
+keep-alive; `launch.stack`), then drives `POST /v1/kiosk/certificates` with pre-built
 virtual-card files from ``--clients`` concurrent clients (the kiosk's own kept-alive mTLS channel
 each, spread over processes) for ``--seconds``. Baseline in the same run: `GET /healthz` of the
 center over the same mTLS channel and concurrency (what the channel alone allows). Prints
@@ -29,13 +29,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from kiosk.card import cards
+from launch.stack import CENTER_PROCESSES, SEEDED_CODES, remove, start_stack
 from vaxcert import pki
+from vaxcert.card import cards
 from vaxcert.config import Settings
 from vaxcert.errors import VaxcertError
 from vaxcert.relay import Channel
 from vaxcert.residents import SyntheticResident
-from vaxcert.stack import CENTER_PROCESSES, SEEDED_CODES, remove, start_stack
 from vrs_stub import seed
 
 PROCESSES = CENTER_PROCESSES

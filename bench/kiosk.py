@@ -20,14 +20,14 @@ from pathlib import Path
 # This script is named like the package it measures: keep its own folder off the import path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from kiosk.card import create_reader
-from kiosk.card.harness import READER_SLOT0, HarnessError, VirtualCardProcess, start_pcscd
 from kiosk.clients import CenterClient
 from kiosk.devices import SimulatedCashUnit, SimulatedPrinter
 from kiosk.models import KioskSession
 from kiosk.services import Devices, Kiosk, default_renderer, inline_runner
+from launch.stack import remove, start_stack
+from vaxcert.card import create_reader
+from vaxcert.card.harness import READER_SLOT0, HarnessError, VirtualCardProcess, start_pcscd
 from vaxcert.residents import CANARY
-from vaxcert.stack import remove, start_stack
 
 SAMPLES = 20
 WARMUP = 3
@@ -97,7 +97,7 @@ def main() -> int:
 
         # The steps on their own, same parts.
         reads, issues, renders = [], [], []
-        from cert_center.models import CardFilesIn, CertificateRequest, Consent
+        from vaxcert.contracts.kiosk_api import CardFilesIn, CertificateRequest, Consent
 
         for _ in range(SAMPLES):
             t0 = time.perf_counter()

@@ -1,9 +1,10 @@
 """Certificate PDF rendering time against a naive render measured in the same run (design.md §5).
 
 Renders the canary's 7-dose 海外用 certificate (really signed: SHC + VDS-NC) with
-``cert_center.pdf.render_certificate`` and with a naive baseline: the same page, but the QR codes
-built by ``segno.make`` (automatic mask selection, as signer/qr.py builds them) and placed as PNG
-images. Both run interleaved, round by round, so load from other processes shifts them alike.
+``vaxcert.certificate.pdf.render_certificate`` and with a naive baseline: the same page, but the
+QR codes built by ``segno.make`` (automatic mask selection, as vaxcert/certificate/qr.py builds
+them) and placed as PNG images. Both run interleaved, round by round, so load from other
+processes shifts them alike.
 Prints the medians, their ratio, the QR step alone and the once-per-process start-up costs.
 Target: ≤ 80 ms median for the 海外用 page.
 
@@ -30,14 +31,14 @@ import segno
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from cert_center import pdf
-from cert_center.models import CertificateIssued
-from cert_center.qrmatrix import QrMatrix, shc_matrix, vdsnc_matrix
-from cert_center.samples import sample_issued
-from signer import qr as signer_qr
+from launch.samples import sample_issued
 from signer.services import SignerService
 from vaxcert import pki
+from vaxcert.certificate import pdf
+from vaxcert.certificate import qr as signer_qr
+from vaxcert.certificate.qrmatrix import QrMatrix, shc_matrix, vdsnc_matrix
 from vaxcert.config import load_settings
+from vaxcert.contracts.kiosk_api import CertificateIssued
 
 TARGET_MS = 80.0
 
@@ -135,7 +136,10 @@ def main() -> None:
                 ),
                 segno.make(vdsnc_text, mode="byte", error="m", micro=False, eci=False, mask=0),
             ),
-            "cert_center.qrmatrix": lambda: (shc_matrix(shc_text), vdsnc_matrix(vdsnc_text)),
+            "vaxcert.certificate.qrmatrix": lambda: (
+                shc_matrix(shc_text),
+                vdsnc_matrix(vdsnc_text),
+            ),
         },
         args.rounds,
     )
@@ -148,7 +152,7 @@ def main() -> None:
     print(f"  baseline  segno (automatic mask) + PNG images  {baseline:8.1f} ms")
     verdict = "meets" if ours <= TARGET_MS else "MISSES"
     print(
-        f"  vaxcert   cert_center.pdf.render_certificate     {ours:8.1f} ms"
+        f"  vaxcert   vaxcert.certificate.pdf.render_certificate     {ours:8.1f} ms"
         f"   ({verdict} the {TARGET_MS:.0f} ms target)"
     )
     print(f"  ratio     baseline / vaxcert                     {baseline / ours:8.2f} x")

@@ -26,15 +26,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from signer import shc as shc_issue
-from signer import vdsnc as vdsnc_issue
+from signer import shc_issue as shc_issue
+from signer import vdsnc_issue as vdsnc_issue
 from signer.interfaces import KeySigner
 from signer.keys import Pkcs11KeySigner, Pkcs11Token
-from signer.models import CertificateContent
 from signer.samples import example_content
 from signer.services import SignerService
 from vaxcert import pki
 from vaxcert.config import load_settings
+from vaxcert.contracts.signing import CertificateContent
 from vaxcert.residents import CANARY
 
 SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")

@@ -29,13 +29,12 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, select
 
-from vaxcert import municipality as lgcode
-from vaxcert import pki, residents
+from launch.demo import free_port
+from vaxcert import lgcode, pki, residents
 from vaxcert.config import Settings, load_settings
-from vaxcert.demo import free_port
+from vaxcert.contracts.vrs_relay import QueryRequest
 from vaxcert.relay import Channel
 from vrs_stub import schema, seed
-from vrs_stub.models import QueryRequest
 from vrs_stub.services import Caller, RelayService
 from vrs_stub.store import Store, make_engine
 
@@ -202,7 +201,7 @@ def run_backend(args: argparse.Namespace, backend: str, work: Path, settings: Se
         if db_schema:
             env["VAXCERT_VRS__DB_SCHEMA"] = db_schema
         child = subprocess.Popen(
-            [sys.executable, "-m", "vaxcert.cli", "serve", "vrs"],
+            [sys.executable, "-m", "launch.cli", "serve", "vrs"],
             env=env,
             cwd=work,
             start_new_session=True,

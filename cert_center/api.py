@@ -6,9 +6,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from cert_center import metrics
 from cert_center.issuance import IssuanceService
-from cert_center.models import Accepted, CertificateRequest, Heartbeat, Receipt
 from cert_center.services import Center
 from vaxcert.config import KioskEntry
+from vaxcert.contracts.kiosk_api import Accepted, CertificateRequest, Heartbeat, Receipt
 from vaxcert.errors import VaxcertError
 from vaxcert.web import current_peer, parse_body
 

@@ -9,12 +9,11 @@ from flask import Flask, Response
 
 from cert_center import metrics
 from cert_center.api import kiosk_api
-from cert_center.clients import VrsClient
+from cert_center.clients import SignerClient, VrsClient
 from cert_center.issuance import IssuanceService
 from cert_center.services import Center
-from kiosk.card import ca_key_table
-from signer.clients import SignerClient
 from vaxcert import kvstore, web
+from vaxcert.card import ca_key_table
 from vaxcert.config import Settings, load_settings
 
 Surface = Literal["kiosk_api", "app_api", "ops"]

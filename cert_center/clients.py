@@ -1,5 +1,9 @@
-"""The center's calls to other services: VRS over LGWAN mTLS (the signer's client lives in
-:mod:`signer.clients`). Each call is wrapped by a circuit breaker and timed (design.md §5)."""
+"""The center's calls to other services: VRS over LGWAN mTLS and the signer over internal-CA mTLS.
+
+Each VRS call is wrapped by a circuit breaker and timed (design.md §5). Refusals come back as
+:class:`vaxcert.errors.VaxcertError` with the callee's reason code; an unreachable or failing
+callee is ``service_unavailable``.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,8 @@ from pydantic import TypeAdapter
 from cert_center import metrics
 from vaxcert import pki
 from vaxcert.config import Settings
-from vaxcert.errors import VaxcertError
-from vaxcert.relay import Channel
-from vaxcert.resilience import CircuitBreaker, CircuitOpenError
-from vrs_stub.models import (
+from vaxcert.contracts.signing import CertificateContent, CertificateResult, ShcResult, VdsncResult
+from vaxcert.contracts.vrs_relay import (
     IssuanceRequest,
     IssuanceResponse,
     QueryIdentityMismatch,
@@ -23,6 +25,9 @@ from vrs_stub.models import (
     QueryNoMatch,
     QueryRequest,
 )
+from vaxcert.errors import VaxcertError
+from vaxcert.relay import Channel
+from vaxcert.resilience import CircuitBreaker, CircuitOpenError
 
 T = TypeVar("T")
 QueryAnswer = QueryMatch | QueryNoMatch | QueryIdentityMismatch
@@ -88,3 +93,44 @@ class VrsClient:
     def record_issuance(self, request: IssuanceRequest) -> IssuanceResponse:
         """Record the certificate id and date (C20); idempotent on the certificate id."""
         return self.channel.post_json("/v1/issuances", request, _ISSUANCE_ANSWER)
+
+
+class SignerClient:
+    """Calls ``POST /v1/shc``, ``/v1/vdsnc`` and ``/v1/certificates`` of the signer."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, client: str = "center-internal-client", timeout: float = 5.0
+    ) -> SignerClient:
+        """The client the center uses: the configured signer URL and its internal-CA certificate."""
+        directory = settings.pki_dir
+        return cls(
+            Channel(
+                settings.url("signer_api"),
+                pki.cert_path(directory, "internal-ca"),
+                pki.cert_path(directory, client),
+                pki.key_path(directory, client),
+                timeout,
+                "signer",
+            )
+        )
+
+    def certificates(self, content: CertificateContent) -> CertificateResult:
+        """Both QR payloads the certificate's kind carries."""
+        return self.channel.post_json("/v1/certificates", content, _CERTIFICATES, True)
+
+    def shc(self, content: CertificateContent) -> ShcResult:
+        """The SMART Health Card only."""
+        return self.channel.post_json("/v1/shc", content, _SHC, True)
+
+    def vdsnc(self, content: CertificateContent) -> VdsncResult:
+        """The ICAO VDS-NC only (overseas)."""
+        return self.channel.post_json("/v1/vdsnc", content, _VDSNC, True)
+
+
+_CERTIFICATES: TypeAdapter[CertificateResult] = TypeAdapter(CertificateResult)
+_SHC: TypeAdapter[ShcResult] = TypeAdapter(ShcResult)
+_VDSNC: TypeAdapter[VdsncResult] = TypeAdapter(VdsncResult)

@@ -17,20 +17,20 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from cert_center import metrics, rules
-from cert_center.clients import VrsClient, breaker_for, guarded
-from cert_center.models import (
+from cert_center.clients import SignerClient, VrsClient, breaker_for, guarded
+from cert_center.services import Center
+from vaxcert import vaccines
+from vaxcert.card.models import CardFiles, CardRead
+from vaxcert.card.verify import CaKeyTable, verify_card_files
+from vaxcert.config import KioskEntry, MunicipalityEntry, Settings
+from vaxcert.contracts.kiosk_api import (
     CertificateIssued,
     CertificateRequest,
     DoseView,
     HolderView,
     IssuedMunicipality,
 )
-from cert_center.services import Center
-from kiosk.card.models import CardFiles, CardRead
-from kiosk.card.verify import CaKeyTable, verify_card_files
-from signer import vaccines
-from signer.clients import SignerClient
-from signer.models import (
+from vaxcert.contracts.signing import (
     CertificateContent,
     CertificateResult,
     Dose,
@@ -39,15 +39,14 @@ from signer.models import (
     PersonName,
     RomanName,
 )
-from vaxcert.config import KioskEntry, MunicipalityEntry, Settings
-from vaxcert.errors import VaxcertError
-from vrs_stub.models import (
+from vaxcert.contracts.vrs_relay import (
     IssuanceRequest,
     QueryIdentityMismatch,
     QueryMatch,
     QueryNoMatch,
     QueryRequest,
 )
+from vaxcert.errors import VaxcertError
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from cert_center import metrics
-from cert_center.models import Heartbeat, KioskConfig, MunicipalityView, Receipt
 from vaxcert.config import CenterSettings, KioskEntry, MunicipalityEntry
+from vaxcert.contracts.kiosk_api import Heartbeat, KioskConfig, MunicipalityView, Receipt
 from vaxcert.errors import VaxcertError
 from vaxcert.kvstore import KeyValueStore
 

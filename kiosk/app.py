@@ -15,12 +15,12 @@ from flask.sessions import SecureCookieSession, SessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from kiosk.card import create_reader
 from kiosk.clients import CenterClient
 from kiosk.devices import create_cash_unit, create_printer
 from kiosk.models import KioskSession
 from kiosk.services import Devices, Kiosk
 from vaxcert import web
+from vaxcert.card import create_reader
 from vaxcert.config import Settings, load_settings
 from vaxcert.errors import ConfigError
 
@@ -80,7 +80,7 @@ def build_kiosk(settings: Settings, **kwargs: Any) -> Kiosk:
     """The kiosk service with the configured center client and devices."""
     reader = create_reader(settings)
     if settings.kiosk.demo and settings.card.reader == "virtual":
-        from kiosk.card.inprocess import InProcessCardReader
+        from vaxcert.card.inprocess import InProcessCardReader
 
         if isinstance(reader, InProcessCardReader):
             reader.remove()  # demo: the reader starts empty; the demo panel inserts cards

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from kiosk.card import cards
+from vaxcert.card import cards
 from vaxcert.errors import VaxcertError
 
 
@@ -45,7 +45,7 @@ def sim_command(
     virtual cards' PINs are listed by `vaxcert demo`.
     """
     from kiosk.sim import SimResult, simulate
-    from vaxcert.cli import settings_from
+    from vaxcert.config import settings_from
 
     settings = settings_from(ctx)
     try:

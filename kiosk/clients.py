@@ -8,7 +8,9 @@ import time
 
 from pydantic import TypeAdapter
 
-from cert_center.models import (
+from vaxcert import pki
+from vaxcert.config import Settings
+from vaxcert.contracts.kiosk_api import (
     Accepted,
     CertificateIssued,
     CertificateRequest,
@@ -16,8 +18,6 @@ from cert_center.models import (
     KioskConfig,
     Receipt,
 )
-from vaxcert import pki
-from vaxcert.config import Settings
 from vaxcert.relay import Channel
 
 _CONFIG: TypeAdapter[KioskConfig] = TypeAdapter(KioskConfig)

@@ -13,11 +13,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from kiosk.card import cards
-from kiosk.card.inprocess import InProcessCardReader
 from kiosk.devices import ACCEPTED_YEN, SimulatedCashUnit, SimulatedPrinter
 from kiosk.services import Kiosk
 from vaxcert import residents
+from vaxcert.card import cards
+from vaxcert.card.inprocess import InProcessCardReader
 
 page = Blueprint("kiosk_demo", __name__)
 api = Blueprint("kiosk_demo_api", __name__, url_prefix="/demo/api")

@@ -1,4 +1,4 @@
-"""The kiosk's device contracts besides the card reader (:class:`kiosk.card.CardReader`).
+"""The kiosk's device contracts besides the card reader (:class:`vaxcert.card.CardReader`).
 
 Callers ask for a :class:`Printer` or a :class:`CashUnit`; configuration picks the implementation
 (:mod:`kiosk.devices`): a simulator with test hooks for the demo and tests, CUPS for a real

@@ -12,8 +12,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from cert_center.models import CertificateIssued, CertificateKind, KioskConfig, MunicipalityView
 from kiosk.interfaces import PrintJob
+from vaxcert.contracts.kiosk_api import (
+    CertificateIssued,
+    CertificateKind,
+    KioskConfig,
+    MunicipalityView,
+)
 from vaxcert.reasons import Language
 
 Screen = Literal[

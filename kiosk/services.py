@@ -19,16 +19,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from cert_center.models import (
-    CardFilesIn,
-    CertificateIssued,
-    CertificateRequest,
-    Consent,
-    Heartbeat,
-    Receipt,
-)
-from kiosk.card import CardReader
-from kiosk.card.errors import (
+from kiosk.clients import CenterClient
+from kiosk.devices import PrinterError
+from kiosk.interfaces import CashUnit, DeviceState, Printer, PrintJob, PrintOutcome
+from kiosk.models import WORKING, KioskSession, Screen
+from vaxcert import reasons
+from vaxcert.card import CardReader
+from vaxcert.card.errors import (
     CardDataError,
     CardError,
     CardRemovedError,
@@ -37,12 +34,15 @@ from kiosk.card.errors import (
     PinLockedError,
     WrongPinError,
 )
-from kiosk.clients import CenterClient
-from kiosk.devices import PrinterError
-from kiosk.interfaces import CashUnit, DeviceState, Printer, PrintJob, PrintOutcome
-from kiosk.models import WORKING, KioskSession, Screen
-from vaxcert import reasons
 from vaxcert.config import Settings
+from vaxcert.contracts.kiosk_api import (
+    CardFilesIn,
+    CertificateIssued,
+    CertificateRequest,
+    Consent,
+    Heartbeat,
+    Receipt,
+)
 from vaxcert.errors import VaxcertError
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ _DEVICE_WAIT: frozenset[Screen] = frozenset(
 
 def default_renderer(issued: CertificateIssued, copies: int) -> bytes:
     """The certificate PDF, rendered in memory by the module the center's app API shares."""
-    from cert_center.pdf import render_certificate
+    from vaxcert.certificate.pdf import render_certificate
 
     return render_certificate(issued, copies=copies)
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from kiosk.card import CardReader, cards, create_reader
-from kiosk.card.errors import NoReaderError
-from kiosk.card.inprocess import InProcessCardReader
 from kiosk.clients import CenterClient
 from kiosk.devices import SimulatedCashUnit, SimulatedPrinter
 from kiosk.models import KioskSession
 from kiosk.services import Devices, Kiosk, Renderer, default_renderer, inline_runner
 from vaxcert import reasons
+from vaxcert.card import CardReader, cards, create_reader
+from vaxcert.card.errors import NoReaderError
+from vaxcert.card.inprocess import InProcessCardReader
 from vaxcert.config import Settings
 
 Outcome = Literal["issued", "refused", "error"]
@@ -64,7 +64,7 @@ class _PcscCard:
         self.pcscd: object | None = None
 
     def insert(self, reader: CardReader, timeout: float) -> None:
-        from kiosk.card.harness import HarnessError
+        from vaxcert.card.harness import HarnessError
 
         if reader.wait_for_card(0.0):
             return  # a card (real or virtual) is already there
@@ -79,7 +79,7 @@ class _PcscCard:
                     raise NoReaderError(f"no virtual card on vpcd: {exc}") from None
 
     def _place(self, reader: CardReader, timeout: float) -> None:
-        from kiosk.card.harness import VirtualCardProcess, start_pcscd
+        from vaxcert.card.harness import VirtualCardProcess, start_pcscd
 
         assert self.workdir is not None
         pcscd = start_pcscd(self.workdir / "pcscd")
@@ -92,7 +92,7 @@ class _PcscCard:
 
     def remove_card(self) -> None:
         """Take the virtual card away (its process ends; pcscd then sees the slot empty)."""
-        from kiosk.card.harness import VirtualCardProcess
+        from vaxcert.card.harness import VirtualCardProcess
 
         if isinstance(self.process, VirtualCardProcess):
             self.process.stop()
@@ -100,7 +100,7 @@ class _PcscCard:
 
     def remove(self) -> None:
         """Take the card away; stop a pcscd started here; delete the temp dir."""
-        from kiosk.card.harness import Pcscd
+        from vaxcert.card.harness import Pcscd
 
         self.remove_card()
         if isinstance(self.pcscd, Pcscd):

@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel
 
-from signer.models import CertificateContent, CertificateResult, ShcResult, VdsncResult
 from signer.services import SignerService
-from signer.shc import IssuedShc
-from signer.vdsnc import IssuedVdsnc
+from signer.shc_issue import IssuedShc
+from signer.vdsnc_issue import IssuedVdsnc
 from vaxcert import web
+from vaxcert.contracts.signing import CertificateContent, CertificateResult, ShcResult, VdsncResult
 from vaxcert.errors import VaxcertError
 
 log = logging.getLogger(__name__)

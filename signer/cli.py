@@ -10,13 +10,13 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from signer import qr
 from signer.samples import example_content
 from signer.services import SignerService
-from signer.shc import IssuedShc
-from signer.vdsnc import IssuedVdsnc
+from signer.shc_issue import IssuedShc
+from signer.vdsnc_issue import IssuedVdsnc
 from vaxcert import residents
-from vaxcert.cli import settings_from
+from vaxcert.certificate import qr
+from vaxcert.config import settings_from
 from vaxcert.errors import VaxcertError
 
 
@@ -78,7 +78,7 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def issue(ctx: click.Context, input_file: Path, out_dir: Path) -> None:
     """Sign one certificate with the local keys and write its files (scripted use and tests)."""
-    from signer.models import CertificateContent
+    from vaxcert.contracts.signing import CertificateContent
 
     service = _service(ctx)
     try:

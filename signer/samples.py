@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from signer.models import (
+from vaxcert.contracts.signing import (
     CertificateContent,
     Dose,
     Holder,

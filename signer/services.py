@@ -22,17 +22,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from signer import certificates
-from signer import shc as shc_format
-from signer import vdsnc as vdsnc_format
+from signer import shc_issue as shc_format
+from signer import vdsnc_issue as vdsnc_format
 from signer.interfaces import KeySigner
 from signer.keys import FileKeySigner, Pkcs11KeySigner, Pkcs11Token
-from signer.models import CertificateContent
 from signer.state import BscKey, KeyRef, KeyState, ShcKey, StateStore
-from signer.vaccines import VaccineTable
 from vaxcert import pki
 from vaxcert.config import Settings
+from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
 from vaxcert.formats import shc
+from vaxcert.vaccines import VaccineTable
 
 log = logging.getLogger(__name__)
 _CERTIFICATE_ID = re.compile(r"[0-9A-Z]{1,12}")

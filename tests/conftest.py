@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from vaxcert.card.harness import HarnessError, Pcscd, start_pcscd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,3 +33,14 @@ def testdata() -> Path:
 def repo_root() -> Path:
     """The project's checkout."""
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
+    """pcscd with a vpcd slot, one per session (one per machine): started here or reused."""
+    try:
+        handle = start_pcscd(tmp_path_factory.mktemp("pcscd"))
+    except HarnessError as exc:
+        pytest.fail(f"PC/SC test stack unavailable: {exc}")
+    yield handle
+    handle.stop()

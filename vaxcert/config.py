@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any, Literal
 
+import click
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -22,7 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from vaxcert import municipality
+from vaxcert import lgcode as municipality
 from vaxcert.errors import ConfigError
 
 TlsMode = Literal["mtls", "tls", "plain"]
@@ -261,7 +262,7 @@ class CardCaKey(BaseModel):
 
 
 class CardSettings(BaseModel):
-    """The card layer (kiosk/card): which reader, its timeout, and the CA key table (C01, C03)."""
+    """The card layer (vaxcert/card): which reader, its timeout, and the CA key table (C01, C03)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -468,3 +469,15 @@ def masked(settings: Settings) -> dict[str, Any]:
 
     data = json.loads(settings.model_dump_json())
     return dict(mask(data))
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    """The validated settings of this invocation; a bad setting ends it with its name."""
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            obj["settings"] = load_settings(obj.get("config_file"), **obj.get("overrides", {}))
+        except ConfigError as exc:
+            raise click.ClickException(f"invalid configuration: {exc.detail}") from None
+    settings: Settings = obj["settings"]
+    return settings

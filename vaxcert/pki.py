@@ -347,6 +347,17 @@ def issue(
     return cert
 
 
+def issue_terminal_cert(directory: Path, name: str) -> x509.Certificate:
+    """Issue (or re-issue, keeping its key) an LGWAN-CA client certificate ``name``.
+
+    Development only: a municipal terminal's certificate comes from the real LGWAN CA in
+    production.
+    """
+    return issue(
+        directory, Spec(name, name, "client", "lgwan-ca", purpose="municipal LGWAN terminal")
+    )
+
+
 def _still_good(directory: Path, spec: Spec, issuer: x509.Certificate | None) -> bool:
     kp, cp = key_path(directory, spec.name), cert_path(directory, spec.name)
     if not (kp.exists() and cp.exists()):

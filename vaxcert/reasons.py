@@ -106,7 +106,7 @@ _ALL: tuple[Reason, ...] = (
         "市区町村の窓口でロックの解除を受けてください。",
         "Please have the PIN reset at your municipal office.",
     ),
-    # Card layer (issue 3; kiosk/card): reader states, PIN (C01) and card-data verification (C03).
+    # Card layer (issue 3; vaxcert/card): reader states, PIN (C01) and card-data verification (C03).
     Reason(
         "card_reader_unavailable",
         503,
@@ -624,7 +624,7 @@ _ALL: tuple[Reason, ...] = (
         "アプリで一度申請するか、市区町村の窓口で申請してください。",
         "Apply once with the smartphone app, or at the municipal counter.",
     ),
-    # Certificate PDF (issue 8; cert_center/pdf.py, shared by the kiosk and the app API).
+    # Certificate PDF (issue 8; vaxcert/certificate/pdf.py, shared by the kiosk and the app API).
     Reason(
         "certificate_unprintable",
         502,

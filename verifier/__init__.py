@@ -5,7 +5,8 @@ Public names: :func:`verify`, :func:`verify_all`, :class:`Result`, :class:`Dose`
 an underscore may change.
 """
 
-from verifier.models import Dose, Finding, Result
+from vaxcert.policy import Finding
+from verifier.models import Dose, Result
 from verifier.services import verify, verify_all
 from verifier.trust import TrustStore, TrustStoreError, load_trust_store
 

@@ -11,19 +11,19 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import hashes
 
 from vaxcert.formats import FormatError, shc
-from verifier import _x509, vaccines
-from verifier.models import Dose, Finding, Result
-from verifier.policy import (
+from vaxcert.policy import (
     AllOf,
     Check,
     Failure,
+    Finding,
     Outcome,
     Success,
     fail,
-    trust_freshness,
     warn,
 )
-from verifier.trust import ShcIssuer, TrustedKey, TrustStore
+from verifier import _x509, vaccines
+from verifier.models import Dose, Result
+from verifier.trust import ShcIssuer, TrustedKey, TrustStore, trust_freshness
 
 Origin = Literal["qr", "jws", "file"]
 _RESOURCE_N = re.compile(r"resource:(0|[1-9][0-9]*)")

@@ -12,19 +12,19 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from vaxcert.formats import FormatError, vdsnc
-from verifier import _x509
-from verifier.models import Dose, Finding, Result
-from verifier.policy import (
+from vaxcert.policy import (
     AllOf,
     Check,
     Failure,
+    Finding,
     Outcome,
     Success,
     fail,
-    trust_freshness,
     warn,
 )
-from verifier.trust import TrustedCsca, TrustStore
+from verifier import _x509
+from verifier.models import Dose, Result
+from verifier.trust import TrustedCsca, TrustStore, trust_freshness
 
 _ALGORITHMS: dict[str, tuple[type[ec.EllipticCurve], hashes.HashAlgorithm]] = {
     "ES256": (ec.SECP256R1, hashes.SHA256()),

@@ -14,8 +14,7 @@ from typing import Any, Literal
 
 import click
 
-from vaxcert.cli import settings_from
-from vaxcert.config import Settings
+from vaxcert.config import Settings, settings_from
 from verifier import _x509
 from verifier.models import Result
 from verifier.services import verify_all

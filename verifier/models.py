@@ -6,36 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from vaxcert import reasons
+from vaxcert.policy import Finding
 
 Format = Literal["shc", "vdsnc", "unknown"]
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One failure or warning: a code from the one catalogue plus an operator detail.
-
-    ``detail`` names the rule that broke (never personal data); the texts come from the catalogue.
-    """
-
-    code: str
-    detail: str = ""
-
-    @property
-    def reason(self) -> reasons.Reason:
-        """The catalogue entry of ``code``."""
-        return reasons.get(self.code)
-
-    def to_json(self) -> dict[str, str]:
-        """Code, ja/en message and next step."""
-        reason = self.reason
-        body = {"code": self.code, "ja": reason.ja, "en": reason.en}
-        if reason.next_en:
-            body["next_ja"] = reason.next_ja
-            body["next_en"] = reason.next_en
-        if self.detail:
-            body["detail"] = self.detail
-        return body
 
 
 @dataclass(frozen=True, slots=True)

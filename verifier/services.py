@@ -10,8 +10,9 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+from vaxcert.policy import Finding
 from verifier import _inputs, _shc, _vdsnc
-from verifier.models import Finding, Result
+from verifier.models import Result
 from verifier.trust import TrustStore
 
 log = logging.getLogger(__name__)

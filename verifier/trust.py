@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from vaxcert.errors import VaxcertError
 from vaxcert.formats import FormatError, jose
+from vaxcert.policy import Success, warn
 from verifier import _x509
 
 log = logging.getLogger(__name__)
@@ -498,3 +499,12 @@ def _state_time(state: dict[str, Any], kind: str, key: str) -> dt.datetime | Non
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def trust_freshness(
+    updated_at: dt.datetime | None, at: dt.datetime, stale_after: dt.timedelta
+) -> Success:
+    """Warn ``trust_stale`` when trust data was last updated more than ``stale_after`` ago."""
+    if updated_at is not None and at - updated_at > stale_after:
+        return warn("trust_stale", f"updated {updated_at.date().isoformat()}")
+    return Success()

@@ -13,17 +13,11 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel
 
-from vaxcert import municipality as lgcode
-from vaxcert import web
+from vaxcert import lgcode, web
 from vaxcert.config import Settings
+from vaxcert.contracts.vrs_relay import RECORD_ID, IssuanceRequest, PassportRequest, QueryRequest
 from vaxcert.errors import VaxcertError
 from vaxcert.web import current_peer
-from vrs_stub.models import (
-    RECORD_ID,
-    IssuanceRequest,
-    PassportRequest,
-    QueryRequest,
-)
 from vrs_stub.services import Caller, RelayService, StaffService
 from vrs_stub.store import StaffPrincipal, Store
 

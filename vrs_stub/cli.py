@@ -6,13 +6,9 @@ import time
 from pathlib import Path
 
 import click
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from vaxcert import municipality as lgcode
-from vaxcert import pki
-from vaxcert.cli import settings_from
-from vaxcert.config import Settings
+from vaxcert import lgcode, pki
+from vaxcert.config import Settings, settings_from
 from vaxcert.errors import ConfigError
 from vrs_stub import crypto, seed
 from vrs_stub.models import STAFF_ROLES
@@ -271,27 +267,5 @@ def terminal_cert(ctx: click.Context, name: str, directory: Path | None) -> None
     if name in settings.vrs.relay_client_cns:
         # C09: the relay admits its clients by name; a terminal must never carry one.
         raise click.BadParameter(f"{name} is a relay client name (the center's)")
-    issue_terminal_cert(target, name)
+    pki.issue_terminal_cert(target, name)
     click.echo(f"wrote {pki.cert_path(target, name)} and {pki.key_path(target, name)}")
-
-
-def issue_terminal_cert(directory: Path, name: str) -> None:
-    """Write an LGWAN-CA client certificate and key named ``name`` into the PKI directory."""
-    spec = pki.Spec(name, name, "client", "lgwan-ca", purpose="municipal LGWAN terminal")
-    key_file = pki.key_path(directory, name)
-    key = pki.load_key(key_file) if key_file.exists() else ec.generate_private_key(ec.SECP256R1())
-    certificate = pki.build_certificate(
-        spec,
-        key,
-        pki.load_cert(pki.cert_path(directory, "lgwan-ca")),
-        pki.load_key(pki.key_path(directory, "lgwan-ca")),
-    )
-    pki.write_private(
-        key_file,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-    pki.cert_path(directory, name).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))

@@ -20,8 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vaxcert import municipality as lgcode
-from vaxcert import mynumber, residents
+from vaxcert import lgcode, mynumber, residents
 from vaxcert.residents import SyntheticResident
 from vrs_stub import vaccines
 from vrs_stub.crypto import PartitionKeys

@@ -15,16 +15,12 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from vaxcert.errors import VaxcertError
-from vrs_stub import csvio, schema
-from vrs_stub.models import (
+from vaxcert.contracts.vrs_relay import (
     Dose,
     Flags,
-    IssuanceRecord,
     IssuanceRequest,
     IssuanceResponse,
     Passport,
-    PassportData,
     PassportRequest,
     PassportResponse,
     QueryIdentityMismatch,
@@ -32,6 +28,9 @@ from vrs_stub.models import (
     QueryNoMatch,
     QueryRequest,
 )
+from vaxcert.errors import VaxcertError
+from vrs_stub import csvio, schema
+from vrs_stub.models import IssuanceRecord, PassportData
 from vrs_stub.store import Partition, StaffPrincipal, Store
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from vaxcert import municipality as lgcode
+from vaxcert import lgcode
 from vaxcert.config import Settings
 from vaxcert.errors import ConfigError
 from vrs_stub import crypto, schema

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from cert_center.models import CertificateIssued
-from cert_center.samples import sample_issued
+from launch.samples import sample_issued
 from signer.services import SignerService
 from vaxcert import pki
 from vaxcert.config import load_settings
+from vaxcert.contracts.kiosk_api import CertificateIssued
 
 ISSUER = "https://127.0.0.1:8446/issuer"
 
@@ -31,7 +31,7 @@ def kiosk_pem(center_pki: Path) -> dict[str, str]:
     }
 
 
-# -- certificate PDF (cert_center/pdf.py): really signed replies ------------------------------
+# -- certificate PDF (vaxcert/certificate/pdf.py): really signed replies --------------------
 
 
 @pytest.fixture(scope="session")

@@ -17,11 +17,11 @@ import pytest
 import redis
 import requests
 
-from kiosk.card import cards
+from launch.stack import CENTER_PROCESSES, ISSUER, Stack, remove, start_stack
 from vaxcert import pki, tls
+from vaxcert.card import cards
 from vaxcert.config import Settings
 from vaxcert.residents import CANARY, RESIDENTS, SyntheticResident
-from vaxcert.stack import CENTER_PROCESSES, ISSUER, Stack, remove, start_stack
 from verifier import verify
 from verifier.dev_trust import dev_trust_store
 

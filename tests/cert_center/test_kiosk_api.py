@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 
 from cert_center.app import create_app
 from cert_center.services import ServiceHours
+from launch.demo import free_port
 from vaxcert.config import KioskEntry, Settings, load_settings
-from vaxcert.demo import free_port
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The printed certificate (cert_center/pdf.py), from really signed replies of the center.
+"""The printed certificate (vaxcert/certificate/pdf.py), from really signed replies of the center.
 
 Read back as a person and a verifier would: pypdf for pages and text, pypdfium2 to rasterise the
 page and zxing-cpp to scan the QR codes off it.
@@ -20,9 +20,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from cert_center import pdf
-from cert_center.models import CertificateIssued
-from cert_center.qrmatrix import shc_matrix, vdsnc_matrix
+from vaxcert.certificate import pdf
+from vaxcert.certificate.qrmatrix import shc_matrix, vdsnc_matrix
+from vaxcert.contracts.kiosk_api import CertificateIssued
 from vaxcert.errors import VaxcertError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -280,9 +280,9 @@ def test_c08_a_name_the_font_cannot_draw_is_refused_without_naming_it(
 
 _NO_WRITES = r"""
 import json, os, sys
-from cert_center.models import CertificateIssued
+from vaxcert.contracts.kiosk_api import CertificateIssued
 issued = CertificateIssued.model_validate_json(sys.stdin.read())
-from cert_center import pdf
+from vaxcert.certificate import pdf
 events = []
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 CHANGES = {"os.mkdir", "os.rename", "os.replace", "os.remove", "os.rmdir", "os.symlink",

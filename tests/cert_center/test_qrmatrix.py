@@ -1,4 +1,4 @@
-"""The numpy QR encoder (cert_center/qrmatrix.py) against segno, the reference the signer uses.
+"""The numpy QR encoder (vaxcert/certificate/qrmatrix.py) against segno, the signer's reference.
 
 segno picks the version, lays out the symbol and chooses the mask by the ISO 18004 penalty; our
 encoder must produce the very same modules. Exhaustive where cheap (every version, both levels,
@@ -17,7 +17,7 @@ import segno.encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cert_center import qrmatrix
+from vaxcert.certificate import qrmatrix
 from vaxcert.errors import VaxcertError
 
 _LEVELS = {"L": segno.consts.ERROR_LEVEL_L, "M": segno.consts.ERROR_LEVEL_M}

@@ -18,9 +18,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from cert_center.app import create_app
 from cert_center.issuance import IssuanceService
-from kiosk.card import cards
 from signer.app import create_app as create_signer
 from vaxcert import pki, tls
+from vaxcert.card import cards
 from vaxcert.config import Settings, load_settings
 from vrs_stub import schema, seed
 from vrs_stub.app import create_app as create_vrs

@@ -1,5 +1,5 @@
 """Kiosk fixtures: the center, VRS and signer as real processes (mTLS on loopback), kiosk
-services over them with simulated devices, and pcscd + vpcd for the PC/SC reader."""
+services over them with simulated devices."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from cert_center.models import CertificateIssued
-from kiosk.card import cards, create_reader
-from kiosk.card.harness import HarnessError, Pcscd, start_pcscd
-from kiosk.card.inprocess import InProcessCardReader
 from kiosk.clients import CenterClient
 from kiosk.devices import SimulatedCashUnit, SimulatedPrinter
 from kiosk.services import Devices, Kiosk, Renderer, inline_runner
-from vaxcert.stack import Stack, remove, start_stack
+from launch.stack import Stack, remove, start_stack
+from vaxcert.card import cards, create_reader
+from vaxcert.card.inprocess import InProcessCardReader
+from vaxcert.contracts.kiosk_api import CertificateIssued
 
 
 @pytest.fixture(scope="session")
@@ -74,17 +73,6 @@ def make_rig(stack: Stack) -> Iterator[MakeRig]:
     yield make
     for kiosk in made:
         kiosk.stop_background()
-
-
-@pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
-    """pcscd with a vpcd slot: started here (stopped by PID at the end) or reused."""
-    try:
-        handle = start_pcscd(tmp_path_factory.mktemp("kiosk-pcscd"))
-    except HarnessError as exc:
-        pytest.fail(f"PC/SC test stack unavailable: {exc}")
-    yield handle
-    handle.stop()
 
 
 @pytest.fixture

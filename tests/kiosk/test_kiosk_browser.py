@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from launch.stack import Stack
 from vaxcert import reasons
 from vaxcert.residents import CANARY, RESIDENTS
-from vaxcert.stack import Stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from cert_center.models import Receipt
-from kiosk.card.virtual import VirtualKenhojoCard
 from kiosk.models import KioskSession
 from tests.kiosk.conftest import MakeRig, Rig
+from vaxcert.card.virtual import VirtualKenhojoCard
+from vaxcert.contracts.kiosk_api import Receipt
 from vaxcert.residents import CANARY
 
 

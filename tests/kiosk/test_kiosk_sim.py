@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from kiosk.card.harness import Pcscd
+from launch.stack import Stack
+from vaxcert.card.harness import Pcscd
 from vaxcert.residents import CANARY
-from vaxcert.stack import Stack
 
 pytestmark = pytest.mark.slow
 
 
 def _sim(stack: Stack, *args: str, out: Path | None = None) -> tuple[int, dict[str, Any]]:
-    command = [sys.executable, "-m", "vaxcert.cli", "kiosk-sim", *args]
+    command = [sys.executable, "-m", "launch.cli", "kiosk-sim", *args]
     if out is not None:
         command += ["--out", str(out)]
     done = subprocess.run(

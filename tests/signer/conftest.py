@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from signer.models import CertificateContent
 from signer.samples import example_content
 from signer.services import SignerService
 from vaxcert import logging as vlogging
 from vaxcert import pki, tls
 from vaxcert.config import Settings, load_settings
+from vaxcert.contracts.signing import CertificateContent
 from vaxcert.formats import jose, shc, vdsnc
 from vaxcert.residents import CANARY
 

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from signer.app import create_app
-from signer.models import CertificateContent
 from signer.services import SignerService
 from tests.signer.conftest import Server, serve, stop, verify_shc, verify_vdsnc
 from vaxcert import pki, tls
+from vaxcert.contracts.signing import CertificateContent
 from vaxcert.relay import Channel
 from vaxcert.residents import CANARY
 
@@ -311,7 +311,7 @@ def test_the_center_client_over_mtls(
     overseas: CertificateContent,
     domestic: CertificateContent,
 ) -> None:
-    from signer.clients import SignerClient
+    from cert_center.clients import SignerClient
     from vaxcert.errors import VaxcertError
 
     port = int(api.url.rsplit(":", 1)[1])

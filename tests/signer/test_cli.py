@@ -12,9 +12,9 @@ import zxingcpp
 from click.testing import CliRunner, Result
 from PIL import Image
 
+from launch.cli import main
 from signer.services import SignerService
 from tests.signer.conftest import verify_shc, verify_vdsnc
-from vaxcert.cli import main
 from vaxcert.config import load_settings
 from vaxcert.formats import shc
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from signer.models import CertificateContent
 from signer.services import SignerService
 from tests.signer.conftest import SettingsFactory, verify_shc, verify_vdsnc
 from tests.signer.test_vdsnc_issue import check_csca_crl
+from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
 from vaxcert.formats import shc
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from signer.models import CertificateContent
 from signer.samples import example_content
-from signer.vaccines import BUILT_IN, VaccineTable
 from vaxcert.config import VaccineOverride
+from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
 from vaxcert.residents import CANARY, RESIDENTS
+from vaxcert.vaccines import BUILT_IN, VaccineTable
 
 
 def _content(kind: str = "overseas") -> dict[str, Any]:

@@ -14,11 +14,11 @@ from pkcs11 import Attribute, Mechanism, ObjectClass
 from pkcs11 import exceptions as p11e
 
 from signer.keys import Pkcs11KeySigner, Pkcs11Token
-from signer.models import CertificateContent
 from signer.services import SignerService
 from tests.signer.conftest import SOFTHSM_LIBRARY, SoftHsm, verify_shc, verify_vdsnc
 from tests.signer.test_vdsnc_issue import check_bsc_profile
 from vaxcert.config import Settings
+from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
 from vaxcert.formats import jose
 

@@ -15,16 +15,16 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import ValidationError
 
-from signer import qr
-from signer import shc as shc_issue
-from signer.models import CertificateContent
+from signer import shc_issue as shc_issue
 from signer.samples import example_content
 from signer.services import SignerService
-from signer.vaccines import VaccineTable
 from tests.signer.conftest import SettingsFactory, verify_shc
+from vaxcert.certificate import qr
+from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
 from vaxcert.formats import shc
 from vaxcert.residents import CANARY
+from vaxcert.vaccines import VaccineTable
 
 ISSUABLE = [key for key, product in VaccineTable().items() if product.issuable]
 

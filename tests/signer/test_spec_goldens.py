@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from signer import shc as shc_issue
+from signer import shc_issue as shc_issue
 from signer.keys import FileKeySigner
 from tests.signer.conftest import verify_shc
 from vaxcert.errors import VaxcertError

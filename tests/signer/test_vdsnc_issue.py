@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from signer import qr
-from signer.models import CertificateContent
 from signer.samples import example_content
 from signer.services import SignerService
 from tests.signer.conftest import SettingsFactory, verify_vdsnc
+from vaxcert.certificate import qr
+from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
 from vaxcert.residents import CANARY
 

@@ -17,10 +17,11 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from vaxcert import demo, pki, tls
+from launch import demo
+from launch.demo import free_port
+from launch.surfaces import SERVICES
+from vaxcert import pki, tls
 from vaxcert.config import Settings, load_settings
-from vaxcert.demo import free_port
-from vaxcert.services import SERVICES
 
 MTLS = ["vrs", "signer-api", "center-kiosk-api"]
 # The right client for each server, and a client of another CA.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vaxcert.cli import main
+from launch.cli import main
 from vaxcert.config import load_settings
 from vaxcert.errors import ConfigError
 

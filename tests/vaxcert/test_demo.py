@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from vaxcert.demo import free_port
-from vaxcert.services import SERVICES
+from launch.demo import free_port
+from launch.surfaces import SERVICES
 
 
 @pytest.mark.slow
@@ -26,7 +26,7 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         demo = subprocess.Popen(
-            [sys.executable, "-m", "vaxcert.cli", "demo"],
+            [sys.executable, "-m", "launch.cli", "demo"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -65,8 +65,8 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_in_memory_state_means_one_worker() -> None:
+    from launch.serve import workers_for
     from vaxcert.config import load_settings
-    from vaxcert.serve import workers_for
 
     settings = load_settings(workers=4)
     assert workers_for(SERVICES["kiosk"], settings) == 1

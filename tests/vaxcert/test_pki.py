@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from launch.cli import main
 from vaxcert import pki
-from vaxcert.cli import main
 
 ISSUER = "https://127.0.0.1:8446/issuer"
 KIOSKS = ["KIOSK-0001", "KIOSK-0002"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from launch.cli import main
 from tests.verifier import issuance
-from vaxcert.cli import main
 
 SPEC_JWKS_ARG = "https://spec.smarthealth.cards/examples/issuer={}"
 

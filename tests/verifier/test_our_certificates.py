@@ -10,12 +10,12 @@ from pathlib import Path
 import pypdfium2
 import pytest
 
-from cert_center.models import CertificateIssued
-from cert_center.pdf import render_certificate
-from cert_center.samples import sample_issued
+from launch.samples import sample_issued
 from signer.services import SignerService
 from vaxcert import pki
+from vaxcert.certificate.pdf import render_certificate
 from vaxcert.config import load_settings
+from vaxcert.contracts.kiosk_api import CertificateIssued
 from verifier import TrustStore, verify, verify_all
 from verifier.dev_trust import dev_trust_store
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from vaxcert.policy import AllOf, Check, Failure, Outcome, Success, fail, warn
 from verifier.models import Finding
-from verifier.policy import AllOf, Check, Failure, Outcome, Success, fail, warn
 
 
 class _Fixed(Check[None]):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from launch.demo import free_port
 from tests.verifier import issuance
-from vaxcert.demo import free_port
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def served(dev_pki: Path) -> Iterator[str]:
         VAXCERT_THREADS="2",
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "vaxcert.cli", "serve", "verifier"],
+        [sys.executable, "-m", "launch.cli", "serve", "verifier"],
         env=env,
         start_new_session=True,
     )

@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from launch.cli import main
 from tests.verifier import issuance
 from tests.verifier.conftest import write_store
 from vaxcert import pki, tls
-from vaxcert.cli import main
 from vaxcert.formats import jose
 from verifier import TrustStoreError, load_trust_store, verify
 from verifier.clients import TrustFetcher

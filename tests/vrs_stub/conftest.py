@@ -20,12 +20,10 @@ import requests
 from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
-from vaxcert import municipality as lgcode
-from vaxcert import pki, tls
+from vaxcert import lgcode, pki, tls
 from vaxcert.config import Settings, load_settings
 from vrs_stub import schema, seed
 from vrs_stub.app import create_app
-from vrs_stub.cli import issue_terminal_cert
 from vrs_stub.store import Store
 
 PG_URL = os.environ.get("VAXCERT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -53,7 +51,7 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("pki")
     pki.init(directory, "https://127.0.0.1:8446/issuer", ["KIOSK-0001"], ["127.0.0.1"])
     for name in TERMINALS.values():
-        issue_terminal_cert(directory, name)
+        pki.issue_terminal_cert(directory, name)
     return directory
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from signer.vaccines import VaccineTable
+from vaxcert.vaccines import VaccineTable
 from vrs_stub import vaccines
 
 

@@ -11,16 +11,16 @@ from typing import TypeVar
 
 from tests.vrs_stub.test_vrs_staff import _csv, _line
 from vaxcert import residents
-from vaxcert.errors import VaxcertError
-from vaxcert.municipality import KAGOSHIMA_CITY as KAGOSHIMA
-from vrs_stub import schema
-from vrs_stub.models import (
+from vaxcert.contracts.vrs_relay import (
     IssuanceRequest,
     Passport,
     PassportRequest,
     QueryMatch,
     QueryRequest,
 )
+from vaxcert.errors import VaxcertError
+from vaxcert.lgcode import KAGOSHIMA_CITY as KAGOSHIMA
+from vrs_stub import schema
 from vrs_stub.services import Caller, RelayService, StaffService
 from vrs_stub.store import StaffPrincipal, Store
 

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from vaxcert import residents
-from vaxcert.municipality import KAGOSHIMA_CITY as KAGOSHIMA
-from vaxcert.municipality import KIRISHIMA_CITY as KIRISHIMA
+from vaxcert.lgcode import KAGOSHIMA_CITY as KAGOSHIMA
+from vaxcert.lgcode import KIRISHIMA_CITY as KIRISHIMA
 from vaxcert.residents import SyntheticResident
 from vrs_stub import schema
 from vrs_stub.store import Store

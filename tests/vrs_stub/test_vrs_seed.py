@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vaxcert import municipality as lgcode
-from vaxcert import mynumber, residents
-from vaxcert.cli import main
+from launch.cli import main
+from vaxcert import lgcode, mynumber, residents
 from vaxcert.config import Settings
 from vrs_stub import seed, vaccines
 from vrs_stub.store import Store

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from launch.demo import free_port
 from vaxcert import pki, residents, tls
 from vaxcert.config import load_settings
-from vaxcert.demo import free_port
 from vrs_stub import seed
 from vrs_stub.store import Store
 
@@ -102,7 +102,7 @@ def test_serve_vrs_under_gunicorn_answers_the_center_c09(
     store.dispose()
     base = f"https://127.0.0.1:{child_env['VAXCERT_LISTENERS__VRS__PORT']}"
     child = subprocess.Popen(
-        [sys.executable, "-m", "vaxcert.cli", "serve", "vrs"],
+        [sys.executable, "-m", "launch.cli", "serve", "vrs"],
         env=child_env,
         cwd=tmp_path,
         start_new_session=True,
@@ -128,7 +128,7 @@ def test_demo_seeds_a_vrs_and_cleans_up(child_env: dict[str, str], tmp_path: Pat
     env = dict(child_env)
     del env["VAXCERT_VRS__DATA_DIR"]  # the demo makes its own temp dir
     child = subprocess.Popen(
-        [sys.executable, "-m", "vaxcert.cli", "demo", "--only", "vrs"],
+        [sys.executable, "-m", "launch.cli", "demo", "--only", "vrs"],
         env=env,
         cwd=tmp_path,
         start_new_session=True,

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from vaxcert.config import Settings
-from vaxcert.municipality import KAGOSHIMA_CITY as KAGOSHIMA
+from vaxcert.lgcode import KAGOSHIMA_CITY as KAGOSHIMA
 from vrs_stub import schema
 from vrs_stub.store import Store
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from vaxcert import residents
 from vaxcert.config import Settings, load_settings
 from vaxcert.errors import ConfigError
-from vaxcert.municipality import KAGOSHIMA_CITY as KAGOSHIMA
-from vaxcert.municipality import KIRISHIMA_CITY as KIRISHIMA
+from vaxcert.lgcode import KAGOSHIMA_CITY as KAGOSHIMA
+from vaxcert.lgcode import KIRISHIMA_CITY as KIRISHIMA
 from vrs_stub import crypto, schema
 from vrs_stub.crypto import DecryptionError
 from vrs_stub.store import Store

@@ -1,0 +1,136 @@
+"""The `vaxcert` command: certificates, configuration, serving and the demo.
+
+Each service package may contribute a command group (``PACKAGE_GROUPS``); they are imported only
+when used, so `vaxcert --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from vaxcert import pki
+from vaxcert.config import Settings, masked, settings_from
+
+# name -> "module:attribute" of a click command or group contributed by a package.
+PACKAGE_GROUPS: dict[str, str] = {
+    "card": "vaxcert.card.cli:group",
+    "kiosk-sim": "kiosk.cli:sim_command",
+    "signer": "signer.cli:group",
+    "trust": "verifier.cli:trust_group",
+    "verify": "verifier.cli:verify_command",
+    "vrs": "vrs_stub.cli:group",
+}
+
+
+class _Cli(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *PACKAGE_GROUPS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in PACKAGE_GROUPS:
+            module_name, _, attr = PACKAGE_GROUPS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Cli)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML configuration file (default: $VAXCERT_CONFIG).",
+)
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None) -> None:
+    """vaxcert: Japan's COVID-19 vaccination certificate, issued at kiosks and by app."""
+    ctx.ensure_object(dict)["config_file"] = config_file
+
+
+@main.group()
+def certs() -> None:
+    """The development PKI (certs_dev/)."""
+
+
+@certs.command("init")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write (default: the configured pki_dir, certs_dev/generated).",
+)
+@click.pass_context
+def certs_init(ctx: click.Context, directory: str | None) -> None:
+    """Create the development PKI; existing valid material is kept (idempotent)."""
+    settings = settings_from(ctx)
+    target = Path(directory).resolve() if directory else settings.pki_dir
+    made = pki.init(target, settings.issuer_url, settings.demo_kiosks, _hosts(settings))
+    click.echo(f"{target}: " + (f"created {', '.join(made)}" if made else "up to date"))
+
+
+@certs.command("check")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None)
+@click.pass_context
+def certs_check(ctx: click.Context, directory: str | None) -> None:
+    """Report expiry, key/certificate mismatches and wrong issuers; exit 1 on any error."""
+    settings = settings_from(ctx)
+    target = Path(directory).resolve() if directory else settings.pki_dir
+    findings = pki.check(target, settings.issuer_url, settings.demo_kiosks, _hosts(settings))
+    for finding in findings:
+        click.echo(f"{finding.level.upper():8} {finding.name:28} {finding.text}")
+    if any(f.level == "error" for f in findings):
+        sys.exit(1)
+
+
+def _hosts(settings: Settings) -> list[str]:
+    return sorted({listener.host for _, listener in settings.listeners})
+
+
+@main.group()
+def config() -> None:
+    """Configuration."""
+
+
+@config.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print the effective configuration as JSON, secrets masked."""
+    click.echo(json.dumps(masked(settings_from(ctx)), indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.argument("name")
+@click.pass_context
+def serve(ctx: click.Context, name: str) -> None:
+    """Serve one surface (see `vaxcert demo --help` for the list) under gunicorn."""
+    from launch import serve as serving
+    from launch.surfaces import SERVICES
+
+    if name not in SERVICES:
+        raise click.BadParameter(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+    serving.run(SERVICES[name], settings_from(ctx))
+
+
+@main.command()
+@click.option("--only", multiple=True, help="Start only these services (repeatable).")
+@click.pass_context
+def demo(ctx: click.Context, only: tuple[str, ...]) -> None:
+    """Start every service on loopback with mTLS and print where to go; Ctrl-C stops all.
+
+    Services: vrs, signer-api, signer-public, center-kiosk-api, center-app-api, center-ops, kiosk,
+    verifier.
+    """
+    from launch import demo as demo_runner
+
+    sys.exit(demo_runner.run(settings_from(ctx), only))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Run one service surface under gunicorn with gthread workers, keep-alive and our TLS policy."""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from launch.surfaces import ServiceSpec
+from vaxcert import logging as vlogging
+from vaxcert import tls
+from vaxcert.config import Settings
+
+
+class _ScrubbedLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, routed through the JSON handler and PII scrubber of vaxcert.logging."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for name in ("gunicorn.error", "gunicorn.access"):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True
+            # Start-up chatter (worker boots) only when debugging.
+            logger.setLevel(logging.DEBUG if cfg.loglevel == "debug" else logging.WARNING)
+
+
+def workers_for(spec: ServiceSpec, settings: Settings) -> int:
+    """How many gunicorn workers ``spec`` may have.
+
+    The kiosk keeps its sessions in process memory (C08) and drives one terminal's devices: one
+    worker. The center's kiosk API keeps nonces and rate limits in Redis; without Redis they live
+    in process memory, so it runs one worker (more would let a replay through another worker).
+    """
+    if spec.name == "kiosk":
+        return 1
+    if spec.name == "center-kiosk-api" and settings.redis_url is None:
+        return 1
+    return settings.workers
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+class _Application(BaseApplication):  # type: ignore[misc]
+    def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
+        self.spec = spec
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        listener = getattr(self.settings.listeners, self.spec.listener)
+        files = self.spec.files(self.settings)
+        options: dict[str, Any] = {
+            "bind": f"{listener.host}:{listener.port}",
+            "worker_class": "gthread",
+            "workers": workers_for(self.spec, self.settings),
+            "threads": self.settings.threads,
+            "keepalive": 75,
+            "timeout": 60,
+            "graceful_timeout": 5,
+            # platform.md: by default every gunicorn instance shares one control socket.
+            "control_socket_disable": True,
+            "logger_class": _ScrubbedLogger,
+            "accesslog": None,
+            "proc_name": f"vaxcert-{self.spec.name}",
+            "child_exit": _child_exit,
+        }
+        if self.spec.tls != "plain":
+            cert, key = files["cert"], files["key"]
+            assert cert is not None and key is not None
+            client_ca = files["client_ca"] if self.spec.tls == "mtls" else None
+            options["certfile"] = str(cert)
+            options["keyfile"] = str(key)
+
+            def ssl_context(_conf: Any, _default: Any) -> ssl.SSLContext:
+                return tls.server_context(cert, key, client_ca)
+
+            options["ssl_context"] = ssl_context
+        for option, value in options.items():
+            self.cfg.set(option, value)
+
+    def load(self) -> Flask:
+        vlogging.configure(self.settings.log_level, self.spec.name)
+        return self.spec.create_app(self.settings)
+
+
+def shared_metrics_dir(settings: Settings) -> Path:
+    """Where the center's processes share metric files (aggregate counters only, C08)."""
+    directory = settings.center.metrics_dir or (
+        Path(tempfile.gettempdir()) / f"vaxcert-center-metrics-{os.getuid()}"
+    )
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
+def run(spec: ServiceSpec, settings: Settings) -> None:
+    """Serve ``spec`` in the foreground until SIGTERM/SIGINT."""
+    vlogging.configure(settings.log_level, spec.name)
+    if spec.name.startswith("center-"):
+        # Set before any worker imports prometheus_client (it reads this at import time).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared_metrics_dir(settings))
+    _Application(spec, settings).run()

@@ -1,0 +1,86 @@
+"""My Number card layer: the 券面事項入力補助AP reader, virtual cards, and C03 verification.
+
+Public surface: :class:`CardReader` (interface) with :func:`create_reader` picking the
+implementation from configuration, :class:`CardRead` / :class:`CardFiles`, the typed errors, and
+:func:`verify_card_files` with :func:`ca_key_table` for the center. Importing this package never
+imports pyscard (only :class:`vaxcert.card.pcsc.PcscCardReader` does, when used), so the center and
+`make demo` run without libpcsclite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vaxcert import pki
+from vaxcert.card.errors import (
+    CardDataError,
+    CardError,
+    PinLockedError,
+    WrongPinError,
+)
+from vaxcert.card.interfaces import CardReader
+from vaxcert.card.models import CardFiles, CardRead
+from vaxcert.card.verify import CaKeyTable, parse_card_files, verify_card_files
+from vaxcert.config import CardSettings, Settings
+from vaxcert.errors import ConfigError
+
+__all__ = [
+    "CaKeyTable",
+    "CardDataError",
+    "CardError",
+    "CardFiles",
+    "CardRead",
+    "CardReader",
+    "PinLockedError",
+    "WrongPinError",
+    "ca_key_table",
+    "create_reader",
+    "parse_card_files",
+    "verify_card_files",
+]
+
+
+def _key_id_bytes(key_id: str) -> bytes:
+    if "/" in key_id:
+        return pki.jlis_key_id_bytes(key_id)
+    return bytes.fromhex(key_id)
+
+
+def ca_key_table(settings: Settings) -> CaKeyTable:
+    """The configured CVC issuers (C03); relative key paths are under ``pki_dir``."""
+    card: CardSettings = settings.card
+    if not card.ca_keys:
+        raise ConfigError("VAXCERT_CARD__CA_KEYS", "at least one CA key is required")
+    entries: list[tuple[bytes, Path]] = []
+    for entry in card.ca_keys:
+        raw = _key_id_bytes(entry.key_id)
+        if settings.environment == "production" and raw[:1] == b"9":
+            # The 9xxxxxx ids are vaxcert's dev test CA: never trusted in production (C03).
+            raise ConfigError("VAXCERT_CARD__CA_KEYS", f"dev CA {entry.key_id} in production")
+        path = entry.public_key
+        entries.append((raw, path if path.is_absolute() else settings.pki_dir / path))
+    return CaKeyTable.from_pem_files(entries)
+
+
+def create_reader(settings: Settings, *, verify: bool = True) -> CardReader:
+    """The configured reader; with ``verify`` its reads pass the C03 chain before returning."""
+    card: CardSettings = settings.card
+    ca_keys = ca_key_table(settings) if verify else None
+    if card.reader == "pcsc":
+        from vaxcert.card.pcsc import PcscCardReader
+
+        return PcscCardReader(card.pcsc_reader, ca_keys=ca_keys, timeout=card.timeout_seconds)
+    from vaxcert.card.cards import CardIssuer, make_card
+    from vaxcert.card.inprocess import InProcessCardReader
+
+    try:
+        issuer = CardIssuer.from_pki(settings.pki_dir)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(
+            "VAXCERT_PKI_DIR", f"no dev J-LIS CA for the virtual card ({exc.__class__.__name__})"
+        ) from None
+    try:
+        virtual = make_card(card.virtual_card, issuer)
+    except KeyError as exc:
+        raise ConfigError("VAXCERT_CARD__VIRTUAL_CARD", str(exc)) from None
+    return InProcessCardReader(virtual, ca_keys=ca_keys, timeout=card.timeout_seconds)

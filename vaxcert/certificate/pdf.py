@@ -1,0 +1,440 @@
+"""The printed certificate (新型コロナウイルス感染症予防接種証明書): an A4 page per copy, in memory.
+
+Shared by the kiosk (printing) and the center's app API. The page carries ja/en labels, the holder
+(kanji name; for 海外用 also the romanised name, nationality and passport number), one row per
+dose, the certificate id, the issue date, the issuing municipality and its mayor, and the QR codes:
+the SHC for 国内用, the SHC and the ICAO VDS-NC side by side for 海外用 (formats.md §3).
+
+Everything happens in memory: no temp file, no cache file, nothing on disk (C08). Japanese text
+uses IPAex Gothic, a TrueType font embedded (subset) in the PDF, registered once per process
+(platform.md). QR symbols come from :mod:`vaxcert.certificate.qrmatrix` and are drawn as one
+vector path per code (runs of dark modules merged into rectangles), not as images.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import io
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from vaxcert.certificate.qrmatrix import QrMatrix, shc_matrix, vdsnc_matrix
+from vaxcert.contracts.kiosk_api import CertificateIssued
+from vaxcert.errors import VaxcertError
+
+FONT_NAME = "IPAexGothic"
+FONT_FILE = "ipaexg.ttf"
+# Debian's fonts-ipaexfont-gothic; without apt, the same file ships in the PyPI package
+# matplotlib-fontja (installed by the Makefile with --no-deps).
+DEBIAN_FONT = Path("/usr/share/fonts/opentype/ipaexfont-gothic") / FONT_FILE
+MAX_COPIES = 20  # the kiosk API's receipt allows at most 20 copies
+MIN_QR_MM = 35.0  # formats.md §3: each code at least 35 mm
+MAX_QR_MM = 80.0
+
+mm: float = 72 / 25.4  # points per millimetre
+PAGE_WIDTH, PAGE_HEIGHT = 210 * mm, 297 * mm  # A4
+MARGIN = 15 * mm
+CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+FOOTER_TOP = 12 * mm + 24 * mm  # bottom margin + statement and issuer
+QUIET_ZONE = 4  # modules of light margin every QR symbol needs (ISO 18004)
+
+GREY = 0.35
+RULE_GREY = 0.55
+
+TITLE_JA = "新型コロナウイルス感染症予防接種証明書"
+TITLE_EN = "COVID-19 Vaccination Certificate"
+KIND_LABELS = {
+    "domestic": ("日本国内用", "For use in Japan"),
+    "overseas": ("海外用及び日本国内用", "For overseas and domestic use"),
+}
+CERTIFICATE_ID = ("証明書ID", "Certificate ID")
+ISSUE_DATE = ("発行年月日", "Date of issue")
+HOLDER_HEADING = ("接種者", "Vaccinated person")
+NAME = ("氏名", "Name")
+NAME_ROMAN = ("氏名(ローマ字)", "Name (as in passport)")
+BIRTH_DATE = ("生年月日", "Date of birth")
+NATIONALITY = ("国籍", "Nationality")
+PASSPORT = ("旅券番号", "Passport number")
+DOSES_HEADING = ("接種記録", "Vaccinations")
+DOSE_COLUMNS: tuple[tuple[str, str, float], ...] = (  # ja, en, width in mm (sum 180)
+    ("接種回", "Dose", 14),
+    ("接種年月日", "Date", 24),
+    ("ワクチン名", "Vaccine", 58),
+    ("メーカー名", "Manufacturer", 34),
+    ("ロット番号", "Lot number", 30),
+    ("接種国", "Country", 20),
+)
+SHC_CAPTION = ("QRコード(SMART Health Card)", "QR code (SMART Health Card)")
+VDSNC_CAPTION = ("QRコード(ICAO VDS-NC)", "QR code (ICAO VDS-NC)")
+QR_NOTICE = (
+    "QRコードを汚したり、折り曲げたりしないでください。",
+    "Protect the QR code from marks and folds.",
+    "Protect the QR codes from marks and folds.",
+)
+STATEMENT = (
+    "上記の者が新型コロナウイルス感染症の予防接種を受けたことを証明します。",
+    "This certifies that the person named above received the COVID-19 vaccinations listed.",
+)
+ISSUER = ("発行者", "Issued by")
+MUNICIPALITY_CODE = ("市区町村コード", "Municipality code")
+
+_font_lock = threading.Lock()
+# reportlab keeps per-document state inside the shared TTFont and warns against using one font
+# object in two documents at once: documents are built one at a time (a page takes a few ms).
+_render_lock = threading.Lock()
+
+
+def font_path() -> Path:
+    """Where IPAex Gothic is: the matplotlib-fontja package, else Debian's font package."""
+    candidates: list[Path] = []
+    # find_spec locates the package without importing it (its __init__ imports matplotlib).
+    spec = importlib.util.find_spec("matplotlib_fontja")
+    if spec is not None and spec.submodule_search_locations:
+        candidates += [Path(p) / "fonts" / FONT_FILE for p in spec.submodule_search_locations]
+    candidates.append(DEBIAN_FONT)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise VaxcertError(
+        "certificate_unprintable",
+        "IPAex Gothic not found: `make` installs matplotlib-fontja, or apt fonts-ipaexfont-gothic",
+    )
+
+
+def register_font() -> None:
+    """Register IPAex Gothic with reportlab once per process (≈ 30-90 ms; later calls are free)."""
+    if FONT_NAME in pdfmetrics.getRegisteredFontNames():
+        return
+    with _font_lock:
+        if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
+            # A TrueType (glyf) font: reportlab embeds a subset as FontFile2. Its CID fonts
+            # (HeiseiKakuGo-W5) are never embedded, so viewers would substitute glyphs.
+            pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path())))
+
+
+def render_certificate(issued: CertificateIssued, *, copies: int = 1) -> bytes:
+    """The certificate as PDF bytes: ``copies`` identical A4 pages, built in memory (C08)."""
+    if not 1 <= copies <= MAX_COPIES:
+        raise ValueError(f"copies must be 1..{MAX_COPIES}")
+    register_font()
+    _check_glyphs(issued)
+    codes = _codes(issued)
+    buffer = io.BytesIO()  # C08: the PDF exists only in this process's memory
+    with _render_lock:
+        canvas = Canvas(
+            buffer,
+            pagesize=(PAGE_WIDTH, PAGE_HEIGHT),
+            invariant=True,  # no creation time or random document id: same input, same bytes
+            pageCompression=True,
+            pdfVersion=(1, 4),
+            # The page preamble selects this font, so no unembedded Helvetica is referenced.
+            initialFontName=FONT_NAME,
+        )
+        # Generic metadata only: no name or id of the holder outside the page itself.
+        canvas.setTitle(TITLE_JA)
+        canvas.setSubject(TITLE_EN)
+        canvas.setAuthor("vaxcert")
+        canvas.setCreator("vaxcert")
+        canvas.beginForm("certificate")
+        _draw_page(_Pen(canvas), issued, codes)
+        canvas.endForm()
+        for _ in range(copies):
+            canvas.doForm("certificate")
+            canvas.showPage()
+        canvas.save()
+    return buffer.getvalue()
+
+
+def _check_glyphs(issued: CertificateIssued) -> None:
+    """Refuse data the font cannot draw: a missing glyph would print as an empty box (e.g. a
+    name with a character outside JIS X 0208 such as 𠮷); the detail never names it (C08)."""
+    font = pdfmetrics.getFont(FONT_NAME)
+    covered: dict[int, int] = font.face.charToGlyph
+    holder = issued.holder
+    municipality = issued.municipality
+    values = [
+        issued.certificate_id,
+        holder.name,
+        holder.name_roman or "",
+        holder.nationality or "",
+        holder.passport_number or "",
+        municipality.code,
+        municipality.name_ja,
+        municipality.name_en,
+        municipality.mayor_ja,
+    ]
+    for dose in issued.doses:
+        values += [dose.product_ja, dose.product_en, dose.maker_ja, dose.maker_en, dose.lot]
+        values.append(dose.country)
+    for field, value in enumerate(values):
+        if any(ord(character) not in covered for character in value):
+            what = "the holder's name" if field == 1 else f"printed field #{field}"
+            raise VaxcertError("certificate_unprintable", f"{what} has a character without a glyph")
+
+
+@dataclass(frozen=True)
+class _Code:
+    """A QR symbol to draw and its caption."""
+
+    matrix: QrMatrix
+    caption: tuple[str, str]
+
+
+def _codes(issued: CertificateIssued) -> list[_Code]:
+    if issued.kind == "overseas":
+        if issued.vdsnc is None:
+            raise VaxcertError("certificate_unprintable", "an overseas certificate without VDS-NC")
+        holder = issued.holder
+        if holder.name_roman is None or holder.nationality is None or not holder.passport_number:
+            raise VaxcertError("certificate_unprintable", "an overseas holder lacks passport data")
+    elif issued.vdsnc is not None:
+        raise VaxcertError("certificate_unprintable", "a domestic certificate with a VDS-NC")
+    if not issued.doses:
+        raise VaxcertError("certificate_unprintable", "a certificate without doses")
+    try:
+        codes = [_Code(shc_matrix(issued.shc_qr_text), SHC_CAPTION)]
+        if issued.vdsnc is not None:
+            codes.append(_Code(vdsnc_matrix(issued.vdsnc), VDSNC_CAPTION))
+    except ValueError as exc:
+        raise VaxcertError("certificate_unprintable", str(exc)) from exc
+    return codes
+
+
+class _Pen:
+    """Drawing helpers over a reportlab canvas: one font, sizes in points, positions in points."""
+
+    def __init__(self, canvas: Canvas) -> None:
+        self.canvas = canvas
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        value: str,
+        size: float,
+        *,
+        width: float | None = None,
+        align: str = "left",
+        grey: bool = False,
+    ) -> None:
+        """Draw ``value`` with its baseline at ``y``, shrunk to fit ``width`` when given."""
+        if width is not None:
+            natural = pdfmetrics.stringWidth(value, FONT_NAME, size)
+            if natural > width:
+                size = max(4.0, size * width / natural)
+        canvas = self.canvas
+        canvas.setFillGray(GREY if grey else 0)
+        canvas.setFont(FONT_NAME, size)
+        if align == "center":
+            canvas.drawCentredString(x, y, value)
+        elif align == "right":
+            canvas.drawRightString(x, y, value)
+        else:
+            canvas.drawString(x, y, value)
+
+    def rule(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.5) -> None:
+        """A thin grey line."""
+        canvas = self.canvas
+        canvas.setStrokeGray(RULE_GREY)
+        canvas.setLineWidth(width)
+        canvas.line(x1, y1, x2, y2)
+
+    def box(self, x: float, y: float, width: float, height: float) -> None:
+        """A thin grey rectangle (x, y: lower left)."""
+        canvas = self.canvas
+        canvas.setStrokeGray(RULE_GREY)
+        canvas.setLineWidth(0.6)
+        canvas.rect(x, y, width, height, stroke=1, fill=0)
+
+    def qr(self, x: float, top: float, size: float, code: QrMatrix) -> None:
+        """The symbol with its upper-left corner at (x, top) and ``size`` points wide."""
+        self.canvas.addLiteral(_qr_path(code, x, top, size / code.size))
+
+
+def _qr_path(code: QrMatrix, x: float, top: float, module: float) -> str:
+    """PDF operators filling the dark modules as one path: one rectangle per horizontal run."""
+    size = code.size
+    padded = np.zeros((size, size + 2), dtype=np.int8)
+    padded[:, 1:-1] = code.modules
+    edges = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)  # row-major order pairs each end with its start
+    runs = np.stack([starts, rows, ends - starts], axis=1).ravel().tolist()
+    # Module units, origin at the symbol's top-left corner, y downwards: integers only.
+    body = ("%d %d %d 1 re\n" * (len(runs) // 3)) % tuple(runs)
+    return f"q 0 g {module:.6f} 0 0 {-module:.6f} {x:.4f} {top:.4f} cm\n{body}f Q"
+
+
+def _draw_page(pen: _Pen, issued: CertificateIssued, codes: Sequence[_Code]) -> None:
+    left = MARGIN
+    right = PAGE_WIDTH - MARGIN
+    centre = PAGE_WIDTH / 2
+    y = PAGE_HEIGHT - 17 * mm
+    pen.text(centre, y, TITLE_JA, 17, align="center")
+    y -= 7 * mm
+    pen.text(centre, y, TITLE_EN, 12, align="center")
+    y -= 6 * mm
+    kind_ja, kind_en = KIND_LABELS[issued.kind]
+    pen.text(centre, y, f"{kind_ja} / {kind_en}", 9.5, align="center")
+    y -= 9 * mm
+    _label(pen, left, y, CERTIFICATE_ID)
+    pen.text(left + 27 * mm, y - 1.2 * mm, issued.certificate_id, 12)
+    _label(pen, centre + 20 * mm, y, ISSUE_DATE)
+    pen.text(right, y - 1.2 * mm, _date(issued.issue_date), 11, align="right")
+    y -= 5 * mm
+    pen.rule(left, y, right, y, 0.8)
+
+    y -= 7 * mm
+    y = _holder(pen, issued, y)
+    y -= 7 * mm
+    y = _doses(pen, issued, y)
+    footer_top = FOOTER_TOP
+    _codes_block(pen, codes, y - 4 * mm, footer_top)
+    _footer(pen, issued, footer_top)
+
+
+def _label(pen: _Pen, x: float, y: float, label: tuple[str, str]) -> None:
+    """A two-line label: Japanese on ``y``, English in small grey type below it."""
+    pen.text(x, y, label[0], 8.5)
+    pen.text(x, y - 3.2 * mm, label[1], 6.5, grey=True)
+
+
+def _heading(pen: _Pen, x: float, y: float, heading: tuple[str, str]) -> None:
+    pen.text(x, y, f"{heading[0]}  {heading[1]}", 10)
+
+
+def _date(value: dt.date) -> str:
+    return value.isoformat()  # 2023-12-20: one form readable in both languages
+
+
+def _holder(pen: _Pen, issued: CertificateIssued, top: float) -> float:
+    """The holder block: name and birth date; for 海外用 the passport data in a second column."""
+    holder = issued.holder
+    first: list[tuple[tuple[str, str], str, float]] = [(NAME, holder.name, 14)]
+    second: list[tuple[tuple[str, str], str, float]] = []
+    if issued.kind == "overseas":
+        first.append((NAME_ROMAN, holder.name_roman or "", 12))
+        second = [
+            (NATIONALITY, holder.nationality or "", 12),
+            (PASSPORT, holder.passport_number or "", 12),
+        ]
+    first.append((BIRTH_DATE, _date(holder.birth_date), 12))
+    _heading(pen, MARGIN, top, HOLDER_HEADING)
+    row_height = 8.5 * mm
+    box_top = top - 3 * mm
+    box_height = row_height * len(first) + 1.5 * mm
+    pen.box(MARGIN, box_top - box_height, CONTENT_WIDTH, box_height)
+    split = MARGIN + CONTENT_WIDTH * (0.62 if second else 1.0)
+    columns = [(first, MARGIN, split), (second, split, MARGIN + CONTENT_WIDTH)]
+    if second:
+        pen.rule(split, box_top, split, box_top - box_height, 0.3)
+    for rows, x0, x1 in columns:
+        label_width = 35 * mm if x0 == MARGIN else 25 * mm
+        y = box_top - 5 * mm
+        for index, (label, value, size) in enumerate(rows):
+            _label(pen, x0 + 3 * mm, y, label)
+            value_x = x0 + label_width
+            pen.text(value_x, y - 1.6 * mm, value, size, width=x1 - value_x - 3 * mm)
+            if index < len(rows) - 1:
+                pen.rule(x0 + 2 * mm, y - 4.6 * mm, x1 - 2 * mm, y - 4.6 * mm, 0.3)
+            y -= row_height
+    return box_top - box_height
+
+
+def _doses(pen: _Pen, issued: CertificateIssued, top: float) -> float:
+    _heading(pen, MARGIN, top, DOSES_HEADING)
+    table_top = top - 3 * mm
+    header_height = 8.5 * mm
+    row_height = 8.2 * mm
+    height = header_height + row_height * len(issued.doses)
+    pen.box(MARGIN, table_top - height, CONTENT_WIDTH, height)
+    edges = [MARGIN]
+    for _, _, width in DOSE_COLUMNS:
+        edges.append(edges[-1] + width * mm)
+    for edge in edges[1:-1]:
+        pen.rule(edge, table_top, edge, table_top - height, 0.3)
+    pen.rule(MARGIN, table_top - header_height, MARGIN + CONTENT_WIDTH, table_top - header_height)
+    for (ja, en, _), x0, x1 in zip(DOSE_COLUMNS, edges, edges[1:], strict=False):
+        middle = (x0 + x1) / 2
+        pen.text(middle, table_top - 3.8 * mm, ja, 8, align="center", width=x1 - x0 - 2 * mm)
+        pen.text(
+            middle, table_top - 7 * mm, en, 6.5, align="center", width=x1 - x0 - 2 * mm, grey=True
+        )
+    y = table_top - header_height
+    for index, dose in enumerate(issued.doses):
+        cells = (
+            (str(dose.dose_number), None),
+            (_date(dose.date), None),
+            (dose.product_ja, dose.product_en),
+            (dose.maker_ja, dose.maker_en),
+            (dose.lot, None),
+            (dose.country, None),
+        )
+        for (first, second), x0, x1 in zip(cells, edges, edges[1:], strict=False):
+            inner = x1 - x0 - 2.5 * mm
+            if second is None:
+                pen.text((x0 + x1) / 2, y - 5.2 * mm, first, 9.5, align="center", width=inner)
+            else:
+                pen.text(x0 + 1.5 * mm, y - 3.7 * mm, first, 8.5, width=inner)
+                pen.text(x0 + 1.5 * mm, y - 6.9 * mm, second, 6.5, width=inner, grey=True)
+        y -= row_height
+        if index < len(issued.doses) - 1:
+            pen.rule(MARGIN, y, MARGIN + CONTENT_WIDTH, y, 0.3)
+    return table_top - height
+
+
+def _codes_block(pen: _Pen, codes: Sequence[_Code], top: float, bottom: float) -> None:
+    caption_height = 9 * mm
+    notice_height = 7 * mm
+    available = top - bottom - caption_height - notice_height
+    gap = 12 * mm
+    per_code = (CONTENT_WIDTH - gap * (len(codes) - 1)) / len(codes)
+    size = min(MAX_QR_MM * mm, available, per_code)
+    if size < MIN_QR_MM * mm:
+        raise VaxcertError(
+            "certificate_unprintable", f"{len(codes)} QR codes do not fit at {MIN_QR_MM} mm"
+        )
+    total = size * len(codes) + gap * (len(codes) - 1)
+    x = (PAGE_WIDTH - total) / 2
+    for code in codes:
+        middle = x + size / 2
+        pen.text(middle, top - 3.5 * mm, code.caption[0], 8.5, align="center")
+        pen.text(middle, top - 6.8 * mm, code.caption[1], 6.5, align="center", grey=True)
+        pen.qr(x, top - caption_height, size, code.matrix)
+        x += size + gap
+    notice_y = top - caption_height - size - 4.5 * mm
+    notice_en = QR_NOTICE[1] if len(codes) == 1 else QR_NOTICE[2]
+    pen.text(PAGE_WIDTH / 2, notice_y, f"{QR_NOTICE[0]}  {notice_en}", 7, align="center")
+
+
+def _footer(pen: _Pen, issued: CertificateIssued, top: float) -> None:
+    left = MARGIN
+    right = PAGE_WIDTH - MARGIN
+    pen.rule(left, top, right, top, 0.8)
+    y = top - 5.5 * mm
+    pen.text(left, y, STATEMENT[0], 9.5, width=CONTENT_WIDTH)
+    pen.text(left, y - 4.2 * mm, STATEMENT[1], 8, width=CONTENT_WIDTH, grey=True)
+    y -= 12 * mm
+    municipality = issued.municipality
+    _label(pen, left, y, ISSUER)
+    mayor = municipality.mayor_ja or f"{municipality.name_ja}長"  # the mayor issues it
+    pen.text(left + 22 * mm, y - 1.2 * mm, mayor, 14)
+    pen.text(left + 22 * mm, y - 6.2 * mm, f"Mayor of {municipality.name_en}", 9, grey=True)
+    _label(pen, right - 55 * mm, y, MUNICIPALITY_CODE)
+    pen.text(right, y - 1.2 * mm, municipality.code, 11, align="right")
+    pen.text(
+        right,
+        y - 6.2 * mm,
+        f"{municipality.name_ja} / {municipality.name_en}",
+        8,
+        align="right",
+        grey=True,
+    )
