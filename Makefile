@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # System packages the tests need; installed with apt-get when running as root (CI), idempotently.
 SYSTEM_PACKAGES := softhsm2 chromium fonts-ipaexfont-gothic
-# Card layer (issue 3): pcscd + the vsmartcard vpcd driver for virtual cards; gcc and
+# Card layer: pcscd + the vsmartcard vpcd driver for virtual cards; gcc and
 # libpcsclite-dev build pyscard from its sdist (its swig build requirement comes from PyPI).
 SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
 

@@ -1,6 +1,6 @@
 """Card read benchmark: connect → verified CardRead over pyscard → pcscd → vpcd → virtual card.
 
-Prints the median of 20 reads (target ≤ 50 ms, design.md §5 / issue 3), the same work with the
+Prints the median of 20 reads (target ≤ 50 ms, design.md §5), the same work with the
 in-process virtual card as the baseline (ratio = cost of the PC/SC transport), and a few reads
 with TCP_QUICKACK disabled in the card to show the stall it prevents (card.md §10.3, ~0.66 s).
 Starts pcscd (or reuses a running one with a vpcd slot) and stops what it started by PID.

@@ -26,8 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from signer import shc_issue as shc_issue
-from signer import vdsnc_issue as vdsnc_issue
+from signer import shc_issue, vdsnc_issue
 from signer.interfaces import KeySigner
 from signer.keys import Pkcs11KeySigner, Pkcs11Token
 from signer.samples import example_content

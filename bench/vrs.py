@@ -5,7 +5,7 @@
 Prints the seed time and, per backend, median and p99 of the relay query in-process (the service
 call the view makes, provision record and operation log included) and over real mTLS against
 `vaxcert serve vrs` (gunicorn, gthread). The baseline is one indexed single-row SELECT on the same
-database in the same run; figures are also given as ratios to it. Target (issue 6): in-process p99
+database in the same run; figures are also given as ratios to it. Target: in-process p99
 <= 5 ms at 1M residents on both backends.
 """
 

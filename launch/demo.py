@@ -27,8 +27,6 @@ from launch.surfaces import SERVICES, ServiceSpec
 from vaxcert import pki, residents, tls
 from vaxcert.config import Settings
 
-# Capabilities that later issues add; the demo says plainly what is not there yet.
-NOT_YET_BUILT: tuple[str, ...] = ()
 # The demo's kiosk starts with an empty reader and offers the device panel at /demo.
 KIOSK_DEMO_ENV = {"VAXCERT_KIOSK__DEMO": "true"}
 
@@ -152,8 +150,6 @@ def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str
     for case in EDGE_CASES.values():
         pin = residents.get(case.base).pin
         lines.append(f"    {case.key:18} PIN {pin}  {case.description}")
-    if NOT_YET_BUILT:
-        lines += ["", "  Not built yet:"] + [f"    - {item}" for item in NOT_YET_BUILT]
     lines.append("")
     return "\n".join(lines)
 

@@ -1,8 +1,14 @@
-"""vaxcert: signer. SMART Health Card and ICAO VDS-NC issuance, keys in files or a PKCS#11 token.
+"""The signer: SMART Health Card and ICAO VDS-NC issuance, keys in files or a PKCS#11 token.
 
-Public names: :class:`vaxcert.contracts.signing.CertificateContent` (and its parts),
-:class:`signer.services.SignerService`, the pure issuers in :mod:`signer.shc_issue` and
-:mod:`signer.vdsnc_issue` and :class:`signer.interfaces.KeySigner` (docs/signer.md). Its client
-lives in its caller (:class:`cert_center.clients.SignerClient`); the vaccine table is
-:mod:`vaxcert.vaccines` and the QR builders are :mod:`vaxcert.certificate.qr`.
+Public names: :func:`create_app` (the center-only signing API and the public issuer endpoints),
+:class:`SignerService` and :class:`KeySigner` (docs/signer.md). The pure issuers are
+:mod:`signer.shc_issue` and :mod:`signer.vdsnc_issue`. What it signs is
+:class:`vaxcert.contracts.signing.CertificateContent`; its client lives in its caller
+(:class:`cert_center.SignerClient`). The rest is internal.
 """
+
+from signer.app import create_app
+from signer.interfaces import KeySigner
+from signer.services import SignerService
+
+__all__ = ["KeySigner", "SignerService", "create_app"]

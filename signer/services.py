@@ -15,7 +15,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -520,8 +519,3 @@ class SignerService:
                 for k in state.bsc_keys
             ],
         }
-
-
-def read_content(path: Path) -> CertificateContent:
-    """Load a content JSON file (strict, unknown fields refused)."""
-    return CertificateContent.model_validate_json(path.read_bytes())

@@ -283,18 +283,3 @@ def _node_problems(where: str, node: dict[str, Any], entry_count: int) -> Iterat
             yield f"{where}: reference {reference!r} points past the last entry"
     if node.get("resourceType") == "Immunization" and len(str(node.get("lotNumber", ""))) > 20:
         yield f"{where}: lotNumber longer than 20 characters"
-
-
-def issue_bundle(
-    bundle: dict[str, Any],
-    key: KeySigner,
-    iss: str,
-    nbf: float,
-    rid: str | None = None,
-    exp: float | None = None,
-) -> str:
-    """Sign a bundle built elsewhere, after checking it against the QR profile (all problems)."""
-    problems = bundle_problems(bundle)
-    if problems:
-        raise VaxcertError("shc_bundle_nonconformant", "; ".join(problems[:10]))
-    return sign_payload(payload(bundle, iss, nbf, rid, exp), key)

@@ -106,7 +106,7 @@ _ALL: tuple[Reason, ...] = (
         "市区町村の窓口でロックの解除を受けてください。",
         "Please have the PIN reset at your municipal office.",
     ),
-    # Card layer (issue 3; vaxcert/card): reader states, PIN (C01) and card-data verification (C03).
+    # Card layer (vaxcert/card): reader states, PIN (C01) and card-data verification (C03).
     Reason(
         "card_reader_unavailable",
         503,
@@ -624,7 +624,7 @@ _ALL: tuple[Reason, ...] = (
         "アプリで一度申請するか、市区町村の窓口で申請してください。",
         "Apply once with the smartphone app, or at the municipal counter.",
     ),
-    # Certificate PDF (issue 8; vaxcert/certificate/pdf.py, shared by the kiosk and the app API).
+    # Certificate PDF (vaxcert/certificate/pdf.py, shared by the kiosk and the app API).
     Reason(
         "certificate_unprintable",
         502,
@@ -633,7 +633,7 @@ _ALL: tuple[Reason, ...] = (
         _COUNTER_JA,
         _COUNTER_EN,
     ),
-    # Signer (issue 4): who may call it, what it can sign, its keys.
+    # Signer: who may call it, what it can sign, its keys.
     Reason(
         "client_not_allowed",
         403,
@@ -698,7 +698,7 @@ _ALL: tuple[Reason, ...] = (
         _RETRY_JA,
         _RETRY_EN,
     ),
-    # VRS stub (issue 6): relay API for the center, municipal staff API (C09, C12, C14, C19).
+    # VRS stub: relay API for the center, municipal staff API (C09, C12, C14, C19).
     Reason(
         "vrs_peer_not_allowed",
         403,
@@ -747,7 +747,7 @@ _ALL: tuple[Reason, ...] = (
         "もう一度取り込んでください。",
         "Import the file again.",
     ),
-    # Kiosk terminal (issue 8; kiosk/): printer, cash unit, payment.
+    # Kiosk terminal (kiosk/): printer, cash unit, payment.
     Reason(
         "printer_unavailable",
         503,

@@ -129,7 +129,7 @@ RESIDENTS: dict[str, SyntheticResident] = {
             passport=Passport("TZ9990002"),
             description="a Kirishima City resident with passport data on file",
         ),
-        # Edge cases (issue 6). Their record-level facts (flags, doses, moves) live in
+        # Edge cases. Their record-level facts (flags, doses, moves) live in
         # vrs_stub/seed.py; here is only what the card holds.
         SyntheticResident(
             key="support-measure",

@@ -265,17 +265,3 @@ def parse_body(model: type[ModelT], max_bytes: int | None = None) -> ModelT:
         else:
             code = "invalid_field"
         raise VaxcertError(code, "fields: " + ", ".join(fields), fields=fields) from None
-
-
-def reason_catalogue_json() -> dict[str, Any]:
-    """The reason catalogue as JSON (served to kiosks and apps so their texts match ours)."""
-    return {
-        code: {
-            "status": r.status,
-            "ja": r.ja,
-            "en": r.en,
-            "next_ja": r.next_ja,
-            "next_en": r.next_en,
-        }
-        for code, r in reasons.CATALOGUE.items()
-    }

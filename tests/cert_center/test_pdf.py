@@ -226,7 +226,7 @@ def test_copies_out_of_range_are_refused(copies: int, domestic_issued: Certifica
 
 
 def test_same_reply_renders_the_same_bytes(domestic_issued: CertificateIssued) -> None:
-    # A reprint after a jam (issue 8) gives the very same document.
+    # A reprint after a jam gives the very same document.
     first = pdf.render_certificate(domestic_issued)
     assert pdf.render_certificate(domestic_issued) == first
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import ValidationError
 
-from signer import shc_issue as shc_issue
+from signer import shc_issue
 from signer.samples import example_content
 from signer.services import SignerService
 from tests.signer.conftest import SettingsFactory, verify_shc

@@ -99,8 +99,3 @@ def der_to_raw(der: bytes, size: int = 32) -> bytes:
     """DER ECDSA signature to r‖s, each left-padded to ``size`` bytes."""
     r, s = decode_dss_signature(der)
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
-
-
-def curve_size(key: ec.EllipticCurvePublicKey) -> int:
-    """Bytes of one coordinate (and of r or s) for the key's curve."""
-    return (key.curve.key_size + 7) // 8
