@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import socket
+import ssl
 import threading
 from pathlib import Path
 from typing import TypeVar
@@ -26,8 +28,31 @@ from vaxcert.logging import request_id_var
 
 T = TypeVar("T")
 
-# A kept-alive connection the peer closed in the meantime fails like this on first use.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+# A kept-alive connection the peer closed in the meantime fails like this on first use. gunicorn
+# closes idle connections without a TLS close_notify, which reads as SSLEOFError (platform.md).
+_STALE = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
+)
+
+
+def _closed_by_peer(connection: http.client.HTTPSConnection) -> bool:
+    """Whether an idle kept-alive connection has anything to read: only the peer's close.
+
+    Every response was read whole, so an idle connection that turns readable holds an EOF (or a
+    TLS alert before it). Checking costs one poll, and spares the request a doomed send.
+    """
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 class _NoDelayConnection(http.client.HTTPSConnection):
@@ -64,7 +89,9 @@ class Channel:
     def _connection(self) -> tuple[http.client.HTTPSConnection, bool]:
         connection: http.client.HTTPSConnection | None = getattr(self._local, "connection", None)
         if connection is not None:
-            return connection, True
+            if not _closed_by_peer(connection):
+                return connection, True
+            connection.close()
         connection = _NoDelayConnection(
             self.host, self.port, timeout=self.timeout, context=self._context
         )
