@@ -787,8 +787,9 @@ _ALL: tuple[Reason, ...] = (
         500,
         "システムエラーが発生しました。",
         "An internal error occurred.",
-        _RETRY_JA,
-        _RETRY_EN,
+        # A 500 cannot know what had happened before it (a payment, say): promise nothing.
+        "しばらくしてからもう一度お試しください。",
+        "Please try again later.",
     ),
 )
 

@@ -23,6 +23,8 @@ MAX_TEXT_CHARS = 256 * 1024
 MAX_PIXELS = 40_000_000  # a 48-megapixel photo is refused rather than decoded
 MAX_PDF_PAGES = 10
 PDF_DPI = 150
+# An A0 sheet at PDF_DPI is about 27 MP; a certificate page (A4) is 2.2 MP.
+MAX_PDF_PAGE_PIXELS = 30_000_000
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
@@ -185,6 +187,10 @@ def _from_pdf(data: bytes, source: str) -> list[Item]:
         for number in range(pages):
             page = document[number]
             try:
+                width, height = page.get_size()  # points; a tiny file may declare a huge page
+                pixels = (width * PDF_DPI / 72) * (height * PDF_DPI / 72)
+                if not pixels <= MAX_PDF_PAGE_PIXELS:  # also refuses NaN
+                    raise InputError("image_too_large", f"page {number + 1} is too large")
                 bitmap = page.render(scale=PDF_DPI / 72)
                 image = bitmap.to_pil()
             finally:

@@ -6,6 +6,7 @@ Nothing received is stored; the only log line per certificate is its outcome cod
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request
@@ -89,6 +90,13 @@ def verify_form() -> ResponseReturnValue:
     return render_template("index.html", results=results, error=None, lang=_lang()), status
 
 
+def _json_body() -> object:
+    try:
+        return json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        raise VaxcertError("bad_request", "the body must be JSON") from None
+
+
 @bp.post("/api/verify")
 def verify_api() -> ResponseReturnValue:
     """JSON API: an image body (camera frames, ``?frame=1``), a multipart file, or
@@ -98,7 +106,7 @@ def verify_api() -> ResponseReturnValue:
     if request.mimetype.startswith("image/") or request.mimetype == "application/pdf":
         data = request.get_data(cache=False)
     elif request.mimetype == "application/json":
-        body = request.get_json(silent=True)
+        body = _json_body()
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             raise VaxcertError("missing_field", "text")
         if set(body) - {"text"}:

@@ -109,3 +109,37 @@ def test_a_qr_code_that_is_not_a_certificate(dev_store: TrustStore) -> None:
     image = issuance.qr_image("https://example.org/")
     result = verify(_png(image), dev_store)
     assert result.codes == ["input_unrecognised"]
+
+
+def _pdf_with_page(points: float) -> bytes:
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    sheet = canvas.Canvas(out, pagesize=(points, points))
+    sheet.drawString(10, 10, "x")
+    sheet.save()
+    return out.getvalue()
+
+
+def test_a_small_pdf_with_a_huge_page_is_refused_before_rendering(dev_store: TrustStore) -> None:
+    """A few hundred bytes may declare a page of many megapixels; rendering it is the attack."""
+    huge = _pdf_with_page(4000)  # 4000 pt at 150 dpi: 69 megapixels
+    assert len(huge) < 2000
+    [result] = verify_all(huge, dev_store)
+    assert result.codes == ["image_too_large"]
+    [a4] = verify_all(_pdf_with_page(842), dev_store)
+    assert a4.codes == ["no_certificate_found"]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ('{"sig": 1, "data": ' + "[" * 100_000 + "]" * 100_000 + "}", "vdsnc_not_json"),
+        ('{"verifiableCredential": ' + "[" * 100_000 + "]" * 100_000 + "}", "shc_file_invalid"),
+    ],
+)
+def test_deeply_nested_json_is_a_reason_not_a_crash(
+    text: str, code: str, dev_store: TrustStore
+) -> None:
+    [result] = verify_all(text, dev_store)
+    assert result.codes == [code]

@@ -270,3 +270,34 @@ def test_C08_large_uploads_stay_in_memory(app: Flask) -> None:
         stream = request.files["file"].stream
         assert isinstance(stream, io.BytesIO)
         assert stream.getvalue() == big
+
+
+def test_deeply_nested_json_body_is_a_400_not_a_500(client: FlaskClient) -> None:
+    nested = b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = client.post("/api/verify", data=nested, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json is not None and response.json["error"]["code"] == "bad_request"
+
+
+def test_deeply_nested_text_by_form_and_upload_is_a_result(client: FlaskClient) -> None:
+    text = '{"sig": 1, "data": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    upload = {"file": (io.BytesIO(text.encode()), "card.json")}
+    by_upload = client.post("/api/verify", data=upload, content_type="multipart/form-data")
+    assert by_upload.status_code == 200
+    assert by_upload.json["results"][0]["reasons"][0]["code"] == "vdsnc_not_json"  # type: ignore[index]
+    by_form = client.post("/?lang=en", data={"text": text})
+    assert by_form.status_code == 422
+    assert "The VDS-NC is not JSON." in by_form.get_data(as_text=True)
+
+
+def test_a_500_promises_nothing_about_charges(app: Flask) -> None:
+    """A 500 cannot know whether a payment happened before it (nor is the verifier a till)."""
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("a bug")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert response.json is not None and response.json["error"]["code"] == "internal_error"
+    assert "charged" not in response.get_data(as_text=True)

@@ -129,7 +129,7 @@ def parse_payload(raw: bytes) -> dict[str, Any]:
         raise FormatError("payload_not_utf8", "payload is not UTF-8") from None
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise FormatError("payload_not_json", "payload is not JSON") from None
     if not isinstance(payload, dict):
         raise FormatError("payload_not_json", "payload is not a JSON object")
@@ -161,7 +161,7 @@ def split_jws(jws: str) -> CompactJws:
     header_raw = b64url_decode(parts[0], what="JWS header")
     try:
         header = json.loads(header_raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise FormatError("jws_malformed", "JWS header is not JSON") from None
     if not isinstance(header, dict):
         raise FormatError("jws_malformed", "JWS header is not a JSON object")
@@ -200,7 +200,7 @@ def parse_file(text: str) -> list[str]:
     """The JWS list of a ``.smart-health-card`` file."""
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise FormatError("shc_file_invalid", "file is not JSON") from None
     credentials = body.get("verifiableCredential") if isinstance(body, dict) else None
     if not isinstance(credentials, list) or not all(isinstance(c, str) for c in credentials):

@@ -110,7 +110,7 @@ def parse(text: str | bytes) -> VdsDocument:
     """Parse the QR text of a VDS-NC; structure errors raise :class:`FormatError`."""
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise FormatError("vdsnc_not_json", "VDS-NC text is not JSON") from None
     if not isinstance(body, dict):
         raise FormatError("vdsnc_structure_invalid", "VDS-NC is not a JSON object")
