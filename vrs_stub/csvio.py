@@ -111,11 +111,24 @@ class Parsed:
 _COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). The
+# full-width forms count too: Japanese spreadsheets read them as the ASCII ones.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
 def _text(value: str, limit: int) -> bool:
-    # No control or format characters (category C*); U+3000 between names is fine.
-    return 0 < len(value) <= limit and not any(
-        unicodedata.category(ch).startswith("C") for ch in value
+    # No control or format characters (category C*); U+3000 between names is fine. No value may
+    # start like a formula: staff open these files in spreadsheets.
+    return (
+        0 < len(value) <= limit
+        and not value.startswith(FORMULA_PREFIXES)
+        and not any(unicodedata.category(ch).startswith("C") for ch in value)
     )
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it and never runs it: a formula-like start gets a quote."""
+    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
 
 
 def _is_kana(value: str) -> bool:
@@ -473,7 +486,7 @@ def export(records: Iterable[PersonRecord]) -> tuple[str, int]:
         doses = {v.dose_number: v for v in record.vaccinations}
         numbers = sorted(set(tickets) | set(doses))
         if not numbers:
-            writer.writerow([person.get(c, "") for c in EXPORT_COLUMNS])
+            writer.writerow([spreadsheet_safe(person.get(c, "")) for c in EXPORT_COLUMNS])
             continue
         for number in numbers:
             ticket, dose = tickets.get(number), doses.get(number)
@@ -493,5 +506,5 @@ def export(records: Iterable[PersonRecord]) -> tuple[str, int]:
                     adverse_reaction_reported="1" if dose.adverse_reaction_reported else "0",
                     note=dose.note or "",
                 )
-            writer.writerow([line.get(c, "") for c in EXPORT_COLUMNS])
+            writer.writerow([spreadsheet_safe(line.get(c, "")) for c in EXPORT_COLUMNS])
     return out.getvalue(), count
