@@ -40,6 +40,7 @@ from vaxcert.contracts.signing import (
     RomanName,
 )
 from vaxcert.contracts.vrs_relay import (
+    CertificateKind,
     IssuanceRequest,
     QueryIdentityMismatch,
     QueryMatch,
@@ -128,7 +129,9 @@ class IssuanceService:
         self._record(match, municipality, content)
         return self._reply(content, signed, municipality)
 
-    def _query(self, card: CardRead, municipality: MunicipalityEntry, kind: str) -> QueryMatch:
+    def _query(
+        self, card: CardRead, municipality: MunicipalityEntry, kind: CertificateKind
+    ) -> QueryMatch:
         try:
             query = QueryRequest(
                 municipality_code=municipality.code,

@@ -7,6 +7,7 @@ A view never parses certificates itself: it calls :func:`current_peer`.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import ssl
 import time
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from vaxcert import reasons
 from vaxcert.config import Settings
@@ -237,21 +238,55 @@ def install(
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+def _bounded_body(limit: int | None) -> bytes:
+    """The body, read at most ``limit`` + 1 bytes far: a chunked body announces no length."""
+    if limit is None:
+        return request.get_data(cache=False)
+    try:
+        raw = request.stream.read(limit + 1)
+        # The stream may itself stop at the app's cap; one more byte tells a body that ends
+        # there from one that goes on.
+        if len(raw) > limit or (len(raw) == limit and request.stream.read(1)):
+            raise VaxcertError("payload_too_large")
+    except RequestEntityTooLarge:
+        raise VaxcertError("payload_too_large") from None
+    return raw
+
+
+def _refuse_repeated_keys(raw: bytes) -> None:
+    """Refuse an object that names a key twice: parsers disagree on which one wins."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in items]
+        if len(set(keys)) != len(keys):
+            raise VaxcertError("bad_request", "the body repeats a key")
+        return dict(items)
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return  # not JSON at all: the model's own parse gives the error
+
+
 def parse_body(model: type[ModelT], max_bytes: int | None = None) -> ModelT:
     """The JSON body validated into ``model`` (C04: unknown fields are refused by the model).
 
     Errors name the fields, never echo a value: any unknown field → ``unknown_field``, else any
     missing one → ``missing_field``, else ``invalid_field`` (``fields`` lists them all); a body
-    over ``max_bytes`` → 413; not JSON → 415/400.
+    over ``max_bytes`` (or the app's ``MAX_CONTENT_LENGTH``), announced or chunked → 413; not
+    JSON, or an object that repeats a key → 415/400.
     """
-    if max_bytes is not None and (request.content_length or 0) > max_bytes:
+    limit = max_bytes if max_bytes is not None else current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
         raise VaxcertError("payload_too_large")
     if not request.is_json:
         raise VaxcertError("unsupported_media_type", "send application/json")
+    raw = _bounded_body(limit)
+    _refuse_repeated_keys(raw)
     try:
         # JSON mode, so strict models get JSON semantics (dates from ISO strings only, no number
         # coerced into a date or a string into an integer).
-        return model.model_validate_json(request.get_data())
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         problems = exc.errors(include_url=False, include_input=False)
         kinds = {problem["type"] for problem in problems}

@@ -3,13 +3,15 @@ text, unknown fields refused)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vaxcert.contracts.dates import IsoDate
+
 CertificateKind = Literal["domestic", "overseas"]
-_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=False)
+# strict: JSON semantics only (no "true" or 1 for a boolean, no number for a date or a string).
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=False, strict=True)
 
 
 class MunicipalityView(BaseModel):
@@ -121,7 +123,7 @@ class HolderView(BaseModel):
 
     name: str
     name_roman: str | None
-    birth_date: dt.date
+    birth_date: IsoDate
     nationality: str | None
     passport_number: str | None
 
@@ -130,7 +132,7 @@ class DoseView(BaseModel):
     """One dose for the confirmation screen and the printed certificate."""
 
     dose_number: int
-    date: dt.date
+    date: IsoDate
     product_ja: str
     product_en: str
     maker_ja: str
@@ -144,7 +146,7 @@ class CertificateIssued(BaseModel):
 
     certificate_id: str
     kind: CertificateKind
-    issue_date: dt.date
+    issue_date: IsoDate
     municipality: IssuedMunicipality
     holder: HolderView
     doses: list[DoseView]

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from vaxcert.contracts.dates import IsoDate
+
 Kind = Literal["domestic", "overseas"]
 Sex = Literal["male", "female", "unspecified"]
 
@@ -80,7 +82,7 @@ class Holder(BaseModel):
 
     name: PersonName
     name_roman: RomanName | None = None
-    birth_date: dt.date
+    birth_date: IsoDate
     # The last three only on 海外用 certificates (C04: no more data than the certificate needs).
     sex: Sex | None = None
     nationality: Alpha3 | None = None
@@ -92,7 +94,7 @@ class Dose(BaseModel):
 
     model_config = _STRICT
 
-    date: dt.date
+    date: IsoDate
     # A key of the vaccine table (vaxcert/vaccines.py); names and codes come from there.
     product: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
     # Left out, they are taken from the table; given, they must agree with it.
@@ -122,7 +124,7 @@ class CertificateContent(BaseModel):
 
     kind: Kind
     certificate_id: Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{1,12}$")]
-    issue_date: dt.date
+    issue_date: IsoDate
     municipality: Municipality
     holder: Holder
     doses: list[Dose] = Field(min_length=1, max_length=10)

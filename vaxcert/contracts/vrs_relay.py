@@ -6,13 +6,13 @@ and municipality codes by their check digits; docs/vrs.md documents each of them
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from vaxcert import lgcode, mynumber
+from vaxcert.contracts.dates import IsoDate
 
 CertificateKind = Literal["domestic", "overseas"]
 Channel = Literal["kiosk", "app"]
@@ -39,7 +39,8 @@ RecordId = Annotated[str, Field(pattern=RECORD_ID.pattern)]
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: JSON semantics only (no number taken for a date, no "true" or 1 for a boolean).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class QueryRequest(_Wire):
@@ -48,7 +49,7 @@ class QueryRequest(_Wire):
     municipality_code: MunicipalityCode
     my_number: MyNumber
     name: str = Field(min_length=1, max_length=100)  # the card's name (kanji, U+3000 between)
-    birth_date: dt.date
+    birth_date: IsoDate
     certificate_kind: CertificateKind
     channel: Channel
 
@@ -67,7 +68,7 @@ class Dose(_Wire):
     """One completed dose as the certificate needs it (items 17-19, 22, 25, 26)."""
 
     dose_number: int = Field(ge=1, le=7)
-    date: dt.date
+    date: IsoDate
     product_key: str
     vaccine_type: str  # ICD-11 (VDS-NC `des`)
     product_name: str  # certificate label (製品名)
@@ -114,7 +115,7 @@ class IssuanceRequest(_Wire):
     municipality_code: MunicipalityCode
     record_id: RecordId
     certificate_id: str = Field(pattern=r"^[A-Za-z0-9\-]{1,32}$")
-    issued_on: dt.date
+    issued_on: IsoDate
     certificate_kind: CertificateKind
     channel: Channel
 
