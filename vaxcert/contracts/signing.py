@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from vaxcert.contracts.dates import IsoDate
+from vaxcert.contracts.text import PrintableText
 
 Kind = Literal["domestic", "overseas"]
 Sex = Literal["male", "female", "unspecified"]
@@ -25,7 +26,7 @@ _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 # A name as the My Number card writes it: any printable characters, no control characters and no
 # leading or trailing blanks (U+3000 included).
 NameText = Annotated[
-    str,
+    PrintableText,
     StringConstraints(
         min_length=1,
         max_length=20,
@@ -153,6 +154,9 @@ class CertificateContent(BaseModel):
                 raise ValueError(
                     f"a domestic certificate carries no holder.{', holder.'.join(extra)}"
                 )
+        # A day after today's UTC date is today in Japan; anything later is not an issue date.
+        if self.issue_date > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
+            raise ValueError("the issue date is in the future")
         numbers = [dose.dose_number for dose in self.doses]
         if len(set(numbers)) != len(numbers):
             raise ValueError("two doses have the same dose_number")

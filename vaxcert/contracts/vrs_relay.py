@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from vaxcert import lgcode, mynumber
 from vaxcert.contracts.dates import IsoDate
+from vaxcert.contracts.text import PrintableText
 
 CertificateKind = Literal["domestic", "overseas"]
 Channel = Literal["kiosk", "app"]
@@ -48,7 +49,8 @@ class QueryRequest(_Wire):
 
     municipality_code: MunicipalityCode
     my_number: MyNumber
-    name: str = Field(min_length=1, max_length=100)  # the card's name (kanji, U+3000 between)
+    # The card's name (kanji, U+3000 between family and given name).
+    name: PrintableText = Field(min_length=1, max_length=100)
     birth_date: IsoDate
     certificate_kind: CertificateKind
     channel: Channel
