@@ -93,7 +93,7 @@ class Dose(BaseModel):
     model_config = _STRICT
 
     date: dt.date
-    # A key of the vaccine table (signer/vaccines.py); names and codes come from there.
+    # A key of the vaccine table (vaxcert/vaccines.py); names and codes come from there.
     product: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
     # Left out, they are taken from the table; given, they must agree with it.
     cvx: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}$")] | None = None
