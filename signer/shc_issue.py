@@ -16,9 +16,8 @@ from signer.interfaces import KeySigner
 from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
 from vaxcert.formats import jose, shc
-from vaxcert.vaccines import VaccineTable
+from vaxcert.vaccines import CVX_SYSTEM, VaccineTable
 
-CVX_SYSTEM = "http://hl7.org/fhir/sid/cvx"
 FHIR_VERSION = "4.0.1"
 _RESOURCE_REF = re.compile(r"^resource:(0|[1-9][0-9]*)$")
 

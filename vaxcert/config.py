@@ -209,7 +209,7 @@ class VdsncProfileSettings(BaseModel):
 
 
 class VaccineOverride(BaseModel):
-    """Per-product codes and names that replace the built-in table (docs/vaccines.md)."""
+    """Per-product codes and names that replace the built-in table (docs/signer.md §2)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives import hashes
 
+from vaxcert import vaccines
 from vaxcert.formats import FormatError, shc
 from vaxcert.policy import (
     AllOf,
@@ -21,7 +22,7 @@ from vaxcert.policy import (
     fail,
     warn,
 )
-from verifier import _x509, vaccines
+from verifier import _x509
 from verifier.models import Dose, Result
 from verifier.trust import ShcIssuer, TrustedKey, TrustStore, trust_freshness
 

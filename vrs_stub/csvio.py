@@ -16,8 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from vaxcert import mynumber
-from vrs_stub import vaccines
+from vaxcert import mynumber, vaccines
 from vrs_stub.models import (
     CLASSIFICATIONS,
     MOVE_REASONS,
@@ -72,8 +71,6 @@ _ROMAN = re.compile(r"^[A-Z][A-Z '\-]{0,38}$")
 _NATIONALITY = re.compile(r"^[A-Z]{3}$")
 _PASSPORT_NO = re.compile(r"^[A-Z0-9]{1,11}$")
 _LOT = re.compile(r"^[0-9A-Z\-]{1,20}$")
-_FIRST_DOSE_DAY = dt.date(2021, 2, 17)
-_LAST_DOSE_DAY = dt.date(2024, 3, 31)
 _BOOLS = {"": False, "0": False, "1": True, "false": False, "true": True}
 
 
@@ -305,10 +302,10 @@ def _dose(line: _Line) -> tuple[int, Ticket | None, Vaccination | None] | None:
             line.fail(column, "invalid")
     if status == "done":
         day = _date(line.get("vaccinated_on"))
-        if day is None or not _FIRST_DOSE_DAY <= day <= _LAST_DOSE_DAY:
+        if day is None or not vaccines.PROGRAMME_START <= day <= vaccines.PROGRAMME_END:
             line.fail("vaccinated_on", "invalid_date")
         key = line.get("product_key")
-        product = vaccines.PRODUCTS.get(key)
+        product = vaccines.VRS_PRODUCTS.get(key)
         if product is None:
             line.fail("product_key", "unknown_product" if key else "required")
         lot = line.get("lot_number")
@@ -320,9 +317,9 @@ def _dose(line: _Line) -> tuple[int, Ticket | None, Vaccination | None] | None:
                 status="done",
                 vaccinated_on=day,
                 product_key=product.key,
-                vaccine_type=product.icd11,
-                product_name=product.label_ja,
-                maker=product.maker_ja,
+                vaccine_type=product.vaccine_type,
+                product_name=product.product_name,
+                maker=product.maker,
                 cvx=product.cvx,
                 lot_number=lot,
                 place=place or None,

@@ -20,9 +20,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vaxcert import lgcode, mynumber, residents
+from vaxcert import lgcode, mynumber, residents, vaccines
 from vaxcert.residents import SyntheticResident
-from vrs_stub import vaccines
 from vrs_stub.crypto import PartitionKeys
 from vrs_stub.models import (
     Identity,
@@ -161,7 +160,7 @@ CLINIC_SUFFIXES = ("内科クリニック", "医院", "クリニック", "病院
 
 _FULLWIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 _DAY = dt.timedelta(days=1)
-_PROGRAMME_END = dt.date(2024, 3, 31)
+_PROGRAMME_END = vaccines.PROGRAMME_END
 
 
 def _fullwidth(text: str) -> str:
@@ -175,6 +174,29 @@ def _date_between(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
 
 def _record_id(rng: random.Random) -> str:
     return f"{rng.getrandbits(64):016x}"
+
+
+# Which lot-number shape the seed invents for each product, after the formats vaccines.md saw;
+# products not named here get the generic shape.
+_LOT_STYLES = {
+    "pfizer-comirnaty-original": "pfizer",
+    "pfizer-comirnaty-5-11-original": "pfizer",
+    "pfizer-comirnaty-6m-4y-original": "pfizer",
+    "pfizer-comirnaty-bivalent-ba1": "pfizer",
+    "pfizer-comirnaty-bivalent-ba45": "pfizer",
+    "pfizer-comirnaty-5-11-bivalent-ba45": "pfizer",
+    "pfizer-comirnaty-xbb15": "pfizer",
+    "pfizer-comirnaty-5-11-xbb15": "pfizer",
+    "pfizer-comirnaty-6m-4y-xbb15": "pfizer",
+    "moderna-spikevax-original": "moderna",
+    "moderna-spikevax-bivalent-ba1": "moderna-late",
+    "moderna-spikevax-bivalent-ba45": "moderna-late",
+    "moderna-spikevax-6-11-bivalent-ba45": "moderna-late",
+    "moderna-spikevax-xbb15": "moderna-late",
+    "moderna-spikevax-6-11-xbb15": "moderna-late",
+    "moderna-spikevax-6m-5y-xbb15": "moderna-late",
+    "astrazeneca-vaxzevria": "astrazeneca",
+}
 
 
 def _lot(rng: random.Random, style: str) -> str:
@@ -312,17 +334,17 @@ def vaccination_for(
     doctor: str | None,
 ) -> Vaccination:
     """A completed dose row for ``product_key`` with a plausible lot number."""
-    product = vaccines.get(product_key)
+    product = vaccines.VRS_PRODUCTS[product_key]
     return Vaccination(
         dose_number=dose_number,
         status="done",
         vaccinated_on=day,
         product_key=product.key,
-        vaccine_type=product.icd11,
-        product_name=product.label_ja,
-        maker=product.maker_ja,
+        vaccine_type=product.vaccine_type,
+        product_name=product.product_name,
+        maker=product.maker,
         cvx=product.cvx,
-        lot_number=_lot(rng, product.lot_style),
+        lot_number=_lot(rng, _LOT_STYLES.get(product.key, "generic")),
         place=place,
         doctor=doctor,
         adverse_reaction_reported=rng.random() < 0.001,
@@ -346,7 +368,7 @@ def _schedule(rng: random.Random, child: bool, doses: int) -> list[tuple[dt.date
         if day > rule.latest or day > _PROGRAMME_END:
             break
         product_key = plan[-1][1] if number == 2 else _pick(rng, rule.products)
-        product = vaccines.get(product_key)
+        product = vaccines.VRS_PRODUCTS[product_key]
         if day < product.first_used:
             day = product.first_used + dt.timedelta(days=rng.randint(0, 20))
         if day > product.last_used or day > rule.latest:

@@ -13,7 +13,7 @@ from vaxcert.config import VaccineOverride
 from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
 from vaxcert.residents import CANARY, RESIDENTS
-from vaxcert.vaccines import BUILT_IN, VaccineTable
+from vaxcert.vaccines import PRODUCTS, VaccineTable
 
 
 def _content(kind: str = "overseas") -> dict[str, Any]:
@@ -131,7 +131,7 @@ def test_romanised_name_fits_vdsnc() -> None:
 
 def test_vaccine_table_has_every_product_of_the_programme() -> None:
     table = VaccineTable()
-    assert len(table) == len(BUILT_IN)
+    assert len(table) == len(PRODUCTS)
     assert table["moderna-spikevax-original"].cvx == "207"
     assert table["pfizer-comirnaty-original"].nam == "COMIRNATY"
     assert table["astrazeneca-vaxzevria"].icd11 == "XM9QW8"

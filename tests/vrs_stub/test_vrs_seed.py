@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from launch.cli import main
-from vaxcert import lgcode, mynumber, residents
+from vaxcert import lgcode, mynumber, residents, vaccines
 from vaxcert.config import Settings
-from vrs_stub import seed, vaccines
+from vrs_stub import seed
 from vrs_stub.store import Store
 
 
@@ -50,7 +50,7 @@ def test_synthetic_residents_are_deterministic_and_plausible() -> None:
         assert days == sorted(days)
         for dose in doses:
             assert dose.vaccinated_on is not None and dose.product_key is not None
-            product = vaccines.get(dose.product_key)
+            product = vaccines.VRS_PRODUCTS[dose.product_key]
             assert product.first_used <= dose.vaccinated_on <= product.last_used
             assert dt.date(2021, 2, 17) <= dose.vaccinated_on <= dt.date(2024, 3, 31)
             assert dose.lot_number and len(dose.lot_number) <= 20
