@@ -59,7 +59,9 @@ def test_seven_doses_and_a_ten_kanji_name_fit_one_qr_and_round_trip(
     bundle = payload["vc"]["credentialSubject"]["fhirBundle"]
     assert shc_issue.bundle_problems(bundle) == []
     patient = bundle["entry"][0]["resource"]
-    assert patient["name"][0] == {"family": "長谷川木村山", "given": ["美智佳子"]}
+    # The card's name: alone on 国内用, after the passport's name on 海外用.
+    assert patient["name"][-1] == {"family": "長谷川木村山", "given": ["美智佳子"]}
+    assert len(patient["name"]) == (2 if kind == "overseas" else 1)
     assert len(bundle["entry"]) == 8
 
 
@@ -79,7 +81,11 @@ def test_domestic_bundle_is_minimal(service: SignerService, domestic: Certificat
     assert payload["iss"] == "https://127.0.0.1:8446/issuer"
     assert isinstance(payload["nbf"], int)
     vc = payload["vc"]
-    assert vc["type"] == ["https://smarthealth.cards#health-card"]
+    assert vc["type"] == [
+        "https://smarthealth.cards#health-card",
+        "https://smarthealth.cards#immunization",
+        "https://smarthealth.cards#covid19",
+    ]
     assert vc["credentialSubject"]["fhirVersion"] == "4.0.1"
     bundle = vc["credentialSubject"]["fhirBundle"]
     patient = bundle["entry"][0]["resource"]
@@ -101,14 +107,15 @@ def test_domestic_bundle_is_minimal(service: SignerService, domestic: Certificat
     assert bundle["entry"][3]["resource"]["vaccineCode"]["coding"][0]["code"] == "207"
 
 
-def test_overseas_bundle_adds_the_romanised_name_and_the_passport(
+def test_overseas_bundle_puts_the_passport_name_first_and_adds_the_passport(
     service: SignerService, overseas: CertificateContent
 ) -> None:
     payload = verify_shc(service.issue_shc(overseas).jws, service.jwks())
     patient = payload["vc"]["credentialSubject"]["fhirBundle"]["entry"][0]["resource"]
+    # Abroad name[0] is what a verifier shows and compares with the passport.
     assert patient["name"] == [
-        {"family": "試験", "given": ["花子"]},
         {"family": "SHIKEN", "given": ["HANAKO"]},
+        {"family": "試験", "given": ["花子"]},
     ]
     assert patient["identifier"] == [
         {"system": "http://hl7.org/fhir/sid/passport-JPN", "value": "TZ9990001"}
