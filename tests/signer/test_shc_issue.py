@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -240,3 +242,28 @@ def test_the_rendered_payload_equals_the_reference_serialisation(
         )
     )
     assert shc_issue.minified_payload(content, table, profile, nbf, rid, exp) == reference
+
+
+# CVX codes verifier apps of the time knew (vaccines.md): The Commons Project's accepted list of
+# 2022-09 [S19] and a Japanese reader app of 2021-12 [S17].
+KNOWN_TO_2022_VERIFIERS = frozenset(
+    {"207", "208", "210", "211", "212", "217", "218", "219", "221", "227", "228", "229", "300"}
+    | {"301", "501", "502", "503", "504", "505", "506", "507", "509", "510", "511"}
+)
+KNOWN_TO_2021_READERS = frozenset({"207", "208", "210", "211", "212", "217", "218", "219"})
+
+
+def test_docs_list_every_code_older_verifiers_may_not_know(repo_root: Path) -> None:
+    text = (repo_root / "docs" / "signer.md").read_text(encoding="utf-8")
+    section = text.split("**Vaccine codes older verifiers may not know.**", 1)[1]
+    documented: dict[str, set[str]] = {}
+    for line in section.split("\n\n", 2)[1].splitlines()[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        documented[cells[0]] = set(re.findall(r"`([a-z0-9-]+)`", cells[1]))
+    expected: dict[str, set[str]] = {}
+    for key, product in VaccineTable().items():
+        if product.issuable and product.cvx not in KNOWN_TO_2021_READERS:
+            expected.setdefault(product.cvx, set()).add(key)
+    assert documented == expected
+    # Precise codes stay: the BA.1 bivalents and Daichirona keep codes older lists lack.
+    assert {"309", "500", "519", "520"} <= set(expected) - KNOWN_TO_2022_VERIFIERS
