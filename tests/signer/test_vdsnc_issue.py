@@ -242,6 +242,21 @@ def test_issue_png_decode_verify_round_trip(service: SignerService, doses: int) 
     verify_vdsnc(results[0].text, service.csca_der())
 
 
+def test_seven_doses_fit_one_qr_even_with_the_longest_fields(service: SignerService) -> None:
+    # One ve per dose is larger than grouping: the programme's 7 doses with a 39-character name,
+    # an 11-character passport number and 20-character lots still fit one code (formats.md §2).
+    data = json.loads(example_content(CANARY, "overseas", 7).model_dump_json())
+    data["holder"]["name_roman"] = {"family": "A" * 20, "given": "B" * 18}
+    data["holder"]["passport_number"] = "TZ999000199"
+    for number, dose in enumerate(data["doses"]):
+        dose["lot"] = f"LOT-{number}".ljust(20, "X")
+    issued = service.issue_vdsnc(CertificateContent.model_validate_json(json.dumps(data)))
+    assert len(issued.document) <= 2331
+    code = qr.vdsnc_qr(issued.document)
+    assert int(code.version) <= 40 and code.error == "M"
+    assert len(verify_vdsnc(issued.document, service.csca_der()).message["ve"]) == 7
+
+
 def test_the_csca_crl_is_signed_and_empty_at_first(service: SignerService) -> None:
     assert check_csca_crl(service.csca_crl_der(), service.csca_der()) == []
 
