@@ -19,7 +19,7 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -264,8 +264,23 @@ def check_document_signer(
     problems: list[str] = []
     try:
         certificate.verify_directly_issued_by(csca)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         problems.append("not issued by the configured CSCA (name or signature)")
+    try:
+        problems += _profile_problems(certificate, csca, revoked_serials, moment)
+    except (ValueError, UnsupportedAlgorithm):  # malformed or duplicated extensions, odd keys
+        problems.append("its key or extensions cannot be read")
+    if problems:
+        raise VaxcertError("signer_certificate_untrusted", "; ".join(problems))
+
+
+def _profile_problems(
+    certificate: x509.Certificate,
+    csca: x509.Certificate,
+    revoked_serials: frozenset[int],
+    moment: dt.datetime,
+) -> list[str]:
+    problems: list[str] = []
     aki = _extension(certificate, x509.AuthorityKeyIdentifier)
     ski = _extension(csca, x509.SubjectKeyIdentifier)
     if aki is None or (ski is not None and aki.key_identifier != ski.digest):
@@ -291,8 +306,7 @@ def check_document_signer(
     usage = _extension(certificate, x509.KeyUsage)
     if usage is None or not usage.digital_signature:
         problems.append("key usage lacks digitalSignature")
-    if problems:
-        raise VaxcertError("signer_certificate_untrusted", "; ".join(problems))
+    return problems
 
 
 def _extension(certificate: x509.Certificate, kind: type[_E]) -> _E | None:

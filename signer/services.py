@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -460,7 +461,10 @@ class SignerService:
         documents stay valid (a VDS-NC names its own BSC).
         """
         certificate = certificates.load_certificate(data)
-        public_key = certificate.public_key()
+        try:
+            public_key = certificate.public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            raise VaxcertError("signer_certificate_untrusted", "its key cannot be read") from None
         if not (
             isinstance(public_key, ec.EllipticCurvePublicKey)
             and isinstance(public_key.curve, ec.SECP256R1)
