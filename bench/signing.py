@@ -82,6 +82,8 @@ def main() -> int:
         service = SignerService(settings)
         service.init()
         active = service.active()
+        active_barcode = active.barcode
+        assert active_barcode is not None  # the dev PKI's CSCA certifies one at init
         domestic = example_content(CANARY, "domestic", 3)
         overseas = example_content(CANARY, "overseas", 3)
         overseas7 = example_content(CANARY, "overseas", 7)
@@ -122,8 +124,8 @@ def main() -> int:
             SHC_ROW: shc_with(active.shc, domestic),
             "SHC issue, 3 doses overseas": shc_with(active.shc, overseas),
             "SHC issue, 7 doses overseas": shc_with(active.shc, overseas7),
-            VDSNC_ROW: vdsnc_with(active.barcode, overseas),
-            "VDS-NC issue, 7 doses": vdsnc_with(active.barcode, overseas7),
+            VDSNC_ROW: vdsnc_with(active_barcode, overseas),
+            "VDS-NC issue, 7 doses": vdsnc_with(active_barcode, overseas7),
             "SignerService.issue_shc (+ audit line, state check)": lambda: service.issue_shc(
                 domestic
             ),
@@ -132,7 +134,7 @@ def main() -> int:
         if token is not None:
             key = Pkcs11KeySigner(token, token.generate("bench"))
             # Timing only: this BSC certifies another key.
-            barcode = vdsnc_issue.BarcodeSigner(key, active.barcode.certificate_der, 0)
+            barcode = vdsnc_issue.BarcodeSigner(key, active_barcode.certificate_der, 0)
             digest = b"\x01" * 32
             operations["PKCS#11 (SoftHSM2) CKM_ECDSA sign of a digest"] = lambda: token.sign_digest(
                 key.key_id, digest

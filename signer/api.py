@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel
 
 from signer.services import SignerService
@@ -98,7 +98,16 @@ def public_blueprint(issuer_url: str) -> Blueprint:
         body = _service().crl(kid)
         if body is None:
             raise VaxcertError("not_found", "no CRL for that kid")
-        return _public(jsonify(body), 60)
+        response = jsonify(body)
+        # The JWKS announces crlVersion N; the CRL fetched after it must have ctr >= N. A CRL
+        # kept by a cache for even a minute after the first revocation would list nothing while
+        # the JWKS already says 2, and verifiers that key their copy on crlVersion could keep
+        # that empty list. So caches revalidate every time; the ETag (kid and ctr) keeps that
+        # to a 304 while nothing changed.
+        response.headers["Cache-Control"] = "no-cache"
+        response.set_etag(f"{kid}.{body['ctr']}")
+        response.make_conditional(request)  # 304 without a body when the ETag matches
+        return response
 
     @bp.get("/vdsnc/csca.der")
     def csca() -> Response:

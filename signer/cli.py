@@ -1,4 +1,5 @@
-"""`vaxcert signer ...`: key state, scripted issuance, rotation, revocation and compromise."""
+"""`vaxcert signer ...`: key state, scripted issuance, rotation, revocation, compromise, and the
+barcode signer certificate from a CSCA held elsewhere (a CSR out, a certificate in)."""
 
 from __future__ import annotations
 
@@ -175,13 +176,67 @@ def compromise(ctx: click.Context, kid: str | None, bsc: bool, serial: str | Non
             click.echo(
                 f"SHC key {kid} withdrawn" + (f"; new kid {replacement}" if replacement else "")
             )
-        else:
+        elif service.holds_csca_key():
             replacement = service.compromise_bsc(serial)
             click.echo(
                 "BSC revoked in the CSCA CRL" + (f"; new BSC {replacement}" if replacement else "")
             )
+        else:
+            service.compromise_bsc(serial)
+            click.echo(
+                "BSC withdrawn: ask the CSCA holder to revoke it; make a new key with "
+                "`vaxcert signer csr` and import its certificate"
+            )
     except VaxcertError as exc:
         raise _fail(exc) from None
+
+
+@group.command()
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the PKCS#10 request (PEM) for the CSCA.",
+)
+@click.pass_context
+def csr(ctx: click.Context, out_file: Path) -> None:
+    """Make a new VDS-NC barcode signer key and a certificate request for the CSCA.
+
+    For a CSCA held by another ministry: send the request, then activate the certificate it
+    returns with `import-certificate`. The key signs nothing before that.
+    """
+    service = _service(ctx)
+    try:
+        service.init()
+        kid, request = service.request_bsc()
+    except VaxcertError as exc:
+        raise _fail(exc) from None
+    out_file.write_bytes(request)
+    click.echo(f"{out_file}: certificate request for barcode signer key {kid}")
+
+
+@group.command("import-certificate")
+@click.option(
+    "--certificate",
+    "certificate_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The barcode signer certificate the CSCA returned (DER or PEM).",
+)
+@click.pass_context
+def import_certificate(ctx: click.Context, certificate_file: Path) -> None:
+    """Check the CSCA's certificate for a key from `csr` and make it the active barcode signer.
+
+    Refused, changing nothing, unless it certifies a pending key and chains to the configured
+    CSCA (<pki_dir>/vdsnc-csca.der) with the barcode signer profile.
+    """
+    service = _service(ctx)
+    try:
+        serial = service.import_bsc(certificate_file.read_bytes())
+    except VaxcertError as exc:
+        raise _fail(exc) from None
+    click.echo(f"VDS-NC: new active BSC serial {serial}")
 
 
 @group.command("example-content")

@@ -16,21 +16,24 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from signer import certificates
 from signer import shc_issue as shc_format
 from signer import vdsnc_issue as vdsnc_format
 from signer.interfaces import KeySigner
 from signer.keys import FileKeySigner, Pkcs11KeySigner, Pkcs11Token
-from signer.state import BscKey, KeyRef, KeyState, ShcKey, StateStore
+from signer.state import BscKey, KeyRef, KeyState, PendingBscKey, ShcKey, StateStore
 from vaxcert import pki
 from vaxcert.config import Settings
 from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
-from vaxcert.formats import shc
+from vaxcert.formats import jose, shc
 from vaxcert.vaccines import VaccineTable
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ class _Active:
 
     stamp: tuple[int, int, int, int] | None
     shc: KeySigner
-    barcode: vdsnc_format.BarcodeSigner
+    barcode: vdsnc_format.BarcodeSigner | None  # None until a BSC is imported (production)
     rid_secret: str
 
 
@@ -79,8 +82,18 @@ class SignerService:
         vdsnc = settings.signer.vdsnc
         self.vdsnc_profile = vdsnc_format.VdsncProfile(
             issuing_country=vdsnc.issuing_country,
-            group_doses_by_product=vdsnc.group_doses_by_product,
             emit_sex=vdsnc.emit_sex,
+        )
+        origin = urlsplit(settings.issuer_url)
+        self.bsc_profile = certificates.DocumentSignerProfile(
+            subject=x509.Name.from_rfc4514_string(vdsnc.signer_subject),
+            crl_distribution_points=tuple(
+                vdsnc.crl_distribution_points
+                if vdsnc.crl_distribution_points is not None
+                # Our public surface serves the CSCA's CRL beside the issuer keys (docs/signer.md).
+                else [f"{origin.scheme}://{origin.netloc}/vdsnc/crl.der"]
+            ),
+            key_usage_days=vdsnc.private_key_usage_days,
         )
         self._lock = threading.Lock()
         self._token: Pkcs11Token | None = None
@@ -145,11 +158,13 @@ class SignerService:
                 return current
             state = self.state()
             shc_record = state.shc(state.shc_active)
-            bsc_record = state.bsc(state.bsc_active)
-            barcode = vdsnc_format.BarcodeSigner.of(
-                self._signer(bsc_record.key, bsc_record.kid),
-                self.store.path(bsc_record.certificate).read_bytes(),
-            )
+            barcode = None
+            if state.bsc_active is not None:
+                bsc_record = state.bsc(state.bsc_active)
+                barcode = vdsnc_format.BarcodeSigner.of(
+                    self._signer(bsc_record.key, bsc_record.kid),
+                    self.store.path(bsc_record.certificate).read_bytes(),
+                )
             current = _Active(
                 stamp=stamp,
                 shc=self._signer(shc_record.key, shc_record.kid),
@@ -188,13 +203,18 @@ class SignerService:
 
     def issue_vdsnc(self, content: CertificateContent) -> vdsnc_format.IssuedVdsnc:
         """Sign the VDS-NC of an overseas ``content`` with the active BSC (audited, C08)."""
-        active = self.active()
-        issued = vdsnc_format.issue(content, active.barcode, self.vaccines, self.vdsnc_profile)
+        barcode = self.active().barcode
+        if barcode is None:
+            raise VaxcertError(
+                "signer_key_unavailable",
+                "no barcode signer yet: import the CSCA's certificate for a requested key",
+            )
+        issued = vdsnc_format.issue(content, barcode, self.vaccines, self.vdsnc_profile)
         audit.info(
             "VDS-NC signed",
             extra={
                 "event": "vdsnc_signed",
-                "kid": active.barcode.key.kid,
+                "kid": barcode.key.kid,
                 "bsc_serial": format(issued.bsc_serial, "x"),
                 "certificate_id": content.certificate_id,
                 "signed_sha256": hashlib.sha256(issued.signed_bytes).hexdigest(),
@@ -256,7 +276,9 @@ class SignerService:
         return {"kid": key.kid, "method": "rid", "ctr": key.crl_ctr, "rids": list(key.crl_rids)}
 
     def csca_der(self) -> bytes:
-        """The CSCA certificate (DER) that verifiers trust for our VDS-NC."""
+        """The CSCA certificate (DER) that verifiers trust for our VDS-NC and every BSC we use
+        must chain to: ``<pki_dir>/vdsnc-csca.der``, the dev CSCA or the one the CSCA holder
+        hands over."""
         return (self.settings.pki_dir / "vdsnc-csca.der").read_bytes()
 
     def csca_crl_der(self) -> bytes:
@@ -270,7 +292,9 @@ class SignerService:
 
         ``file`` custody adopts the development PKI's ``shc-issuer`` and ``vdsnc-bsc`` keys;
         ``pkcs11`` custody generates both keys on the token and certifies them with the PKI's
-        ``shc-root`` and ``vdsnc-csca``.
+        ``shc-root`` and ``vdsnc-csca``. Without the CSCA's private key (production: another
+        ministry holds it) there is no barcode signer until :meth:`request_bsc` and
+        :meth:`import_bsc` have made one; SHC issuance works from the start.
         """
         if self.store.exists():
             return False
@@ -280,20 +304,26 @@ class SignerService:
                 return False
             self.store.create_rid_secret()
             now = int(time.time())
+            bsc_key: BscKey | None
             if self.settings.signer.custody == "file":
                 shc_key, bsc_key = self._adopt_dev_keys(now)
             else:
                 shc_key = self._make_shc_key(now)
-                bsc_key = self._make_bsc_key(now)
+                bsc_key = self._make_bsc_key(now) if self._ca("vdsnc-csca") else None
             self.store.save(
                 KeyState(
                     shc_active=shc_key.kid,
                     shc_keys=[shc_key],
-                    bsc_active=bsc_key.serial,
-                    bsc_keys=[bsc_key],
+                    bsc_active=bsc_key.serial if bsc_key else None,
+                    bsc_keys=[bsc_key] if bsc_key else [],
                 )
             )
         log.info("signer key state initialised", extra={"custody": self.settings.signer.custody})
+        if bsc_key is None:
+            log.warning(
+                "no CSCA key here: VDS-NC signing starts once `vaxcert signer csr` and "
+                "`vaxcert signer import-certificate` have made a barcode signer"
+            )
         return True
 
     def _check_prerequisites(self) -> None:
@@ -301,7 +331,8 @@ class SignerService:
         if self.settings.signer.custody == "file":
             needed = [pki.key_path(directory, "shc-issuer"), pki.key_path(directory, "vdsnc-bsc")]
         else:
-            needed = [pki.key_path(directory, "vdsnc-csca"), pki.cert_path(directory, "vdsnc-csca")]
+            # The CSCA's certificate at least: every BSC, made here or imported, must chain to it.
+            needed = [directory / "vdsnc-csca.der"]
         if not all(path.exists() for path in needed):
             raise VaxcertError(
                 "signer_state_invalid", f"no development PKI in {directory} (`vaxcert certs init`)"
@@ -313,8 +344,18 @@ class SignerService:
         bsc_path = pki.key_path(directory, "vdsnc-bsc")
         shc_signer = FileKeySigner.from_file(shc_path)
         bsc_signer = FileKeySigner.from_file(bsc_path)
-        bsc_der = directory / "vdsnc-bsc.der"
-        serial = x509.load_der_x509_certificate(bsc_der.read_bytes()).serial_number
+        csca = self._ca("vdsnc-csca")
+        if csca is not None:
+            # The dev key gets a certificate of our document signer profile (Doc 9303 Part 12),
+            # so the demo's documents carry what production ones do.
+            certificate = certificates.barcode_signer_certificate(
+                bsc_signer.public_key, csca[0], csca[1], self.bsc_profile
+            )
+            bsc_file = self._store_bsc_certificate(certificate)
+        else:
+            bsc_file = str(directory / "vdsnc-bsc.der")
+            certificate = x509.load_der_x509_certificate((directory / "vdsnc-bsc.der").read_bytes())
+        serial = certificate.serial_number
         return (
             ShcKey(
                 kid=shc_signer.kid,
@@ -328,7 +369,7 @@ class SignerService:
                 serial=format(serial, "x"),
                 kid=bsc_signer.kid,
                 key=KeyRef(custody="file", path=str(bsc_path)),
-                certificate=str(bsc_der),
+                certificate=bsc_file,
                 created=now,
                 status="active",
             ),
@@ -364,20 +405,116 @@ class SignerService:
     def _make_bsc_key(self, now: int) -> BscKey:
         csca = self._ca("vdsnc-csca")
         if csca is None:
-            raise VaxcertError("signer_state_invalid", "a new BSC needs the CSCA (vdsnc-csca)")
+            raise VaxcertError(
+                "signer_state_invalid",
+                "no CSCA key here: request a certificate with `vaxcert signer csr` and activate "
+                "it with `vaxcert signer import-certificate`",
+            )
         signer, ref = self._new_key("bsc")
-        certificate = certificates.barcode_signer_certificate(signer.public_key, csca[0], csca[1])
-        serial = format(certificate.serial_number, "x")
-        path = self.store.keys_dir / f"bsc-{serial}.der"
-        self.store.write_atomic(path, certificate.public_bytes(serialization.Encoding.DER))
+        certificate = certificates.barcode_signer_certificate(
+            signer.public_key, csca[0], csca[1], self.bsc_profile
+        )
         return BscKey(
-            serial=serial,
+            serial=format(certificate.serial_number, "x"),
             kid=signer.kid,
             key=ref,
-            certificate=self.store.relative(path),
+            certificate=self._store_bsc_certificate(certificate),
             created=now,
             status="active",
         )
+
+    def _store_bsc_certificate(self, certificate: x509.Certificate) -> str:
+        path = self.store.keys_dir / f"bsc-{certificate.serial_number:x}.der"
+        self.store.write_atomic(path, certificate.public_bytes(serialization.Encoding.DER))
+        return self.store.relative(path)
+
+    def request_bsc(self) -> tuple[str, bytes]:
+        """A new barcode signer key (in the configured custody) and its CSR for the CSCA.
+
+        The key waits in the state as pending: it signs nothing until :meth:`import_bsc` has
+        checked the certificate the CSCA returns. Returns the key's kid and the PEM request.
+        """
+        with self.store.locked():
+            state = self.store.load()
+            signer, ref = self._new_key("bsc")
+            request = certificates.document_signer_csr(signer, self.bsc_profile)
+            path = self.store.keys_dir / f"bsc-{signer.kid[:16]}.csr.pem"
+            self.store.write_atomic(path, request)
+            state.bsc_pending.append(
+                PendingBscKey(
+                    kid=signer.kid,
+                    key=ref,
+                    created=int(time.time()),
+                    csr=self.store.relative(path),
+                )
+            )
+            self.store.save(state)
+        log.info("barcode signer key made; CSR written", extra={"kid": signer.kid})
+        return signer.kid, request
+
+    def import_bsc(self, data: bytes, now: dt.datetime | None = None) -> str:
+        """Activate the certificate the CSCA returned for a pending key; returns its hex serial.
+
+        Refused, with the state unchanged, unless it certifies a pending key of ours
+        (``signer_certificate_mismatch``) and chains to the configured CSCA with the BSC profile
+        verifiers check (``signer_certificate_untrusted``). The previous BSC is retired: its
+        documents stay valid (a VDS-NC names its own BSC).
+        """
+        certificate = certificates.load_certificate(data)
+        try:
+            public_key = certificate.public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            raise VaxcertError("signer_certificate_untrusted", "its key cannot be read") from None
+        if not (
+            isinstance(public_key, ec.EllipticCurvePublicKey)
+            and isinstance(public_key.curve, ec.SECP256R1)
+        ):
+            raise VaxcertError("signer_certificate_untrusted", "not an EC P-256 key (ES256)")
+        kid = jose.ec_thumbprint(jose.public_jwk(public_key))
+        try:
+            csca = x509.load_der_x509_certificate(self.csca_der())
+        except (OSError, ValueError):
+            raise VaxcertError(
+                "signer_state_invalid", "the CSCA certificate (vdsnc-csca.der) is missing"
+            ) from None
+        crl_file = self.settings.pki_dir / "vdsnc-crl.der"
+        revoked = (
+            certificates.csca_serials_revoked(crl_file.read_bytes(), csca)
+            if crl_file.is_file()
+            else frozenset()
+        )
+        with self.store.locked():
+            state = self.store.load()
+            pending = next((key for key in state.bsc_pending if key.kid == kid), None)
+            if pending is None:
+                raise VaxcertError(
+                    "signer_certificate_mismatch",
+                    "no pending signer key has this certificate's public key",
+                )
+            certificates.check_document_signer(certificate, csca, revoked, now)
+            serial = format(certificate.serial_number, "x")
+            if any(key.serial == serial for key in state.bsc_keys):
+                raise VaxcertError("signer_certificate_mismatch", "this BSC is already known")
+            # The key must really be there (token object or key file), not only in the state.
+            self._signer(pending.key, pending.kid)
+            for key in state.bsc_keys:
+                if key.status == "active":
+                    key.status = "retired"
+            state.bsc_keys.append(
+                BscKey(
+                    serial=serial,
+                    kid=kid,
+                    key=pending.key,
+                    certificate=self._store_bsc_certificate(certificate),
+                    created=int(time.time()),
+                    status="active",
+                )
+            )
+            state.bsc_active = serial
+            state.bsc_pending = [key for key in state.bsc_pending if key.kid != kid]
+            self.store.save(state)
+        log.info("BSC imported and active", extra={"bsc_serial": serial, "kid": kid})
+        return serial
 
     def rotate_shc(self) -> str:
         """Make a new SHC key active; the old public key stays published (retired)."""
@@ -461,30 +598,42 @@ class SignerService:
         log.warning("SHC key withdrawn as compromised", extra={"kid": kid})
         return replacement
 
+    def holds_csca_key(self) -> bool:
+        """Whether the CSCA's private key is at hand (development) or held elsewhere."""
+        return self._ca("vdsnc-csca") is not None
+
     def compromise_bsc(self, serial: str | None = None) -> str | None:
-        """Revoke a compromised BSC in the CSCA's CRL; a new BSC replaces an active one."""
+        """Stop using a compromised BSC at once; returns the replacement's serial, if any.
+
+        With the CSCA key at hand (development) the serial goes into the CSCA's CRL and a new
+        BSC replaces an active one. Without it (production) the BSC is withdrawn and VDS-NC
+        signing stops until a new certificate is imported; the CSCA holder must revoke it.
+        """
         with self.store.locked():
             state = self.store.load()
-            target_serial = (serial or state.bsc_active).lower()
+            target_serial = serial or state.bsc_active
+            if target_serial is None:
+                raise VaxcertError("not_found", "no active BSC")
             try:
-                key = state.bsc(target_serial)
+                key = state.bsc(target_serial.lower())
             except KeyError:
                 raise VaxcertError("not_found", "no BSC with that serial") from None
-            self._revoke_in_csca_crl(int(target_serial, 16))
             replacement = None
-            if key.status == "active":
-                new = self._make_bsc_key(int(time.time()))
-                state.bsc_keys.append(new)
-                state.bsc_active = replacement = new.serial
+            if self.holds_csca_key():
+                self._revoke_in_csca_crl(int(key.serial, 16))
+                if key.status == "active":
+                    new = self._make_bsc_key(int(time.time()))
+                    state.bsc_keys.append(new)
+                    state.bsc_active = replacement = new.serial
+            elif key.status == "active":
+                state.bsc_active = None
             key.status = "compromised"
             self.store.save(state)
-        log.warning("BSC revoked as compromised", extra={"bsc_serial": target_serial})
+        log.warning("BSC withdrawn as compromised", extra={"bsc_serial": key.serial})
         return replacement
 
     def _revoke_in_csca_crl(self, serial: int) -> None:
         directory = self.settings.pki_dir
-        if self._ca("vdsnc-csca") is None:
-            raise VaxcertError("signer_state_invalid", "revoking a BSC needs the CSCA key")
         crl = x509.load_der_x509_crl((directory / "vdsnc-crl.der").read_bytes())
         number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
         serials = [entry.serial_number for entry in crl]
@@ -492,10 +641,11 @@ class SignerService:
             serials.append(serial)
         pki.write_vdsnc_crl(directory, serials, number + 1)
 
-    def status(self) -> dict[str, Any]:
+    def status(self, now: dt.datetime | None = None) -> dict[str, Any]:
         """A summary of the key state for operators (no secrets, no key material)."""
+        moment = now or _now()
         state = self.store.load()
-        active_age = time.time() - state.shc(state.shc_active).created
+        active_age = moment.timestamp() - state.shc(state.shc_active).created
         return {
             "state_dir": str(self.store.directory),
             "custody_for_new_keys": self.settings.signer.custody,
@@ -514,8 +664,31 @@ class SignerService:
                 for k in state.shc_keys
             ],
             "bsc_active": state.bsc_active,
+            # Doc 9303 Part 12: past its private key usage period the BSC key must not sign.
+            "bsc_rotation_due": self._bsc_usage_ended(state, moment),
             "bsc_keys": [
                 {"serial": k.serial, "status": k.status, "custody": k.key.custody}
                 for k in state.bsc_keys
             ],
+            "bsc_pending": [
+                {
+                    "kid": k.kid,
+                    "custody": k.key.custody,
+                    "created": dt.datetime.fromtimestamp(k.created, dt.UTC).isoformat(),
+                    "csr": str(self.store.path(k.csr)),
+                }
+                for k in state.bsc_pending
+            ],
         }
+
+    def _bsc_usage_ended(self, state: KeyState, now: dt.datetime) -> bool:
+        if state.bsc_active is None:
+            return False
+        path = self.store.path(state.bsc(state.bsc_active).certificate)
+        try:
+            certificate = x509.load_der_x509_certificate(path.read_bytes())
+            period = certificate.extensions.get_extension_for_class(x509.PrivateKeyUsagePeriod)
+        except (OSError, ValueError, x509.ExtensionNotFound):
+            return False
+        ends = period.value.not_after
+        return ends is not None and ends.replace(tzinfo=dt.UTC) < now

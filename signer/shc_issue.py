@@ -6,19 +6,31 @@ No Flask and no key material: signatures come from a :class:`signer.interfaces.K
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
+from signer.content import doses_in_date_order
 from signer.interfaces import KeySigner
-from vaxcert.contracts.signing import CertificateContent
+from vaxcert.contracts.signing import CertificateContent, Holder
 from vaxcert.errors import VaxcertError
 from vaxcert.formats import jose, shc
 from vaxcert.vaccines import CVX_SYSTEM, VaccineTable
 
 FHIR_VERSION = "4.0.1"
+# vc.type as Japan's cards and the spec's vaccination examples list it: verifier apps choose the
+# record type from #immunization (without it a widely used app shows "unknown" and no doses).
+# Spec 1.4 deprecates the extra types in favour of reading the bundle, but verifiers must ignore
+# types they do not know, so listing them costs nothing but about 18 QR characters.
+CARD_TYPES = (
+    shc.HEALTH_CARD_TYPE,
+    "https://smarthealth.cards#immunization",
+    "https://smarthealth.cards#covid19",
+)
+_TYPES_JSON = json.dumps(list(CARD_TYPES), separators=(",", ":"))
 _RESOURCE_REF = re.compile(r"^resource:(0|[1-9][0-9]*)$")
 
 
@@ -53,20 +65,22 @@ def fhir_bundle(
 ) -> dict[str, Any]:
     """The minimal QR-profile bundle: one Patient, one Immunization per dose (formats.md §1).
 
-    海外用 adds the romanised name as a second ``name`` and the passport as ``Patient.identifier``
-    (docs/signer.md records the choice); no dose numbers (``protocolApplied`` is 0..0).
+    海外用 puts the passport's romanised name first and the card's name second, and adds the
+    passport as ``Patient.identifier`` (docs/signer.md §3 says why); no dose numbers
+    (``protocolApplied`` is 0..0).
     """
     holder = content.holder
-    names: list[dict[str, Any]] = [_fhir_name(holder.name.family, holder.name.given)]
-    patient: dict[str, Any] = {"resourceType": "Patient", "name": names}
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "name": [_fhir_name(family, given) for family, given in _names(content.kind, holder)],
+    }
     if content.kind == "overseas":
-        assert holder.name_roman is not None and holder.passport_number is not None
-        names.append(_fhir_name(holder.name_roman.family, holder.name_roman.given))
+        assert holder.passport_number is not None
         system = profile.passport_identifier_system.format(nationality=holder.nationality)
         patient["identifier"] = [{"system": system, "value": holder.passport_number}]
     patient["birthDate"] = holder.birth_date.isoformat()
     entries: list[dict[str, Any]] = [{"fullUrl": "resource:0", "resource": patient}]
-    for index, dose in enumerate(content.doses_in_order(), start=1):
+    for index, dose in enumerate(doses_in_date_order(content), start=1):
         product = vaccines.product(dose.product)
         _agrees(dose.cvx, product.cvx, "CVX")
         _agrees(dose.icd11, product.icd11, "ICD-11")
@@ -87,6 +101,19 @@ def fhir_bundle(
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
+def _names(kind: str, holder: Holder) -> list[tuple[str, str | None]]:
+    """``Patient.name`` in order: 国内用 the card's name; 海外用 the passport's name first.
+
+    Abroad a verifier shows ``name[0]`` and compares it with the passport, so the romanised name
+    leads; the card's name (kanji) follows, as Japan's 海外用 certificate states both.
+    """
+    card = (holder.name.family, holder.name.given)
+    if kind != "overseas":
+        return [card]
+    assert holder.name_roman is not None
+    return [(holder.name_roman.family, holder.name_roman.given), card]
+
+
 def _fhir_name(family: str, given: str | None) -> dict[str, Any]:
     return {"family": family, "given": [given]} if given else {"family": family}
 
@@ -97,11 +124,16 @@ def _agrees(stated: str | None, table: str, what: str) -> None:
 
 
 def payload(
-    bundle: dict[str, Any], iss: str, nbf: float, rid: str | None = None, exp: float | None = None
+    bundle: dict[str, Any],
+    iss: str,
+    nbf: float,
+    rid: str | None = None,
+    exp: float | None = None,
+    types: tuple[str, ...] = CARD_TYPES,
 ) -> dict[str, Any]:
     """The JWS payload around ``bundle`` (key order as in the spec examples)."""
     vc: dict[str, Any] = {
-        "type": [shc.HEALTH_CARD_TYPE],
+        "type": list(types),
         "credentialSubject": {"fhirVersion": FHIR_VERSION, "fhirBundle": bundle},
     }
     if rid is not None:
@@ -126,23 +158,22 @@ def minified_payload(
     only to serialise them again costs more than the signature; tests prove both paths equal.
     """
     holder = content.holder
-    names = [_name_json(holder.name.family, holder.name.given)]
+    names = [_name_json(family, given) for family, given in _names(content.kind, holder)]
     identifier = ""
     if content.kind == "overseas":
-        assert holder.name_roman is not None and holder.passport_number is not None
-        names.append(_name_json(holder.name_roman.family, holder.name_roman.given))
+        assert holder.passport_number is not None
         system = profile.passport_identifier_system.format(nationality=holder.nationality)
         identifier = (
             f',"identifier":[{{"system":{_q(system)},"value":{_q(holder.passport_number)}}}]'
         )
     parts = [
-        f'{{"iss":{_q(profile.iss)},"nbf":{nbf},"vc":{{"type":[{_q(shc.HEALTH_CARD_TYPE)}],'
+        f'{{"iss":{_q(profile.iss)},"nbf":{nbf},"vc":{{"type":{_TYPES_JSON},'
         f'"credentialSubject":{{"fhirVersion":"{FHIR_VERSION}","fhirBundle":'
         '{"resourceType":"Bundle","type":"collection","entry":['
         '{"fullUrl":"resource:0","resource":{"resourceType":"Patient","name":['
         f'{",".join(names)}]{identifier},"birthDate":"{holder.birth_date.isoformat()}"}}}}'
     ]
-    for index, dose in enumerate(content.doses_in_order(), start=1):
+    for index, dose in enumerate(doses_in_date_order(content), start=1):
         product = vaccines.product(dose.product)
         _agrees(dose.cvx, product.cvx, "CVX")
         _agrees(dose.icd11, product.icd11, "ICD-11")

@@ -3,7 +3,8 @@ rid secret, kept in one directory and always written atomically (temp file, fsyn
 
 Layout of ``<state_dir>`` (docs/signer.md):
 ``state.json`` (this model), ``rid-secret`` (0600), ``keys/`` (generated key files 0600, chains,
-BSC certificates) and ``.lock`` (serialises writers: the CLI and service workers).
+BSC certificates, certificate requests) and ``.lock`` (serialises writers: the CLI and service
+workers).
 """
 
 from __future__ import annotations
@@ -62,6 +63,17 @@ class BscKey(BaseModel):
     status: Status
 
 
+class PendingBscKey(BaseModel):
+    """A barcode signer key whose certificate the CSCA has not returned yet (CSR sent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kid: str
+    key: KeyRef
+    created: int
+    csr: str  # PEM file of the request, in keys/
+
+
 class KeyState(BaseModel):
     """The whole state file."""
 
@@ -70,8 +82,10 @@ class KeyState(BaseModel):
     version: Literal[1] = 1
     shc_active: str
     shc_keys: list[ShcKey]
-    bsc_active: str
+    # None until the first certificate from an external CSCA is imported (production start).
+    bsc_active: str | None
     bsc_keys: list[BscKey]
+    bsc_pending: list[PendingBscKey] = []
 
     def shc(self, kid: str) -> ShcKey:
         """The SHC key ``kid``."""

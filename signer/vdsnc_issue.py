@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography import x509
 
+from signer.content import doses_in_date_order
 from signer.interfaces import KeySigner
 from vaxcert.contracts.signing import CertificateContent, Dose
 from vaxcert.errors import VaxcertError
@@ -28,7 +29,6 @@ class VdsncProfile:
     """The issuer-side choices of our VDS-NC profile (from ``Settings``)."""
 
     issuing_country: str = "JPN"
-    group_doses_by_product: bool = True
     emit_sex: bool = False
 
 
@@ -66,7 +66,12 @@ class IssuedVdsnc:
 def message(
     content: CertificateContent, vaccines: VaccineTable, profile: VdsncProfile
 ) -> dict[str, Any]:
-    """``data.msg``: uvci, pid and one ``ve`` per vaccine (grouped) or per dose (Japan's layout)."""
+    """``data.msg``: uvci, pid and one ``ve`` per dose, in date order (Japan's layout).
+
+    Japan's documents carry one ``ve`` with a single ``vd`` per dose, oldest first, ``seq`` the
+    cumulative dose number; readers take the last ``ve`` as the latest dose, so grouping the doses
+    of one product would misreport it (docs/signer.md §4).
+    """
     if content.kind != "overseas":
         raise VaxcertError("vdsnc_overseas_only", "a domestic certificate has no VDS-NC")
     holder = content.holder
@@ -79,10 +84,7 @@ def message(
     if profile.emit_sex and holder.sex is not None:
         pid["sex"] = _SEX[holder.sex]
     events: list[dict[str, Any]] = []
-    # A ve is identified by what it states (des, nam): e.g. original and bivalent COMIRNATY doses
-    # share one ve, each dose its own vd.
-    by_product: dict[tuple[str, str], dict[str, Any]] = {}
-    for dose in content.doses_in_order():
+    for dose in doses_in_date_order(content):
         product = vaccines.product(dose.product)
         if product.nam is None:
             raise VaxcertError("vaccine_not_issuable", f"product {product.key} has no VDS-NC name")
@@ -90,18 +92,12 @@ def message(
             raise VaxcertError("vaccine_code_mismatch", "dose CVX code differs from the table")
         if dose.icd11 is not None and dose.icd11 != product.icd11:
             raise VaxcertError("vaccine_code_mismatch", "dose ICD-11 code differs from the table")
-        group = (product.icd11, product.nam)
-        event = by_product.get(group) if profile.group_doses_by_product else None
-        if event is None:
-            event = _event(product)
-            events.append(event)
-            by_product[group] = event
-        event["vd"].append(_vaccination(dose))
+        events.append(_event(product, dose))
     return {"uvci": content.certificate_id, "pid": pid, "ve": events}
 
 
-def _event(product: VaccineProduct) -> dict[str, Any]:
-    return {"des": product.icd11, "nam": product.nam, "dis": DISEASE, "vd": []}
+def _event(product: VaccineProduct, dose: Dose) -> dict[str, Any]:
+    return {"des": product.icd11, "nam": product.nam, "dis": DISEASE, "vd": [_vaccination(dose)]}
 
 
 def _vaccination(dose: Dose) -> dict[str, Any]:

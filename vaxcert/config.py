@@ -202,10 +202,37 @@ class VdsncProfileSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     issuing_country: str = Field(default="JPN", pattern=r"^[A-Z]{3}$")
-    # Several doses of one product as several vd in one ve: 7 doses fit in v32-M instead of v37-M.
-    group_doses_by_product: bool = True
     # Japan omitted pid.sex.
     emit_sex: bool = False
+    # The document signer certificate (ICAO Doc 9303 Part 12; docs/signer.md §4): its subject
+    # (an RFC 4514 string, most specific first, with the country), how long one key signs
+    # (private key usage period) and where the CSCA's CRL is published (unset: the signer's own
+    # <issuer origin>/vdsnc/crl.der).
+    signer_subject: str = "CN=JP dev VDS-NC signer,O=vaxcert development,C=JP"
+    private_key_usage_days: int = Field(default=365, ge=1, le=3650)
+    crl_distribution_points: list[str] | None = None
+
+    @field_validator("signer_subject")
+    @classmethod
+    def _subject_names_a_country(cls, value: str) -> str:
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+
+        try:
+            name = x509.Name.from_rfc4514_string(value)
+        except ValueError:
+            raise ValueError("must be an RFC 4514 name such as CN=...,C=JP") from None
+        if not name.get_attributes_for_oid(NameOID.COUNTRY_NAME):
+            raise ValueError("must name the country (C=..., ICAO Doc 9303 Part 12)")
+        return value
+
+    @field_validator("crl_distribution_points")
+    @classmethod
+    def _crl_urls(cls, values: list[str] | None) -> list[str] | None:
+        for value in values or []:
+            if not value.startswith(("https://", "http://", "ldap://")):
+                raise ValueError(f"{value!r} is not an http(s) or ldap URL")
+        return values
 
 
 class VaccineOverride(BaseModel):

@@ -663,6 +663,14 @@ _ALL: tuple[Reason, ...] = (
         "A vaccine code does not match the product table.",
     ),
     Reason(
+        "dose_order_invalid",
+        422,
+        "接種回と接種日の順序が合っていません。",
+        "The dose numbers do not follow the vaccination dates.",
+        _COUNTER_JA,
+        _COUNTER_EN,
+    ),
+    Reason(
         "vdsnc_overseas_only",
         422,
         "ICAO VDS-NC は海外用の証明書にのみ付与します。",
@@ -697,6 +705,22 @@ _ALL: tuple[Reason, ...] = (
         "The signer's key state is missing or invalid.",
         _RETRY_JA,
         _RETRY_EN,
+    ),
+    Reason(
+        "signer_certificate_mismatch",
+        422,
+        "この証明書は申請中の署名鍵のものではありません。",
+        "The certificate is not for a signer key that is waiting for one.",
+        "`vaxcert signer status` の申請中の鍵と、CSCAに送った申請を確認してください。",
+        "Check the pending keys in `vaxcert signer status` and the request sent to the CSCA.",
+    ),
+    Reason(
+        "signer_certificate_untrusted",
+        422,
+        "この証明書はCSCAの署名者証明書として受け付けられません。",
+        "The certificate is not a barcode signer certificate from the configured CSCA.",
+        "理由を確認し、CSCAに証明書の発行をやり直してもらってください。",
+        "Check the reasons given and ask the CSCA to issue the certificate again.",
     ),
     # VRS stub: relay API for the center, municipal staff API (C09, C12, C14, C19).
     Reason(

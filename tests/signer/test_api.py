@@ -200,6 +200,9 @@ def test_another_client_of_the_internal_ca_is_not_the_center_c09(
             422,
             "vaccine_not_issuable",
         ),
+        # Dose 1 dated after dose 2: numbers that contradict the dates are never signed.
+        (lambda d: d["doses"][0].update(date="2021-07-01"), 422, "dose_order_invalid"),
+        (lambda d: d["doses"][1].update(date=d["doses"][0]["date"]), 422, "dose_order_invalid"),
     ],
 )
 def test_bad_content_gets_a_reason_code(

@@ -85,6 +85,44 @@ def test_invalid_content_writes_nothing(env: dict[str, str], tmp_path: Path) -> 
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("dose", "change"),
+    [
+        (0, {"date": "2021-07-01"}),  # dose 1 after dose 2
+        (2, {"dose_number": 1, "date": "2021-05-01"}),  # a "first" dose dated before dose 1
+        (1, {"date": "2021-06-07"}),  # doses 1 and 2 on the same day
+    ],
+)
+def test_doses_out_of_date_order_are_refused_and_nothing_is_written(
+    env: dict[str, str], tmp_path: Path, dose: int, change: dict[str, object]
+) -> None:
+    data = json.loads(run(env, "example-content", "--kind", "overseas", "--doses", "3").output)
+    if change.get("dose_number") == 1:
+        data["doses"][0]["dose_number"] = 3  # keep the numbers distinct: only the order is wrong
+    data["doses"][dose].update(change)
+    content = tmp_path / "content.json"
+    content.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    result = run(env, "issue", "--input", str(content), "--out", str(out))
+    assert result.exit_code == 1
+    assert "dose_order_invalid" in result.output
+    assert not out.exists()
+    assert "TZ9990001" not in result.output
+
+
+def test_the_input_order_of_consistent_doses_does_not_matter(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    data = json.loads(run(env, "example-content", "--kind", "overseas", "--doses", "3").output)
+    data["doses"].reverse()
+    content = tmp_path / "content.json"
+    content.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    assert run(env, "issue", "--input", str(content), "--out", str(out)).exit_code == 0
+    document = json.loads((out / "vdsnc.json").read_text())
+    assert [ve["vd"][0]["seq"] for ve in document["data"]["msg"]["ve"]] == [1, 2, 3]
+
+
 def test_rotate_revoke_compromise_and_status(env: dict[str, str]) -> None:
     assert run(env, "init").exit_code == 0
     first = json.loads(run(env, "status").output)

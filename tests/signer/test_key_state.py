@@ -21,7 +21,14 @@ from vaxcert.formats import shc
 def test_init_adopts_the_dev_pki_keys_once(service: SignerService, pki_dir: Path) -> None:
     state = service.store.load()
     assert state.shc_keys[0].key.path == str(pki_dir / "shc-issuer.key.pem")
-    assert state.bsc_keys[0].certificate == str(pki_dir / "vdsnc-bsc.der")
+    assert state.bsc_keys[0].key.path == str(pki_dir / "vdsnc-bsc.key.pem")
+    # The dev key is certified anew with our document signer profile, beside the state.
+    dev_bsc = x509.load_der_x509_certificate((pki_dir / "vdsnc-bsc.der").read_bytes())
+    bsc = x509.load_der_x509_certificate(
+        service.store.path(state.bsc_keys[0].certificate).read_bytes()
+    )
+    assert bsc.public_key() == dev_bsc.public_key() and bsc.serial_number != dev_bsc.serial_number
+    assert bsc.extensions.get_extension_for_class(x509.PrivateKeyUsagePeriod) is not None
     assert service.init() is False  # idempotent
     secret = service.store.secret_file
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,7 +61,9 @@ def test_seven_doses_and_a_ten_kanji_name_fit_one_qr_and_round_trip(
     bundle = payload["vc"]["credentialSubject"]["fhirBundle"]
     assert shc_issue.bundle_problems(bundle) == []
     patient = bundle["entry"][0]["resource"]
-    assert patient["name"][0] == {"family": "長谷川木村山", "given": ["美智佳子"]}
+    # The card's name: alone on 国内用, after the passport's name on 海外用.
+    assert patient["name"][-1] == {"family": "長谷川木村山", "given": ["美智佳子"]}
+    assert len(patient["name"]) == (2 if kind == "overseas" else 1)
     assert len(bundle["entry"]) == 8
 
 
@@ -79,7 +83,11 @@ def test_domestic_bundle_is_minimal(service: SignerService, domestic: Certificat
     assert payload["iss"] == "https://127.0.0.1:8446/issuer"
     assert isinstance(payload["nbf"], int)
     vc = payload["vc"]
-    assert vc["type"] == ["https://smarthealth.cards#health-card"]
+    assert vc["type"] == [
+        "https://smarthealth.cards#health-card",
+        "https://smarthealth.cards#immunization",
+        "https://smarthealth.cards#covid19",
+    ]
     assert vc["credentialSubject"]["fhirVersion"] == "4.0.1"
     bundle = vc["credentialSubject"]["fhirBundle"]
     patient = bundle["entry"][0]["resource"]
@@ -101,14 +109,15 @@ def test_domestic_bundle_is_minimal(service: SignerService, domestic: Certificat
     assert bundle["entry"][3]["resource"]["vaccineCode"]["coding"][0]["code"] == "207"
 
 
-def test_overseas_bundle_adds_the_romanised_name_and_the_passport(
+def test_overseas_bundle_puts_the_passport_name_first_and_adds_the_passport(
     service: SignerService, overseas: CertificateContent
 ) -> None:
     payload = verify_shc(service.issue_shc(overseas).jws, service.jwks())
     patient = payload["vc"]["credentialSubject"]["fhirBundle"]["entry"][0]["resource"]
+    # Abroad name[0] is what a verifier shows and compares with the passport.
     assert patient["name"] == [
-        {"family": "試験", "given": ["花子"]},
         {"family": "SHIKEN", "given": ["HANAKO"]},
+        {"family": "試験", "given": ["花子"]},
     ]
     assert patient["identifier"] == [
         {"system": "http://hl7.org/fhir/sid/passport-JPN", "value": "TZ9990001"}
@@ -233,3 +242,28 @@ def test_the_rendered_payload_equals_the_reference_serialisation(
         )
     )
     assert shc_issue.minified_payload(content, table, profile, nbf, rid, exp) == reference
+
+
+# CVX codes verifier apps of the time knew (vaccines.md): The Commons Project's accepted list of
+# 2022-09 [S19] and a Japanese reader app of 2021-12 [S17].
+KNOWN_TO_2022_VERIFIERS = frozenset(
+    {"207", "208", "210", "211", "212", "217", "218", "219", "221", "227", "228", "229", "300"}
+    | {"301", "501", "502", "503", "504", "505", "506", "507", "509", "510", "511"}
+)
+KNOWN_TO_2021_READERS = frozenset({"207", "208", "210", "211", "212", "217", "218", "219"})
+
+
+def test_docs_list_every_code_older_verifiers_may_not_know(repo_root: Path) -> None:
+    text = (repo_root / "docs" / "signer.md").read_text(encoding="utf-8")
+    section = text.split("**Vaccine codes older verifiers may not know.**", 1)[1]
+    documented: dict[str, set[str]] = {}
+    for line in section.split("\n\n", 2)[1].splitlines()[2:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        documented[cells[0]] = set(re.findall(r"`([a-z0-9-]+)`", cells[1]))
+    expected: dict[str, set[str]] = {}
+    for key, product in VaccineTable().items():
+        if product.issuable and product.cvx not in KNOWN_TO_2021_READERS:
+            expected.setdefault(product.cvx, set()).add(key)
+    assert documented == expected
+    # Precise codes stay: the BA.1 bivalents and Daichirona keep codes older lists lack.
+    assert {"309", "500", "519", "520"} <= set(expected) - KNOWN_TO_2022_VERIFIERS

@@ -75,6 +75,7 @@ def test_our_signer_reproduces_the_spec_segments_and_signs_with_the_spec_key(
         spec["nbf"],
         rid=vc.get("rid"),
         exp=spec.get("exp"),
+        types=tuple(vc["type"]),
     )
     assert ours.rsplit(".", 1)[0] == spec_jws.rsplit(".", 1)[0]
     assert ours != spec_jws  # a fresh ECDSA signature, never a copied one
@@ -146,9 +147,10 @@ def _sign_bundle(
     nbf: float,
     rid: str | None = None,
     exp: float | None = None,
+    types: tuple[str, ...] = shc_issue.CARD_TYPES,
 ) -> str:
     """Sign a bundle built elsewhere (the spec's), after the product's QR-profile check."""
     problems = shc_issue.bundle_problems(bundle)
     if problems:
         raise VaxcertError("shc_bundle_nonconformant", "; ".join(problems[:10]))
-    return shc_issue.sign_payload(shc_issue.payload(bundle, iss, nbf, rid, exp), key)
+    return shc_issue.sign_payload(shc_issue.payload(bundle, iss, nbf, rid, exp, types), key)

@@ -21,23 +21,51 @@ from signer.services import SignerService
 from tests.signer.conftest import SettingsFactory, verify_vdsnc
 from vaxcert.certificate import qr
 from vaxcert.contracts.signing import CertificateContent
-from vaxcert.errors import VaxcertError
+from vaxcert.errors import ConfigError, VaxcertError
 from vaxcert.residents import CANARY
 
 BSC_EKU = "2.23.136.1.1.14.2"
 DOCUMENT_TYPE_LIST = "2.23.136.1.1.6.2"
 
 
-def check_bsc_profile(bsc_der: bytes, csca_der: bytes) -> None:
-    """EKU, the NV document type, AKI = CSCA SKI, P-256, ≈ 10 years (parsed with asn1crypto)."""
+# Japan's production BSC (C=JP, CN=The Digital Agency, under MOFA's e-passportCSCA; it signs the
+# specimen in KDE khealthcertificate autotests/data/icao/jpn-triple-vaccine.txt): its extensions
+# as (OID, critical). Ours must carry each of them with the same criticality except the two
+# alternative names (e-mail contacts of the ministries, optional in Doc 9303 Part 12).
+JAPAN_BSC_EXTENSIONS = {
+    ("2.5.29.18", False),  # issuer alternative name
+    ("2.5.29.35", False),  # authority key identifier
+    ("2.5.29.15", True),  # key usage: digitalSignature
+    ("2.5.29.16", False),  # private key usage period (15 months in Japan's)
+    ("2.5.29.17", False),  # subject alternative name
+    (DOCUMENT_TYPE_LIST, False),  # document types {NV}
+    ("2.5.29.31", False),  # CRL distribution points (ICAO PKD)
+    ("2.5.29.37", True),  # extended key usage: VDS-NC barcode signer
+}
+OPTIONAL_IN_OURS = {"2.5.29.17", "2.5.29.18"}
+
+
+def check_bsc_profile(
+    bsc_der: bytes,
+    csca_der: bytes,
+    crl_urls: tuple[str, ...] = ("https://127.0.0.1:8446/vdsnc/crl.der",),
+    key_usage_days: int = 365,
+) -> None:
+    """Our document signer profile (ICAO Doc 9303 Part 12, parsed with asn1crypto as readers do):
+    Japan's extensions and criticality, AKI = CSCA SKI, no basic constraints, P-256, ≈ 10 years,
+    a private key usage period inside the validity, the CRL distribution points."""
     bsc = asn1_x509.Certificate.load(bsc_der)
     csca = asn1_x509.Certificate.load(csca_der)
     assert bsc.issuer == csca.subject
+    assert bsc.subject.native["country_name"] == csca.subject.native["country_name"] == "JP"
     assert bsc.authority_key_identifier == csca.key_identifier
-    assert bsc.key_identifier is not None
-    assert bsc.extended_key_usage_value is not None
-    assert BSC_EKU in [usage.dotted for usage in bsc.extended_key_usage_value]
     extensions = {ext["extn_id"].dotted: ext for ext in bsc["tbs_certificate"]["extensions"]}
+    ours = {(oid, bool(ext["critical"].native)) for oid, ext in extensions.items()}
+    assert {e for e in JAPAN_BSC_EXTENSIONS if e[0] not in OPTIONAL_IN_OURS} <= ours
+    assert {oid for oid, critical in ours if critical} == {"2.5.29.15", "2.5.29.37"}
+    assert "2.5.29.19" not in extensions  # a document signer is no CA: no basic constraints
+    assert [usage.dotted for usage in bsc.extended_key_usage_value] == [BSC_EKU]
+    assert bsc.key_usage_value.native == {"digital_signature"}
     doc_types: bytes = extensions[DOCUMENT_TYPE_LIST]["extn_value"].native
     from asn1crypto.core import Integer, PrintableString, Sequence, SetOf
 
@@ -52,9 +80,14 @@ def check_bsc_profile(bsc_der: bytes, csca_der: bytes) -> None:
     assert parsed["doc_types"].native == ["NV"]
     assert bsc.public_key.curve == ("named", "secp256r1")
     validity = bsc["tbs_certificate"]["validity"]
-    years = (validity["not_after"].native - validity["not_before"].native).days / 365
-    assert 9.9 < years < 10.1
-    assert "digital_signature" in bsc.key_usage_value.native
+    not_before, not_after = validity["not_before"].native, validity["not_after"].native
+    assert 9.9 < (not_after - not_before).days / 365 < 10.1
+    period = extensions["2.5.29.16"]["extn_value"].parsed.native
+    assert not_before <= period["not_before"] < period["not_after"] <= not_after
+    assert (period["not_after"] - period["not_before"]).days == key_usage_days
+    points = extensions["2.5.29.31"]["extn_value"].parsed.native
+    urls = tuple(name for point in points for name in point["distribution_point"])
+    assert urls == crl_urls
 
 
 def check_csca_crl(crl_der: bytes, csca_der: bytes) -> list[int]:
@@ -75,17 +108,45 @@ def check_csca_crl(crl_der: bytes, csca_der: bytes) -> list[int]:
     ]
 
 
-def test_the_dev_pki_bsc_has_our_profile(pki_dir: Path) -> None:
-    check_bsc_profile(
-        (pki_dir / "vdsnc-bsc.der").read_bytes(), (pki_dir / "vdsnc-csca.der").read_bytes()
-    )
+def test_the_bsc_made_at_init_has_our_profile(service: SignerService, pki_dir: Path) -> None:
+    bsc = service.active().barcode
+    assert bsc is not None
+    check_bsc_profile(bsc.certificate_der, (pki_dir / "vdsnc-csca.der").read_bytes())
 
 
 def test_a_rotated_bsc_has_our_profile(service: SignerService, pki_dir: Path) -> None:
     serial = service.rotate_bsc()
     bsc = service.active().barcode
-    assert format(bsc.serial, "x") == serial
+    assert bsc is not None and format(bsc.serial, "x") == serial
     check_bsc_profile(bsc.certificate_der, (pki_dir / "vdsnc-csca.der").read_bytes())
+
+
+def test_the_bsc_profile_is_configurable(make_settings: SettingsFactory, pki_dir: Path) -> None:
+    pkd = (
+        "https://pkddownload1.icao.int/CRLs/JPN.crl",
+        "https://pkddownload2.icao.int/CRLs/JPN.crl",
+    )
+    service = SignerService(
+        make_settings(
+            signer={
+                "vdsnc": {
+                    "crl_distribution_points": list(pkd),
+                    "private_key_usage_days": 456,
+                    "signer_subject": "CN=The Digital Agency,C=JP",
+                }
+            }
+        )
+    )
+    service.init()
+    bsc = service.active().barcode
+    assert bsc is not None
+    check_bsc_profile(bsc.certificate_der, (pki_dir / "vdsnc-csca.der").read_bytes(), pkd, 456)
+    subject = asn1_x509.Certificate.load(bsc.certificate_der).subject
+    # As Japan's BSC: the country first in the encoded name.
+    assert list(subject.native.items()) == [
+        ("country_name", "JP"),
+        ("common_name", "The Digital Agency"),
+    ]
 
 
 def test_message_follows_japans_profile(service: SignerService) -> None:
@@ -97,30 +158,59 @@ def test_message_follows_japans_profile(service: SignerService) -> None:
     msg = document.message
     assert msg["uvci"] == content.certificate_id
     assert msg["pid"] == {"n": "SHIKEN HANAKO", "dob": "1980-02-17", "i": "TZ9990001"}
-    seqs = [vd["seq"] for ve in msg["ve"] for vd in ve["vd"]]
-    assert sorted(seqs) == list(range(1, 8))
-    assert all(type(seq) is int for seq in seqs)
+    # One ve per dose, oldest first, one vd in each, seq the cumulative dose number (Japan's
+    # layout: readers take the last ve as the latest dose).
+    assert [len(ve["vd"]) for ve in msg["ve"]] == [1] * 7
+    assert [ve["vd"][0]["seq"] for ve in msg["ve"]] == list(range(1, 8))
+    dates = [ve["vd"][0]["dvc"] for ve in msg["ve"]]
+    assert dates == sorted(dates)
+    assert [ve["nam"] for ve in msg["ve"]] == [
+        "COMIRNATY",
+        "COMIRNATY",
+        "Spikevax",
+        "Spikevax",
+        "COMIRNATY",
+        "Spikevax",
+        "COMIRNATY",
+    ]
     for ve in msg["ve"]:
         assert ve["dis"] == "RA01.0" and ve["des"] == "XM0GQ8"
-        assert ve["nam"] in {"COMIRNATY", "Spikevax"}
-        for vd in ve["vd"]:
-            assert vd["ctr"] == "JPN" and vd["adm"] == "MHLW_Gov_of_JAPAN"
-            assert set(vd) == {"dvc", "seq", "ctr", "adm", "lot"}
-    # Grouped by vaccine (formats.md §2): the 7 doses are COMIRNATY or Spikevax.
-    assert [(ve["nam"], len(ve["vd"])) for ve in msg["ve"]] == [("COMIRNATY", 4), ("Spikevax", 3)]
+        assert type(ve["vd"][0]["seq"]) is int
+        assert ve["vd"][0]["ctr"] == "JPN" and ve["vd"][0]["adm"] == "MHLW_Gov_of_JAPAN"
+        assert set(ve["vd"][0]) == {"dvc", "seq", "ctr", "adm", "lot"}
     assert issued.document.isascii() and "/" not in json.dumps(document.data)
 
 
-def test_one_event_per_dose_when_configured(make_settings: SettingsFactory) -> None:
-    service = SignerService(
-        make_settings(signer={"vdsnc": {"group_doses_by_product": False, "emit_sex": True}})
-    )
+def test_sex_only_when_configured(make_settings: SettingsFactory) -> None:
+    service = SignerService(make_settings(signer={"vdsnc": {"emit_sex": True}}))
     service.init()
     document = verify_vdsnc(
         service.issue_vdsnc(example_content(CANARY, "overseas", 3)).document, service.csca_der()
     )
-    assert [len(ve["vd"]) for ve in document.message["ve"]] == [1, 1, 1]
     assert document.message["pid"]["sex"] == "F"
+
+
+@pytest.mark.parametrize(
+    ("vdsnc", "setting"),
+    [
+        ({"signer_subject": "CN=JP dev VDS-NC signer"}, "SIGNER_SUBJECT"),  # no country
+        ({"signer_subject": "not a name"}, "SIGNER_SUBJECT"),
+        ({"crl_distribution_points": ["file:///crl.der"]}, "CRL_DISTRIBUTION_POINTS"),
+        ({"private_key_usage_days": 0}, "PRIVATE_KEY_USAGE_DAYS"),
+    ],
+)
+def test_a_bad_bsc_profile_setting_is_named(
+    make_settings: SettingsFactory, vdsnc: dict[str, object], setting: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_settings(signer={"vdsnc": vdsnc})
+    assert f"VAXCERT_SIGNER__VDSNC__{setting}" in str(caught.value)
+
+
+def test_grouping_doses_by_product_is_no_longer_a_setting(make_settings: SettingsFactory) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_settings(signer={"vdsnc": {"group_doses_by_product": True}})
+    assert "GROUP_DOSES_BY_PRODUCT" in str(caught.value)
 
 
 def test_the_document_is_emitted_in_jcs_form(
@@ -150,6 +240,21 @@ def test_issue_png_decode_verify_round_trip(service: SignerService, doses: int) 
     results = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.png(code))))
     assert len(results) == 1 and results[0].text == issued.vdsnc.document
     verify_vdsnc(results[0].text, service.csca_der())
+
+
+def test_seven_doses_fit_one_qr_even_with_the_longest_fields(service: SignerService) -> None:
+    # One ve per dose is larger than grouping: the programme's 7 doses with a 39-character name,
+    # an 11-character passport number and 20-character lots still fit one code (formats.md §2).
+    data = json.loads(example_content(CANARY, "overseas", 7).model_dump_json())
+    data["holder"]["name_roman"] = {"family": "A" * 20, "given": "B" * 18}
+    data["holder"]["passport_number"] = "TZ999000199"
+    for number, dose in enumerate(data["doses"]):
+        dose["lot"] = f"LOT-{number}".ljust(20, "X")
+    issued = service.issue_vdsnc(CertificateContent.model_validate_json(json.dumps(data)))
+    assert len(issued.document) <= 2331
+    code = qr.vdsnc_qr(issued.document)
+    assert int(code.version) <= 40 and code.error == "M"
+    assert len(verify_vdsnc(issued.document, service.csca_der()).message["ve"]) == 7
 
 
 def test_the_csca_crl_is_signed_and_empty_at_first(service: SignerService) -> None:
