@@ -22,7 +22,7 @@ from typing import IO
 
 import requests
 
-from launch import vrs_demo
+from launch import lifetime, vrs_demo
 from launch.surfaces import SERVICES, ServiceSpec
 from vaxcert import pki, residents, tls
 from vaxcert.config import Settings
@@ -68,11 +68,17 @@ def start(
     log: IO[bytes] | None = None,
     cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``vaxcert serve NAME`` as a child in its own process group (logs to ``log``).
+    """Start ``vaxcert serve NAME`` as a child in its own session (logs to ``log``).
 
-    ``extra_env`` comes last, so it may override anything, ``VAXCERT_PKI_DIR`` included.
+    ``extra_env`` may override anything, ``VAXCERT_PKI_DIR`` included. The child dies with the
+    calling process, however that one ends (:mod:`launch.lifetime`).
     """
-    env = {**os.environ, "VAXCERT_PKI_DIR": str(settings.pki_dir), **(extra_env or {})}
+    env = {
+        **os.environ,
+        "VAXCERT_PKI_DIR": str(settings.pki_dir),
+        **(extra_env or {}),
+        **lifetime.child_env(),
+    }
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "launch.cli", "serve", spec.name],
         env=env,

@@ -13,6 +13,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from launch import lifetime
 from launch.surfaces import ServiceSpec
 from vaxcert import logging as vlogging
 from vaxcert import tls
@@ -106,7 +107,8 @@ def shared_metrics_dir(settings: Settings) -> Path:
 
 
 def run(spec: ServiceSpec, settings: Settings) -> None:
-    """Serve ``spec`` in the foreground until SIGTERM/SIGINT."""
+    """Serve ``spec`` in the foreground until SIGTERM/SIGINT (or until its launcher dies)."""
+    lifetime.adopt_launcher()
     vlogging.configure(settings.log_level, spec.name)
     if spec.name.startswith("center-"):
         # Set before any worker imports prometheus_client (it reads this at import time).
