@@ -19,13 +19,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
+$(VENV)/.stamp-runtime: pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	$(BIN)/pip install --quiet --no-deps '$(FONT_PACKAGE)'
 	touch $@
 
 # system-deps first: the card extra builds pyscard against libpcsclite-dev.
-$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python system-deps
+$(VENV)/.stamp-dev: pyproject.toml setup.py | $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -e '.[dev,card]'
 	$(BIN)/pip install --quiet --no-deps '$(FONT_PACKAGE)'
 	touch $@ $(VENV)/.stamp-runtime

@@ -55,7 +55,7 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 
 @main.group()
 def certs() -> None:
-    """The development PKI (certs_dev/)."""
+    """The development PKI (certs_dev/README.md lists its files)."""
 
 
 @certs.command("init")
@@ -64,7 +64,7 @@ def certs() -> None:
     "directory",
     type=click.Path(file_okay=False),
     default=None,
-    help="Where to write (default: the configured pki_dir, certs_dev/generated).",
+    help="Where to write (default: the configured pki_dir, ~/.local/share/vaxcert/pki).",
 )
 @click.pass_context
 def certs_init(ctx: click.Context, directory: str | None) -> None:
