@@ -70,12 +70,14 @@ def start(
 ) -> subprocess.Popen[bytes]:
     """Start ``vaxcert serve NAME`` as a child in its own session (logs to ``log``).
 
-    ``extra_env`` may override anything, ``VAXCERT_PKI_DIR`` included. The child dies with the
+    The child runs in the caller's environment (development, test) and PKI directory; ``extra_env``
+    may override anything. The child dies with the
     calling process, however that one ends (:mod:`launch.lifetime`).
     """
     env = {
         **os.environ,
         "VAXCERT_PKI_DIR": str(settings.pki_dir),
+        "VAXCERT_ENVIRONMENT": settings.environment,
         **(extra_env or {}),
         **lifetime.child_env(),
     }
@@ -142,6 +144,8 @@ def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str
         f"            {settings.url('kiosk')}/  (the bare kiosk screen, as in the store)",
         f"  Verifier: {settings.url('verifier')}/",
         f"  PKI:      {settings.pki_dir} (CA for TLS pages: public-ca.crt.pem)",
+        f"  Mode:     {settings.environment}: the development PKI is trusted, with a warning at",
+        "            every use; other commands on it take `vaxcert --dev …`",
         *notes,
         "",
         "  Demo cards (virtual My Number cards):",

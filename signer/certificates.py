@@ -76,7 +76,7 @@ def shc_issuer_certificate(
     moment = now or dt.datetime.now(dt.UTC)
     subject = x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "vaxcert development"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, pki.DEV_ORGANISATION),
             x509.NameAttribute(NameOID.COMMON_NAME, "vaxcert dev SHC issuer"),
         ]
     )
@@ -98,7 +98,7 @@ def barcode_signer_certificate(
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "vaxcert development"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, pki.DEV_ORGANISATION),
             x509.NameAttribute(NameOID.COMMON_NAME, "JP dev VDS-NC signer"),
         ]
     )

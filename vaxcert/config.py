@@ -365,7 +365,10 @@ class Settings(BaseSettings):
         env_prefix="VAXCERT_", env_nested_delimiter="__", extra="forbid", validate_default=True
     )
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Production unless asked: only "development" (`vaxcert --dev`, `vaxcert demo`) and "test" (the
+    # test stack) accept the development PKI, the dev J-LIS CA and the kiosk demo panel, and they
+    # log a warning at every use of that trust. Production refuses all of it.
+    environment: Literal["development", "test", "production"] = "production"
     pki_dir: Path = Field(default_factory=lambda: user_data_dir() / "pki")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     listeners: Listeners = Listeners()
