@@ -63,7 +63,7 @@ demo-deps:
 # The card extra once pyscard can be built; until then no stamp, so the next `make demo` tries again.
 $(VENV)/.stamp-demo: pyproject.toml setup.py | $(VENV)/.stamp-runtime demo-deps
 	@if dpkg -s $(CARD_BUILD_PACKAGES) >/dev/null 2>&1; then \
-	  $(BIN)/pip install --quiet -e '.[card]' && touch $@; \
+	  $(BIN)/pip install --quiet -e '.[card]' && touch $@ || echo "pyscard did not build: the demo runs without it"; \
 	else \
 	  echo "pyscard not installed (it builds with: $(CARD_BUILD_PACKAGES)): \`vaxcert card\` will say so"; \
 	fi

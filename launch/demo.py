@@ -71,8 +71,8 @@ def start(
     """Start ``vaxcert serve NAME`` as a child in its own session (logs to ``log``).
 
     The child runs in the caller's environment (development, test) and PKI directory; ``extra_env``
-    may override anything. The child dies with the
-    calling process, however that one ends (:mod:`launch.lifetime`).
+    may override anything. The child dies with the calling process, however that one ends
+    (:mod:`launch.lifetime`).
     """
     env = {
         **os.environ,
