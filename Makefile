@@ -9,44 +9,70 @@ SYSTEM_PACKAGES := softhsm2 chromium fonts-ipaexfont-gothic
 # libpcsclite-dev build pyscard from its sdist (its swig build requirement comes from PyPI).
 SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
 
+# What `make demo` adds so that every command of the README works: `vaxcert card serve|readers|check`
+# need pyscard (the card extra, built with gcc against libpcsclite-dev) and pcscd with the vpcd
+# driver; the signer's PKCS#11 custody needs softhsm2. Installed as root; otherwise named, and the
+# demo runs without them.
+CARD_BUILD_PACKAGES := libpcsclite-dev gcc
+DEMO_PACKAGES := pcscd vsmartcard-vpcd $(CARD_BUILD_PACKAGES) softhsm2
+
 # IPAex Gothic for the certificate PDF without apt (platform.md): the TrueType file inside this
 # PyPI package, installed without its matplotlib dependency (vaxcert/certificate/pdf.py finds it there).
 FONT_PACKAGE := matplotlib-fontja==1.1.0
+COMMA := ,
 
-.PHONY: demo test lint typecheck pytest system-deps certs clean bench
+.PHONY: demo test lint typecheck pytest system-deps demo-deps certs clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.stamp-runtime: pyproject.toml | $(BIN)/python
+$(VENV)/.stamp-runtime: pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	$(BIN)/pip install --quiet --no-deps '$(FONT_PACKAGE)'
 	touch $@
 
 # system-deps first: the card extra builds pyscard against libpcsclite-dev.
-$(VENV)/.stamp-dev: pyproject.toml | $(BIN)/python system-deps
+$(VENV)/.stamp-dev: pyproject.toml setup.py | $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -e '.[dev,card]'
 	$(BIN)/pip install --quiet --no-deps '$(FONT_PACKAGE)'
 	touch $@ $(VENV)/.stamp-runtime
 
-system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# $(call apt_install,PACKAGES,NOT_ROOT): as root, install whichever of PACKAGES is missing; as
+# another user, run the shell command NOT_ROOT, which finds their names in $$missing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing system packages:$$missing"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  else \
-	    echo "missing system packages:$$missing (run as root or: sudo apt-get install$$missing)"; exit 1; \
+	    $(2); \
 	  fi; \
 	fi
+endef
 
-demo: $(VENV)/.stamp-runtime
+system-deps:
+	$(call apt_install,$(SYSTEM_PACKAGES),echo "missing system packages:$$missing (run as root or: sudo apt-get install$$missing)"; exit 1)
+
+# Like system-deps, but a user who cannot install is told what is missing and the demo still runs.
+demo-deps:
+	$(call apt_install,$(DEMO_PACKAGES),echo "missing system packages:$$missing: the demo runs$(COMMA) but \`vaxcert card\` and PKCS#11 custody need them (run as root or: sudo apt-get install$$missing)")
+
+# The card extra once pyscard can be built; until then no stamp, so the next `make demo` tries again.
+$(VENV)/.stamp-demo: pyproject.toml setup.py | $(VENV)/.stamp-runtime demo-deps
+	@if dpkg -s $(CARD_BUILD_PACKAGES) >/dev/null 2>&1; then \
+	  $(BIN)/pip install --quiet -e '.[card]' && touch $@ || echo "pyscard did not build: the demo runs without it"; \
+	else \
+	  echo "pyscard not installed (it builds with: $(CARD_BUILD_PACKAGES)): \`vaxcert card\` will say so"; \
+	fi
+
+demo: $(VENV)/.stamp-demo
 	$(BIN)/vaxcert demo
 
 certs: $(VENV)/.stamp-runtime
-	$(BIN)/vaxcert certs init
+	$(BIN)/vaxcert --dev certs init
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check --no-cache .

@@ -189,6 +189,7 @@ def run_backend(args: argparse.Namespace, backend: str, work: Path, settings: Se
         port = free_port()
         env = dict(
             os.environ,
+            VAXCERT_ENVIRONMENT=settings.environment,
             VAXCERT_PKI_DIR=str(settings.pki_dir),
             VAXCERT_LISTENERS__VRS__PORT=str(port),
             VAXCERT_VRS__DATA_DIR=str(settings.vrs.data_dir),

@@ -8,6 +8,7 @@ kiosk session (:class:`MemorySessionInterface`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Request, Response, g, redirect, request
@@ -23,6 +24,8 @@ from vaxcert import web
 from vaxcert.card import create_reader
 from vaxcert.config import Settings, load_settings
 from vaxcert.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 COOKIE = "kiosk_session"
 LANGUAGES = ("ja", "en")
@@ -95,6 +98,8 @@ def create_app(
     settings = config or load_settings()
     if settings.kiosk.demo and settings.environment == "production":
         raise ConfigError("VAXCERT_KIOSK__DEMO", "demo mode is refused in production")
+    if settings.kiosk.demo:
+        log.warning("UNSAFE demo mode: /demo inserts virtual cards and coins; never in production")
     service = kiosk or build_kiosk(settings)
     app = web.new_app(__name__, "kiosk")
     app.config.update(

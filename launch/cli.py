@@ -15,6 +15,7 @@ import click
 
 from vaxcert import pki
 from vaxcert.config import Settings, masked, settings_from
+from vaxcert.errors import ConfigError
 
 # name -> "module:attribute" of a click command or group contributed by a package.
 PACKAGE_GROUPS: dict[str, str] = {
@@ -47,15 +48,24 @@ class _Cli(click.Group):
     default=None,
     help="TOML configuration file (default: $VAXCERT_CONFIG).",
 )
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Development mode (VAXCERT_ENVIRONMENT=development): trust the development PKI, "
+    "with a warning at every use. Without it, vaxcert runs as in production.",
+)
 @click.pass_context
-def main(ctx: click.Context, config_file: str | None) -> None:
+def main(ctx: click.Context, config_file: str | None, dev: bool) -> None:
     """vaxcert: Japan's COVID-19 vaccination certificate, issued at kiosks and by app."""
-    ctx.ensure_object(dict)["config_file"] = config_file
+    obj = ctx.ensure_object(dict)
+    obj["config_file"] = config_file
+    if dev:
+        obj.setdefault("overrides", {})["environment"] = "development"
 
 
 @main.group()
 def certs() -> None:
-    """The development PKI (certs_dev/)."""
+    """The development PKI (certs_dev/README.md lists its files)."""
 
 
 @certs.command("init")
@@ -64,12 +74,16 @@ def certs() -> None:
     "directory",
     type=click.Path(file_okay=False),
     default=None,
-    help="Where to write (default: the configured pki_dir, certs_dev/generated).",
+    help="Where to write (default: the configured pki_dir, ~/.local/share/vaxcert/pki).",
 )
 @click.pass_context
 def certs_init(ctx: click.Context, directory: str | None) -> None:
     """Create the development PKI; existing valid material is kept (idempotent)."""
     settings = settings_from(ctx)
+    if settings.environment == "production":
+        raise click.ClickException(
+            "the development PKI is not made in production: use `vaxcert --dev certs init`"
+        )
     target = Path(directory).resolve() if directory else settings.pki_dir
     made = pki.init(target, settings.issuer_url, settings.demo_kiosks, _hosts(settings))
     click.echo(f"{target}: " + (f"created {', '.join(made)}" if made else "up to date"))
@@ -115,7 +129,10 @@ def serve(ctx: click.Context, name: str) -> None:
 
     if name not in SERVICES:
         raise click.BadParameter(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
-    serving.run(SERVICES[name], settings_from(ctx))
+    try:
+        serving.run(SERVICES[name], settings_from(ctx))
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration: {exc.detail}") from None
 
 
 @main.command()
@@ -125,11 +142,20 @@ def demo(ctx: click.Context, only: tuple[str, ...]) -> None:
     """Start every service on loopback with mTLS and print where to go; Ctrl-C stops all.
 
     Services: vrs, signer-api, signer-public, center-kiosk-api, center-app-api, center-ops, kiosk,
-    verifier.
+    verifier. The demo runs on the development PKI, so it is always in development mode (or in
+    the test environment when that is set) and refuses VAXCERT_ENVIRONMENT=production.
     """
     from launch import demo as demo_runner
 
-    sys.exit(demo_runner.run(settings_from(ctx), only))
+    settings = settings_from(ctx)
+    if "environment" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"environment": "development"})
+    elif settings.environment == "production":
+        raise click.ClickException(
+            "vaxcert demo runs on the development PKI and is refused in production: "
+            "unset VAXCERT_ENVIRONMENT"
+        )
+    sys.exit(demo_runner.run(settings, only))
 
 
 if __name__ == "__main__":

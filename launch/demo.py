@@ -22,7 +22,7 @@ from typing import IO
 
 import requests
 
-from launch import vrs_demo
+from launch import lifetime, vrs_demo
 from launch.surfaces import SERVICES, ServiceSpec
 from vaxcert import pki, residents, tls
 from vaxcert.config import Settings
@@ -66,11 +66,19 @@ def start(
     log: IO[bytes] | None = None,
     cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``vaxcert serve NAME`` as a child in its own process group (logs to ``log``).
+    """Start ``vaxcert serve NAME`` as a child in its own session (logs to ``log``).
 
-    ``extra_env`` comes last, so it may override anything, ``VAXCERT_PKI_DIR`` included.
+    The child runs in the caller's environment (development, test) and PKI directory; ``extra_env``
+    may override anything. The child dies with the calling process, however that one ends
+    (:mod:`launch.lifetime`).
     """
-    env = {**os.environ, "VAXCERT_PKI_DIR": str(settings.pki_dir), **(extra_env or {})}
+    env = {
+        **os.environ,
+        "VAXCERT_PKI_DIR": str(settings.pki_dir),
+        "VAXCERT_ENVIRONMENT": settings.environment,
+        **(extra_env or {}),
+        **lifetime.child_env(),
+    }
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "launch.cli", "serve", spec.name],
         env=env,
@@ -134,6 +142,8 @@ def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str
         f"            {settings.url('kiosk')}/  (the bare kiosk screen, as in the store)",
         f"  Verifier: {settings.url('verifier')}/",
         f"  PKI:      {settings.pki_dir} (CA for TLS pages: public-ca.crt.pem)",
+        f"  Mode:     {settings.environment}: the development PKI is trusted, with a warning at",
+        "            every use; other commands on it take `vaxcert --dev …`",
         *notes,
         "",
         "  Demo cards (virtual My Number cards):",

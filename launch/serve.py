@@ -13,10 +13,12 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from launch import lifetime
 from launch.surfaces import ServiceSpec
 from vaxcert import logging as vlogging
-from vaxcert import tls
+from vaxcert import pki, tls
 from vaxcert.config import Settings
+from vaxcert.errors import ConfigError
 
 
 class _ScrubbedLogger(Logger):  # type: ignore[misc]
@@ -106,7 +108,16 @@ def shared_metrics_dir(settings: Settings) -> Path:
 
 
 def run(spec: ServiceSpec, settings: Settings) -> None:
-    """Serve ``spec`` in the foreground until SIGTERM/SIGINT."""
+    """Serve ``spec`` in the foreground until SIGTERM/SIGINT (or until its launcher dies)."""
+    lifetime.adopt_launcher()
+    if settings.environment == "production":
+        found = pki.development_material(settings.pki_dir)
+        if found:
+            raise ConfigError(
+                "VAXCERT_PKI_DIR",
+                f"development PKI material in production: {', '.join(found)} "
+                "(`vaxcert --dev serve` for development)",
+            )
     vlogging.configure(settings.log_level, spec.name)
     if spec.name.startswith("center-"):
         # Set before any worker imports prometheus_client (it reads this at import time).

@@ -90,7 +90,7 @@ def shc_issuer_certificate(
     moment = now or dt.datetime.now(dt.UTC)
     subject = x509.Name(
         [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "vaxcert development"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, pki.DEV_ORGANISATION),
             x509.NameAttribute(NameOID.COMMON_NAME, "vaxcert dev SHC issuer"),
         ]
     )

@@ -337,6 +337,12 @@ class SignerService:
             raise VaxcertError(
                 "signer_state_invalid", f"no development PKI in {directory} (`vaxcert certs init`)"
             )
+        if self.settings.environment == "production" and pki.development_material(directory):
+            # Issuer keys of the development PKI would sign certificates nobody may trust.
+            raise VaxcertError(
+                "signer_state_invalid",
+                f"{directory} is the development PKI: refused in production (`vaxcert --dev`)",
+            )
 
     def _adopt_dev_keys(self, now: int) -> tuple[ShcKey, BscKey]:
         directory = self.settings.pki_dir

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import pytest
 from vaxcert.card.harness import HarnessError, Pcscd, start_pcscd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The product defaults to production, which refuses the development PKI every test builds: tests
+# run in the test environment (the processes they start inherit it) unless a test says otherwise.
+os.environ.setdefault("VAXCERT_ENVIRONMENT", "test")
 
 
 def _testdata_dir() -> Path:

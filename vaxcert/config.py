@@ -29,6 +29,15 @@ from vaxcert.errors import ConfigError
 TlsMode = Literal["mtls", "tls", "plain"]
 
 
+def user_data_dir() -> Path:
+    """``$XDG_DATA_HOME/vaxcert`` (``~/.local/share/vaxcert``): where the development PKI and the
+    VRS stub's SQLite file go by default, the same from a checkout, an installed wheel or any
+    working directory (``/`` included)."""
+    base = Path(os.environ.get("XDG_DATA_HOME") or "")
+    # The XDG spec ignores a relative value.
+    return (base if base.is_absolute() else Path.home() / ".local" / "share") / "vaxcert"
+
+
 class Listener(BaseModel):
     """Where one service surface listens."""
 
@@ -318,7 +327,7 @@ class VrsSettings(BaseModel):
     # moment the reply leaves). False trades that for latency (synchronous_commit=off).
     durable_commits: bool = True
     # Where the SQLite file and, outside production, the generated dev master key live.
-    data_dir: Path = Path("var/vrs")
+    data_dir: Path = Field(default_factory=lambda: user_data_dir() / "vrs")
     # C13: the 32-byte master key (base64) that wraps every municipality's data keys, or a file
     # holding it. Production needs one of them; elsewhere a key is generated into
     # data_dir/vrs-master.key (mode 0600) on first use.
@@ -383,8 +392,11 @@ class Settings(BaseSettings):
         env_prefix="VAXCERT_", env_nested_delimiter="__", extra="forbid", validate_default=True
     )
 
-    environment: Literal["development", "test", "production"] = "development"
-    pki_dir: Path = Path("certs_dev/generated")
+    # Production unless asked: only "development" (`vaxcert --dev`, `vaxcert demo`) and "test" (the
+    # test stack) accept the development PKI, the dev J-LIS CA and the kiosk demo panel, and they
+    # log a warning at every use of that trust. Production refuses all of it.
+    environment: Literal["development", "test", "production"] = "production"
+    pki_dir: Path = Field(default_factory=lambda: user_data_dir() / "pki")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     listeners: Listeners = Listeners()
     tls: TlsSettings = TlsSettings()

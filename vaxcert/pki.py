@@ -33,6 +33,8 @@ ICAO_DOCUMENT_TYPE_LIST = ObjectIdentifier("2.23.136.1.1.6.2")
 NV_DOCUMENT_TYPE_DER = bytes.fromhex("300902010031041302") + b"NV"
 
 JLIS_TEST_KEY_ID = "9000033/001"
+# The organisation of every development certificate: what lets production recognise and refuse it.
+DEV_ORGANISATION = "vaxcert development"
 _DAY = dt.timedelta(days=1)
 _WARN_DAYS = 30
 
@@ -58,7 +60,7 @@ class Spec:
     dns: tuple[str, ...] = ()
     ips: tuple[str, ...] = ()
     uri: str | None = None
-    organisation: str = "vaxcert development"
+    organisation: str = DEV_ORGANISATION
     country: str | None = None
     purpose: str = ""
     extra: dict[str, str] = field(default_factory=dict)
@@ -234,6 +236,33 @@ def load_key(path: Path) -> PrivateKey:
 def load_cert(path: Path) -> x509.Certificate:
     """Load a PEM certificate."""
     return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def is_development_certificate(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` belongs to the development PKI (it, or its issuer, is ours)."""
+    return any(
+        attribute.value == DEV_ORGANISATION
+        for name in (cert.subject, cert.issuer)
+        for attribute in name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    )
+
+
+def development_material(directory: Path) -> list[str]:
+    """The names of development certificates and of the dev J-LIS CA found in ``directory``.
+
+    Production refuses to start on any of them; a directory of real certificates yields ``[]``.
+    """
+    found = []
+    for path in sorted(directory.glob("*.crt.pem")):
+        try:
+            development = is_development_certificate(load_cert(path))
+        except ValueError:
+            continue  # not a certificate of ours to judge; TLS set-up reports it
+        if development:
+            found.append(path.name.removesuffix(".crt.pem"))
+    if (directory / "jlis-ca.json").is_file():
+        found.append("jlis-ca")
+    return found
 
 
 def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:

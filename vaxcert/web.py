@@ -28,8 +28,16 @@ from vaxcert.tls import PeerIdentity
 
 log = logging.getLogger(__name__)
 
-# templates/ holds one folder per Flask app (design.md §1).
-TEMPLATES_ROOT = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_root() -> Path:
+    """templates/ (one folder per Flask app, design.md §1): ``vaxcert/templates`` where a wheel
+    installed it (setup.py maps it there), else the top-level folder of the checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
+
+
+TEMPLATES_ROOT = _templates_root()
 
 _HTTP_REASONS = {
     400: "bad_request",

@@ -15,6 +15,7 @@ from flask_babel import Babel
 from vaxcert import web
 from vaxcert.config import Settings, load_settings
 from vaxcert.errors import ConfigError
+from verifier.dev_trust import check_development_trust, dev_trust_store, warn_development_trust
 from verifier.trust import STATE, TrustStore, TrustStoreError, index_path, load_trust_store
 
 log = logging.getLogger(__name__)
@@ -59,11 +60,14 @@ class TrustHolder:
             self._stamp = self._mtimes()
             self._store = load_trust_store(self._path)
         elif settings.environment == "production":
-            raise TrustStoreError("no trust store configured (VAXCERT_VERIFIER__TRUST)")
+            raise TrustStoreError(
+                "no trust store configured (VAXCERT_VERIFIER__TRUST; `vaxcert --dev` trusts the "
+                "development PKI)"
+            )
         else:
-            from verifier.dev_trust import dev_trust_store
-
             self._store = dev_trust_store(settings.pki_dir, settings.issuer_url)
+        # Production refuses development anchors; elsewhere each verification warns.
+        self._development = check_development_trust(self._store, settings)
 
     def _mtimes(self) -> tuple[float, ...]:
         assert self._path is not None
@@ -84,11 +88,21 @@ class TrustHolder:
             with self._lock:
                 if stamp != self._stamp:
                     try:
-                        self._store = load_trust_store(self._path)
+                        store = load_trust_store(self._path)
+                        development = check_development_trust(store, self._settings)
                     except TrustStoreError as exc:
                         log.warning("trust store reload failed; keeping the previous one: %s", exc)
+                    else:
+                        self._store, self._development = store, development
                     self._stamp = stamp
         return self._store
+
+    def for_verification(self) -> TrustStore:
+        """The current store, to verify with: a development store says so every time."""
+        store = self.get()
+        if self._development:
+            warn_development_trust(self._development)
+        return store
 
 
 def select_locale() -> str:

@@ -68,6 +68,9 @@ def build_trust(
         _add_crl(store, file)
     if store.empty:
         raise _usage("no trust anchors: give --trust, --csca or --jwks")
+    from verifier.dev_trust import check_development_trust
+
+    check_development_trust(store, settings)  # refused in production, a warning elsewhere
     return store
 
 
@@ -76,7 +79,10 @@ def default_store(settings: Settings) -> TrustStore:
     if settings.verifier.trust is not None:
         return load_trust_store(settings.verifier.trust)
     if settings.environment == "production":
-        raise TrustStoreError("no trust store configured (VAXCERT_VERIFIER__TRUST)")
+        raise TrustStoreError(
+            "no trust store configured (VAXCERT_VERIFIER__TRUST; `vaxcert --dev` trusts the "
+            "development PKI)"
+        )
     from verifier.dev_trust import dev_trust_store
 
     return dev_trust_store(settings.pki_dir, settings.issuer_url)
@@ -242,6 +248,10 @@ def trust_init_dev(ctx: click.Context, out: str | None) -> None:
     from verifier.dev_trust import write_dev_trust_store
 
     settings = settings_from(ctx)
+    if settings.environment == "production":
+        raise click.ClickException(
+            "a development trust store is not written in production: `vaxcert --dev trust init-dev`"
+        )
     target = Path(out) if out else settings.pki_dir / "verifier-trust"
     try:
         index = write_dev_trust_store(settings.pki_dir, settings.issuer_url, target)

@@ -2,6 +2,10 @@
 
 Nothing is committed: the SHC JWKS is derived from ``shc-issuer`` (public key, kid = thumbprint,
 x5c chain) and the CSCA + CRL are ``vdsnc-csca`` and ``vdsnc-crl.der`` of ``vaxcert certs init``.
+
+Trusting the development PKI is unsafe, so it is loud: :func:`check_development_trust` refuses any
+store that holds a development anchor in production and, elsewhere, the verifier logs
+:func:`warn_development_trust` at every verification against one.
 """
 
 from __future__ import annotations
@@ -9,15 +13,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from vaxcert import pki
+from vaxcert.config import Settings
 from vaxcert.formats import jose
 from verifier import _x509
 from verifier.trust import INDEX, STATE, TrustStore, TrustStoreError
@@ -25,6 +32,55 @@ from verifier.trust import INDEX, STATE, TrustStore, TrustStoreError
 DEV_ISSUER_NAME = "vaxcert 開発用発行者 / vaxcert development issuer"
 DEV_CSCA_NAME = "日本 (開発用 CSCA) / Japan (development CSCA)"
 DEV_COUNTRY = "JPN"
+
+log = logging.getLogger(__name__)
+
+
+def _is_development(cert: _x509.Certificate) -> bool:
+    try:
+        return pki.is_development_certificate(x509.load_der_x509_certificate(cert.der))
+    except ValueError:
+        return False
+
+
+def development_anchors(store: TrustStore) -> list[str]:
+    """The names of the issuers and CSCAs of ``store`` that belong to the development PKI: by the
+    organisation of their certificates, or by the names this module gives them."""
+    found: dict[str, None] = {}
+    for issuer in store.shc.values():
+        chains = [cert for key in issuer.keys.values() for cert in key.x5c]
+        if issuer.name == DEV_ISSUER_NAME or any(
+            _is_development(cert) for cert in (*issuer.x5c_roots, *chains)
+        ):
+            found[issuer.name] = None
+    for csca in store.cscas:
+        if csca.name == DEV_CSCA_NAME or _is_development(csca.cert):
+            found[csca.name] = None
+    return list(found)
+
+
+def warn_development_trust(anchors: list[str]) -> None:
+    """Say, every time, that a verification trusts the development PKI."""
+    log.warning(
+        "UNSAFE development trust: verifying against %s (development PKI); never in production",
+        ", ".join(anchors),
+    )
+
+
+def check_development_trust(store: TrustStore, settings: Settings) -> list[str]:
+    """The development anchors ``store`` holds; in production, any of them is refused.
+
+    Raises :class:`TrustStoreError` in production; elsewhere warns once and returns them, so the
+    caller can warn again at each verification.
+    """
+    anchors = development_anchors(store)
+    if anchors and settings.environment == "production":
+        raise TrustStoreError(
+            f"development trust anchors are refused in production: {', '.join(anchors)}"
+        )
+    if anchors:
+        warn_development_trust(anchors)
+    return anchors
 
 
 def dev_jwks(pki_dir: Path) -> dict[str, Any]:

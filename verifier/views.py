@@ -38,7 +38,7 @@ def _helpers() -> dict[str, Any]:
 
 
 def _trust() -> TrustStore:
-    store: TrustStore = current_app.extensions["vaxcert_trust"].get()
+    store: TrustStore = current_app.extensions["vaxcert_trust"].for_verification()
     return store
 
 

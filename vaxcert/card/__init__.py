@@ -9,6 +9,7 @@ imports pyscard (only :class:`vaxcert.card.pcsc.PcscCardReader` does, when used)
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from vaxcert import pki
@@ -39,6 +40,8 @@ __all__ = [
     "verify_card_files",
 ]
 
+log = logging.getLogger(__name__)
+
 
 def _key_id_bytes(key_id: str) -> bytes:
     if "/" in key_id:
@@ -47,19 +50,36 @@ def _key_id_bytes(key_id: str) -> bytes:
 
 
 def ca_key_table(settings: Settings) -> CaKeyTable:
-    """The configured CVC issuers (C03); relative key paths are under ``pki_dir``."""
+    """The configured CVC issuers (C03); relative key paths are under ``pki_dir``.
+
+    Development CAs (ids 9xxxxxx) are refused in production; elsewhere they are accepted with a
+    warning here and at every card they verify.
+    """
     card: CardSettings = settings.card
     if not card.ca_keys:
         raise ConfigError("VAXCERT_CARD__CA_KEYS", "at least one CA key is required")
     entries: list[tuple[bytes, Path]] = []
+    development: list[bytes] = []
     for entry in card.ca_keys:
         raw = _key_id_bytes(entry.key_id)
-        if settings.environment == "production" and raw[:1] == b"9":
-            # The 9xxxxxx ids are vaxcert's dev test CA: never trusted in production (C03).
-            raise ConfigError("VAXCERT_CARD__CA_KEYS", f"dev CA {entry.key_id} in production")
+        # The 9xxxxxx ids are vaxcert's dev test CA (J-LIS's are 5xxxxxx, card.md §5, §8).
+        if raw[:1] == b"9":
+            if settings.environment == "production":
+                # C03: never trusted in production.
+                raise ConfigError(
+                    "VAXCERT_CARD__CA_KEYS",
+                    f"dev CA {entry.key_id} is refused in production: configure J-LIS's CA "
+                    "(5000033/001), or `vaxcert --dev` for development",
+                )
+            development.append(raw)
+            log.warning(
+                "UNSAFE development trust: cards of the development CA %s are accepted; "
+                "never in production",
+                entry.key_id,
+            )
         path = entry.public_key
         entries.append((raw, path if path.is_absolute() else settings.pki_dir / path))
-    return CaKeyTable.from_pem_files(entries)
+    return CaKeyTable.from_pem_files(entries, development)
 
 
 def create_reader(settings: Settings, *, verify: bool = True) -> CardReader:

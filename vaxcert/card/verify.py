@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -30,12 +31,19 @@ from vaxcert.card.errors import (
 from vaxcert.card.models import CardFiles, CardRead
 from vaxcert.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class CaKeyTable:
-    """Trusted CVC issuers: 16-byte issuer key id → RSA public key (configuration, C03)."""
+    """Trusted CVC issuers: 16-byte issuer key id → RSA public key (configuration, C03).
+
+    ``development`` names the ids of the table that are development CAs (accepted outside
+    production only): every card they verify logs a warning.
+    """
 
     keys: Mapping[bytes, rsa.RSAPublicKey]
+    development: frozenset[bytes] = field(default=frozenset())
 
     def __post_init__(self) -> None:
         for key_id, key in self.keys.items():
@@ -45,7 +53,9 @@ class CaKeyTable:
                 raise ValueError(f"CA key {layout.key_id_label(key_id)} is shorter than 2048 bits")
 
     @classmethod
-    def from_pem_files(cls, entries: Iterable[tuple[bytes, Path]]) -> CaKeyTable:
+    def from_pem_files(
+        cls, entries: Iterable[tuple[bytes, Path]], development: Iterable[bytes] = ()
+    ) -> CaKeyTable:
         """Load each (key id, PEM SubjectPublicKeyInfo file); a bad file raises ConfigError."""
         keys: dict[bytes, rsa.RSAPublicKey] = {}
         for key_id, path in entries:
@@ -59,7 +69,7 @@ class CaKeyTable:
             if not isinstance(key, rsa.RSAPublicKey):
                 raise ConfigError("VAXCERT_CARD__CA_KEYS", f"{label}: {path} is not an RSA key")
             keys[key_id] = key
-        return cls(keys)
+        return cls(keys, frozenset(development))
 
     def labels(self) -> list[str]:
         """The configured issuer key ids, readable."""
@@ -115,6 +125,12 @@ def verify_card_files(files: CardFiles, ca_keys: CaKeyTable) -> CardRead:
         hashlib.sha256(basic_info_source).digest(), integrity.basic_info_digest
     ):
         raise DigestMismatchError("EF0002 does not match its signed digest")
+    if cvc.issuer_key_id in ca_keys.development:
+        # C03: a card of the development CA is only a demo card; say so at every read.
+        log.warning(
+            "UNSAFE development trust: card verified by the development CA %s; never in production",
+            layout.key_id_label(cvc.issuer_key_id),
+        )
     # C03 step 5: only now are the contents parsed and trusted.
     read = parse_card_files(files)
     return dataclasses.replace(read, verified_by=layout.key_id_label(cvc.issuer_key_id))

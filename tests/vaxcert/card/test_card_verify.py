@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import logging
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,36 @@ def test_ca_key_table_from_environment(card_pki: Path, monkeypatch: pytest.Monke
         '[{"key_id": "9000033/001", "public_key": "jlis-ca.pub.pem"}]',
     )
     assert ca_key_table(load_settings(pki_dir=card_pki)).labels() == ["9000033/001"]
+
+
+def test_c03_the_dev_ca_warns_at_every_card_it_verifies(
+    card_settings: Settings, genuine: CardFiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    table = ca_key_table(card_settings)
+    assert "UNSAFE development trust" in caplog.text  # when the table is configured
+    caplog.clear()
+    for _ in range(3):
+        verify_card_files(genuine, table)
+    warned = [r for r in caplog.records if "development CA 9000033/001" in r.getMessage()]
+    assert len(warned) == 3
+
+
+def test_c03_a_production_table_holds_no_dev_ca_and_stays_quiet(
+    card_pki: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pem = tmp_path / "jlis-5000033.pem"
+    pem.write_bytes((card_pki / "jlis-ca.pub.pem").read_bytes())
+    caplog.set_level(logging.WARNING)
+    table = ca_key_table(
+        load_settings(
+            pki_dir=card_pki,
+            environment="production",
+            card={"ca_keys": [{"key_id": "5000033/001", "public_key": str(pem)}]},
+        )
+    )
+    assert table.development == frozenset()
+    assert not caplog.records
+    # Production's default table is the dev CA's: refused, naming the way out.
+    with pytest.raises(ConfigError, match="refused in production"):
+        ca_key_table(load_settings(pki_dir=card_pki, environment="production"))

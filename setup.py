@@ -1,0 +1,23 @@
+"""Packaging that pyproject.toml cannot say on its own: the top-level ``templates/`` folder ships
+inside the wheel as the package-data folder ``vaxcert/templates/`` (``vaxcert.web`` looks there
+first, then beside the checkout). Everything else is in pyproject.toml.
+
+Namespace discovery also lists the data folders (``kiosk/static``, translations, templates) as
+packages, so setuptools ships their files without warning that it might not.
+"""
+
+from pathlib import Path
+
+from setuptools import find_namespace_packages, setup
+
+PACKAGES = find_namespace_packages(
+    include=["vaxcert*", "kiosk*", "cert_center*", "signer*", "vrs_stub*", "verifier*", "launch*"]
+)
+# [tool.setuptools.package-dir] maps "vaxcert.templates" onto templates/.
+TEMPLATES = ["vaxcert.templates"] + [
+    f"vaxcert.templates.{folder.name}"
+    for folder in sorted((Path(__file__).parent / "templates").iterdir())
+    if folder.is_dir()
+]
+
+setup(packages=[*PACKAGES, *TEMPLATES])
