@@ -8,6 +8,9 @@ SYSTEM_PACKAGES := softhsm2 chromium fonts-ipaexfont-gothic
 # Card layer (issue 3): pcscd + the vsmartcard vpcd driver for virtual cards; gcc and
 # libpcsclite-dev build pyscard from its sdist (its swig build requirement comes from PyPI).
 SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
+# The tests start their own Redis and PostgreSQL on free ports (tests/support/services.py) from
+# these packages' binaries; a server already running on this machine is never used.
+SYSTEM_PACKAGES += redis-server postgresql
 
 # IPAex Gothic for the certificate PDF without apt (platform.md): the TrueType file inside this
 # PyPI package, installed without its matplotlib dependency (vaxcert/certificate/pdf.py finds it there).

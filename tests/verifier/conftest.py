@@ -24,13 +24,13 @@ X5C_AT = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="session")
 def spec_dir(testdata: Path) -> Path:
-    """shared/testdata/shc/spec-examples."""
+    """tests/data/shc/spec-examples."""
     return testdata / "shc" / "spec-examples"
 
 
 @pytest.fixture(scope="session")
 def aus_dir(testdata: Path) -> Path:
-    """shared/testdata/vdsnc/aus."""
+    """tests/data/vdsnc/aus."""
     return testdata / "vdsnc" / "aus"
 
 
