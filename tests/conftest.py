@@ -12,6 +12,8 @@ from tests.support import DATA_DIR, services
 from vaxcert.card.harness import HarnessError, Pcscd, start_pcscd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Fixtures that tests/e2e shares with the area folders (a conftest serves only its own folder).
+pytest_plugins = ("tests.support.cards", "tests.support.dev_trust")
 
 
 @pytest.fixture(scope="session")
