@@ -3,22 +3,20 @@ through a PNG decoded by zxing-cpp (formats.md §1)."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
 import pytest
 import segno
-import zxingcpp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from PIL import Image
 from pydantic import ValidationError
 
 from signer import shc_issue as shc_issue
 from signer.samples import example_content
 from signer.services import SignerService
 from tests.signer.conftest import SettingsFactory, verify_shc
+from tests.support.qr import read_qr
 from vaxcert.certificate import qr
 from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
@@ -37,7 +35,7 @@ def _long_named(kind: str, doses: int = 7) -> CertificateContent:
 
 
 def _decode_png(png: bytes) -> str:
-    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    results = read_qr(png)
     assert len(results) == 1
     text: str = results[0].text
     return text
