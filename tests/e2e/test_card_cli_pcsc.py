@@ -20,7 +20,7 @@ def test_readers_lists_the_vpcd_slots(pcscd: Any) -> None:
 
 
 @pytest.mark.pcsc
-def test_check_reads_and_verifies_without_printing_card_data_C08_C22(
+def test_c08_c22_check_reads_and_verifies_without_printing_card_data(
     virtual_card: Any, card_pki: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VAXCERT_PKI_DIR", str(card_pki))

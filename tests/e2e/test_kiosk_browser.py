@@ -424,7 +424,7 @@ def test_payment_cancelled_is_refunded(kiosk: Kiosk) -> None:
     assert status["inserted"] == 0
 
 
-def test_zz_c08_nothing_of_the_canary_is_left_behind(kiosk: Kiosk, stack: Stack) -> None:
+def test_c08_nothing_of_the_canary_is_left_behind(kiosk: Kiosk, stack: Stack) -> None:
     """After the flows above: no file under the kiosk's working, temp or home directory holds
     the canary's name, number or birth date, and the cookie holds only the session id."""
     kiosk.open()

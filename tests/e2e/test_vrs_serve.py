@@ -88,7 +88,7 @@ def _stop(child: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         child.wait()
 
 
-def test_serve_vrs_under_gunicorn_answers_the_center_c09(
+def test_c09_serve_vrs_under_gunicorn_answers_the_center(
     child_env: dict[str, str], tmp_path: Path
 ) -> None:
     settings = load_settings(

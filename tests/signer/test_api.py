@@ -144,14 +144,14 @@ def test_both_formats_in_one_call(
     assert set(only_shc) == {"kind", "shc"}
 
 
-def test_a_client_without_a_certificate_is_refused_c09(
+def test_c09_a_client_without_a_certificate_is_refused(
     api: LiveServer, pki_dir: Path, domestic: CertificateContent
 ) -> None:
     with _session(pki_dir, None) as anonymous, pytest.raises(requests.exceptions.ConnectionError):
         _post(anonymous, f"{api.url}/v1/shc", _json(domestic))
 
 
-def test_a_client_of_another_ca_is_refused_c09(
+def test_c09_a_client_of_another_ca_is_refused(
     api: LiveServer, pki_dir: Path, domestic: CertificateContent
 ) -> None:
     with (
@@ -161,7 +161,7 @@ def test_a_client_of_another_ca_is_refused_c09(
         _post(kiosk, f"{api.url}/v1/shc", _json(domestic))
 
 
-def test_another_client_of_the_internal_ca_is_not_the_center_c09(
+def test_c09_another_client_of_the_internal_ca_is_not_the_center(
     api: LiveServer,
     pki_dir: Path,
     other_internal_client: tuple[Path, Path],
@@ -227,7 +227,7 @@ def test_malformed_requests_are_4xx_not_500(api: LiveServer, center: requests.Se
     assert huge.status_code == 413
 
 
-def test_no_payload_in_logs_and_an_audit_line_per_signature_c08(
+def test_c08_no_payload_in_logs_and_an_audit_line_per_signature(
     api: LiveServer,
     center: requests.Session,
     overseas: CertificateContent,
