@@ -111,7 +111,7 @@ def start_redis(timeout: float = 20.0) -> ServerProcess:
     server = ServerProcess(f"redis://127.0.0.1:{port}/0", process, directory, signal.SIGTERM)
 
     def ready() -> bool:
-        with redis.Redis(port=port, socket_timeout=1) as client:
+        with redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client:
             return bool(client.ping())
 
     _wait_until(ready, server, "redis-server", timeout)
