@@ -8,6 +8,9 @@ SYSTEM_PACKAGES := softhsm2 chromium fonts-ipaexfont-gothic
 # Card layer: pcscd + the vsmartcard vpcd driver for virtual cards; gcc and
 # libpcsclite-dev build pyscard from its sdist (its swig build requirement comes from PyPI).
 SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
+# The tests start their own Redis and PostgreSQL on free ports (tests/support/services.py) from
+# these packages' binaries; a server already running on this machine is never used.
+SYSTEM_PACKAGES += redis-server postgresql
 
 # What `make demo` adds so that every command of the README works: `vaxcert card serve|readers|check`
 # need pyscard (the card extra, built with gcc against libpcsclite-dev) and pcscd with the vpcd

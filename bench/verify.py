@@ -24,19 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support import DATA_DIR  # noqa: E402
 from tests.verifier import issuance  # noqa: E402
 from vaxcert import pki  # noqa: E402
 from verifier import TrustStore, verify  # noqa: E402
 from verifier.dev_trust import dev_trust_store  # noqa: E402
 
 TARGET = 4.0
-
-
-def _testdata() -> Path:
-    for candidate in (ROOT.parent / "shared" / "testdata", Path("/work/shared/testdata")):
-        if (candidate / "MANIFEST.tsv").is_file():
-            return candidate
-    raise SystemExit("shared/testdata not found beside the checkout")
 
 
 def _batch(action: Callable[[], object], count: int) -> float:
@@ -71,7 +65,7 @@ def paired(
 
 
 def main() -> int:
-    testdata = _testdata()
+    testdata = DATA_DIR
     key = ec.generate_private_key(ec.SECP256R1())
     public = key.public_key()
     message = b"x" * 700  # about a JWS signing input

@@ -1,4 +1,5 @@
-"""Fixtures every test area shares: where the official test material lives."""
+"""Fixtures every test area shares: the official test material, the checkout, pcscd, and Redis
+and PostgreSQL servers of the session's own (started only when a test asks for one)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import DATA_DIR, services
 from vaxcert.card.harness import HarnessError, Pcscd, start_pcscd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -16,22 +18,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # run in the test environment (the processes they start inherit it) unless a test says otherwise.
 os.environ.setdefault("VAXCERT_ENVIRONMENT", "test")
 
-
-def _testdata_dir() -> Path:
-    # The official material is read in place, beside the checkout (shared/testdata/README.md).
-    for candidate in (REPO_ROOT.parent / "shared" / "testdata", Path("/work/shared/testdata")):
-        if (candidate / "MANIFEST.tsv").is_file():
-            return candidate
-    raise FileNotFoundError("shared/testdata not found beside the checkout")
-
-
-TESTDATA = _testdata_dir()
+# Fixtures that tests/e2e shares with the area folders (a conftest serves only its own folder).
+pytest_plugins = ("tests.support.cards", "tests.support.dev_trust")
 
 
 @pytest.fixture(scope="session")
 def testdata() -> Path:
-    """The root of shared/testdata (external, unmodified test material)."""
-    return TESTDATA
+    """``tests/data``: unmodified public specification examples and samples (its README)."""
+    return DATA_DIR
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +43,18 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
         pytest.fail(f"PC/SC test stack unavailable: {exc}")
     yield handle
     handle.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis: the one ``VAXCERT_TEST_REDIS_URL`` names, else a private redis-server."""
+    with services.service_url(services.REDIS_ENV, services.start_redis) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL (SQLAlchemy URL): the one ``VAXCERT_TEST_PG_URL`` names, else a private
+    cluster of this session."""
+    with services.service_url(services.PG_ENV, services.start_postgres) as url:
+        yield url

@@ -15,34 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import pypdf
-import pypdfium2
 import pytest
-import zxingcpp
-from PIL import Image
 
+from tests.support.qr import SCAN_DPI, pdf_page, read_qr
 from vaxcert.certificate import pdf
 from vaxcert.certificate.qrmatrix import shc_matrix, vdsnc_matrix
 from vaxcert.contracts.kiosk_api import CertificateIssued
 from vaxcert.errors import VaxcertError
 
 ROOT = Path(__file__).resolve().parents[2]
-SCAN_DPI = 150
 
 
 def _text(document: bytes, page: int = 0) -> str:
     return pypdf.PdfReader(io.BytesIO(document)).pages[page].extract_text()
 
 
-def _raster(document: bytes, page: int = 0, dpi: int = SCAN_DPI) -> Image.Image:
-    rendered = pypdfium2.PdfDocument(document)[page].render(scale=dpi / 72)
-    image: Image.Image = rendered.to_pil()
-    return image
-
-
 def _scan(document: bytes, page: int = 0) -> list[Any]:
-    return list(
-        zxingcpp.read_barcodes(_raster(document, page), formats=zxingcpp.BarcodeFormat.QRCode)
-    )
+    return read_qr(pdf_page(document, page))
 
 
 def _width_mm(barcode: Any) -> float:

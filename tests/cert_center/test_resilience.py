@@ -4,22 +4,20 @@ recovers. Real VRS and signer apps over mTLS on loopback, each behind a switch t
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from cert_center.app import create_app
 from cert_center.issuance import IssuanceService
 from signer.app import create_app as create_signer
-from vaxcert import pki, tls
+from tests.support.servers import pki_context, start_server
+from vaxcert import pki
 from vaxcert.card import cards
 from vaxcert.config import Settings, load_settings
 from vrs_stub import schema, seed
@@ -59,14 +57,6 @@ class Rig:
     settings: Settings
 
 
-def _serve(app: Any, cert: Path, key: Path, ca: Path) -> BaseWSGIServer:
-    server = make_server(
-        "127.0.0.1", 0, app, threaded=True, ssl_context=tls.server_context(cert, key, ca)
-    )
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    return server
-
-
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     tmp = tmp_path_factory.mktemp("resilience")
@@ -83,23 +73,15 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     seed.seed(store, ["462012"], 5)
     vrs_switch = Switch(create_vrs(base, store).wsgi_app)
     signer_switch = Switch(create_signer(base, surface="api").wsgi_app)
-    d = pki_dir
-    vrs_server = _serve(
-        vrs_switch, pki.cert_path(d, "vrs"), pki.key_path(d, "vrs"), pki.cert_path(d, "lgwan-ca")
-    )
-    signer_server = _serve(
-        signer_switch,
-        pki.cert_path(d, "signer-api"),
-        pki.key_path(d, "signer-api"),
-        pki.cert_path(d, "internal-ca"),
-    )
+    vrs_server = start_server(vrs_switch, pki_context(pki_dir, "vrs", "lgwan-ca"))
+    signer_server = start_server(signer_switch, pki_context(pki_dir, "signer-api", "internal-ca"))
     settings = base.model_copy(
         update={
             "listeners": base.listeners.model_copy(
                 update={
-                    "vrs": base.listeners.vrs.model_copy(update={"port": vrs_server.server_port}),
+                    "vrs": base.listeners.vrs.model_copy(update={"port": vrs_server.port}),
                     "signer_api": base.listeners.signer_api.model_copy(
-                        update={"port": signer_server.server_port}
+                        update={"port": signer_server.port}
                     ),
                 }
             ),
@@ -122,13 +104,12 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             signer_switch,
             store,
             cards.CardIssuer.from_pki(pki_dir),
-            pki.cert_path(d, "kiosk-KIOSK-0001").read_text(),
+            pki.cert_path(pki_dir, "kiosk-KIOSK-0001").read_text(),
             settings,
         )
     finally:
-        for server in (vrs_server, signer_server):
-            server.shutdown()
-            server.server_close()
+        vrs_server.stop()
+        signer_server.stop()
         store.dispose()
 
 

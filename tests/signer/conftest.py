@@ -1,5 +1,5 @@
 """Fixtures of the signer tests: a development PKI, signer settings over temp state dirs, a real
-SoftHSM2 token, real mTLS servers on ephemeral loopback ports and a small test-only verifier."""
+SoftHSM2 token and a small test-only verifier."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from signer.samples import example_content
 from signer.services import SignerService
 from vaxcert import logging as vlogging
-from vaxcert import pki, tls
+from vaxcert import pki
 from vaxcert.config import Settings, load_settings
 from vaxcert.contracts.signing import CertificateContent
 from vaxcert.formats import jose, shc, vdsnc
@@ -160,34 +157,6 @@ def pkcs11_settings(make_settings: SettingsFactory, softhsm: SoftHsm) -> Setting
             "pkcs11": {"library": SOFTHSM_LIBRARY, "label": softhsm.label, "user_pin": softhsm.pin},
         }
     )
-
-
-# -- servers -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    """A Flask app served over real TLS on an ephemeral loopback port."""
-
-    url: str
-    server: BaseWSGIServer
-    thread: threading.Thread
-
-
-def serve(app: Flask, cert: Path, key: Path, client_ca: Path | None) -> Server:
-    """Start ``app`` with our TLS policy on 127.0.0.1 and a free port."""
-    context = tls.server_context(cert, key, client_ca)
-    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    return Server(f"https://127.0.0.1:{server.server_port}", server, thread)
-
-
-def stop(server: Server) -> None:
-    """Shut the server down and wait for its thread."""
-    server.server.shutdown()
-    server.server.server_close()
-    server.thread.join(timeout=5)
 
 
 @pytest.fixture

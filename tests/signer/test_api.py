@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from signer.app import create_app
 from signer.services import SignerService
-from tests.signer.conftest import Server, serve, stop, verify_shc, verify_vdsnc
+from tests.signer.conftest import verify_shc, verify_vdsnc
+from tests.support.servers import LiveServer, pki_context, serving
 from vaxcert import pki, tls
 from vaxcert.contracts.signing import CertificateContent
 from vaxcert.relay import Channel
@@ -25,26 +26,17 @@ from vaxcert.residents import CANARY
 
 
 @pytest.fixture
-def api(service: SignerService, pki_dir: Path) -> Iterator[Server]:
+def api(service: SignerService, pki_dir: Path) -> Iterator[LiveServer]:
     app = create_app(service.settings, "api", service=service)
-    server = serve(
-        app,
-        pki.cert_path(pki_dir, "signer-api"),
-        pki.key_path(pki_dir, "signer-api"),
-        pki.cert_path(pki_dir, "internal-ca"),
-    )
-    yield server
-    stop(server)
+    with serving(app, pki_context(pki_dir, "signer-api", "internal-ca")) as server:
+        yield server
 
 
 @pytest.fixture
-def public(service: SignerService, pki_dir: Path) -> Iterator[Server]:
+def public(service: SignerService, pki_dir: Path) -> Iterator[LiveServer]:
     app = create_app(service.settings, "public", service=service)
-    server = serve(
-        app, pki.cert_path(pki_dir, "signer-public"), pki.key_path(pki_dir, "signer-public"), None
-    )
-    yield server
-    stop(server)
+    with serving(app, pki_context(pki_dir, "signer-public")) as server:
+        yield server
 
 
 def _session(pki_dir: Path, client: str | None, ca: str = "internal-ca") -> requests.Session:
@@ -89,7 +81,7 @@ def _post(session: requests.Session, url: str, body: Any, **kwargs: Any) -> requ
     return session.post(url, data=data, headers=headers, timeout=10, **kwargs)
 
 
-def _jwks(public: Server, pki_dir: Path) -> dict[str, Any]:
+def _jwks(public: LiveServer, pki_dir: Path) -> dict[str, Any]:
     with _session(pki_dir, None, "public-ca") as session:
         response = session.get(f"{public.url}/issuer/.well-known/jwks.json", timeout=10)
     assert response.status_code == 200
@@ -106,8 +98,8 @@ def _json(content: CertificateContent) -> dict[str, Any]:
 
 
 def test_the_center_gets_a_card_that_verifies_with_the_published_keys(
-    api: Server,
-    public: Server,
+    api: LiveServer,
+    public: LiveServer,
     center: requests.Session,
     domestic: CertificateContent,
     pki_dir: Path,
@@ -121,7 +113,7 @@ def test_the_center_gets_a_card_that_verifies_with_the_published_keys(
 
 
 def test_the_center_gets_a_vdsnc_for_an_overseas_certificate(
-    api: Server,
+    api: LiveServer,
     center: requests.Session,
     overseas: CertificateContent,
     domestic: CertificateContent,
@@ -134,14 +126,14 @@ def test_the_center_gets_a_vdsnc_for_an_overseas_certificate(
     assert refused.json()["error"]["code"] == "vdsnc_overseas_only"
 
 
-def api_pki(api: Server) -> Path:
+def api_pki(api: LiveServer) -> Path:
     settings = api.server.app.config["VAXCERT_SETTINGS"]
     path: Path = settings.pki_dir
     return path
 
 
 def test_both_formats_in_one_call(
-    api: Server,
+    api: LiveServer,
     center: requests.Session,
     overseas: CertificateContent,
     domestic: CertificateContent,
@@ -152,15 +144,15 @@ def test_both_formats_in_one_call(
     assert set(only_shc) == {"kind", "shc"}
 
 
-def test_a_client_without_a_certificate_is_refused_c09(
-    api: Server, pki_dir: Path, domestic: CertificateContent
+def test_c09_a_client_without_a_certificate_is_refused(
+    api: LiveServer, pki_dir: Path, domestic: CertificateContent
 ) -> None:
     with _session(pki_dir, None) as anonymous, pytest.raises(requests.exceptions.ConnectionError):
         _post(anonymous, f"{api.url}/v1/shc", _json(domestic))
 
 
-def test_a_client_of_another_ca_is_refused_c09(
-    api: Server, pki_dir: Path, domestic: CertificateContent
+def test_c09_a_client_of_another_ca_is_refused(
+    api: LiveServer, pki_dir: Path, domestic: CertificateContent
 ) -> None:
     with (
         _session(pki_dir, "kiosk-KIOSK-0001") as kiosk,
@@ -169,8 +161,8 @@ def test_a_client_of_another_ca_is_refused_c09(
         _post(kiosk, f"{api.url}/v1/shc", _json(domestic))
 
 
-def test_another_client_of_the_internal_ca_is_not_the_center_c09(
-    api: Server,
+def test_c09_another_client_of_the_internal_ca_is_not_the_center(
+    api: LiveServer,
     pki_dir: Path,
     other_internal_client: tuple[Path, Path],
     domestic: CertificateContent,
@@ -206,7 +198,7 @@ def test_another_client_of_the_internal_ca_is_not_the_center_c09(
     ],
 )
 def test_bad_content_gets_a_reason_code(
-    api: Server,
+    api: LiveServer,
     center: requests.Session,
     overseas: CertificateContent,
     change: Any,
@@ -225,7 +217,7 @@ def test_bad_content_gets_a_reason_code(
         assert value not in response.text
 
 
-def test_malformed_requests_are_4xx_not_500(api: Server, center: requests.Session) -> None:
+def test_malformed_requests_are_4xx_not_500(api: LiveServer, center: requests.Session) -> None:
     not_json = _post(center, f"{api.url}/v1/shc", b"{not json")
     assert (not_json.status_code, not_json.json()["error"]["code"]) == (400, "bad_request")
     array = _post(center, f"{api.url}/v1/shc", [])
@@ -238,8 +230,8 @@ def test_malformed_requests_are_4xx_not_500(api: Server, center: requests.Sessio
     assert huge.status_code == 413
 
 
-def test_no_payload_in_logs_and_an_audit_line_per_signature_c08(
-    api: Server,
+def test_c08_no_payload_in_logs_and_an_audit_line_per_signature(
+    api: LiveServer,
     center: requests.Session,
     overseas: CertificateContent,
     log_stream: io.StringIO,
@@ -269,7 +261,9 @@ def test_no_payload_in_logs_and_an_audit_line_per_signature_c08(
 # -- the public surface --------------------------------------------------------------------------
 
 
-def test_public_endpoints_with_cors(public: Server, pki_dir: Path, service: SignerService) -> None:
+def test_public_endpoints_with_cors(
+    public: LiveServer, pki_dir: Path, service: SignerService
+) -> None:
     with _session(pki_dir, None, "public-ca") as anyone:
         jwks = anyone.get(f"{public.url}/issuer/.well-known/jwks.json", timeout=10)
         assert jwks.headers["Access-Control-Allow-Origin"] == "*"
@@ -309,7 +303,7 @@ def test_public_endpoints_with_cors(public: Server, pki_dir: Path, service: Sign
 
 
 def test_the_center_client_over_mtls(
-    api: Server,
+    api: LiveServer,
     service: SignerService,
     overseas: CertificateContent,
     domestic: CertificateContent,

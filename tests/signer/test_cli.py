@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
 import stat
 from pathlib import Path
 
 import pytest
-import zxingcpp
 from click.testing import CliRunner, Result
-from PIL import Image
 
 from launch.cli import main
 from signer.services import SignerService
 from tests.signer.conftest import verify_shc, verify_vdsnc
+from tests.support.qr import read_qr
 from vaxcert.config import load_settings
 from vaxcert.formats import shc
 
@@ -37,7 +35,7 @@ def _service(env: dict[str, str]) -> SignerService:
 
 
 def _decode(path: Path) -> str:
-    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(path.read_bytes())))
+    results = read_qr(path.read_bytes())
     assert len(results) == 1
     text: str = results[0].text
     return text

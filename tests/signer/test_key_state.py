@@ -176,7 +176,7 @@ def test_a_broken_state_file_is_a_typed_error(service: SignerService) -> None:
     assert caught.value.code == "signer_state_invalid"
 
 
-def test_the_state_holds_no_personal_data_c08(
+def test_c08_the_state_holds_no_personal_data(
     service: SignerService, overseas: CertificateContent
 ) -> None:
     service.issue(overseas)

@@ -37,7 +37,7 @@ def test_example_contents_round_trip_through_json() -> None:
             assert again == content
 
 
-def test_unknown_fields_are_refused_at_every_level_c04() -> None:
+def test_c04_unknown_fields_are_refused_at_every_level() -> None:
     for path in ([], ["holder"], ["holder", "name"], ["municipality"]):
         data = _content()
         node = data
@@ -67,7 +67,7 @@ def test_overseas_needs_romanised_name_nationality_and_passport() -> None:
         assert field in errors[0]["msg"]
 
 
-def test_domestic_carries_no_passport_nationality_or_sex_c04() -> None:
+def test_c04_domestic_carries_no_passport_nationality_or_sex() -> None:
     data = _content("domestic")
     errors = _errors(data)
     assert "passport_number" in errors[0]["msg"]

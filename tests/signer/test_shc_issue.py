@@ -3,7 +3,6 @@ through a PNG decoded by zxing-cpp (formats.md §1)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
@@ -11,16 +10,15 @@ from typing import Any
 
 import pytest
 import segno
-import zxingcpp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from PIL import Image
 from pydantic import ValidationError
 
 from signer import shc_issue
 from signer.samples import example_content
 from signer.services import SignerService
 from tests.signer.conftest import SettingsFactory, verify_shc
+from tests.support.qr import read_qr
 from vaxcert.certificate import qr
 from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
@@ -39,7 +37,7 @@ def _long_named(kind: str, doses: int = 7) -> CertificateContent:
 
 
 def _decode_png(png: bytes) -> str:
-    results = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    results = read_qr(png)
     assert len(results) == 1
     text: str = results[0].text
     return text

@@ -1,4 +1,4 @@
-"""The shared ephemeral store: same behaviour in-process and on the real Redis at 127.0.0.1:6379."""
+"""The shared ephemeral store: same behaviour in-process and on a real Redis (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ import redis
 
 from vaxcert.kvstore import KeyValueStore, MemoryStore, RedisStore, from_url
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
 
 @pytest.fixture(params=["memory", "redis"])
 def store(request: pytest.FixtureRequest) -> Iterator[KeyValueStore]:
     if request.param == "memory":
         yield MemoryStore()
         return
+    # Redis starts only when a test runs on it (redis_url is a lazy session fixture).
+    redis_url = request.getfixturevalue("redis_url")
     prefix = f"vaxcert-test-{uuid.uuid4().hex}:"
-    yield RedisStore(REDIS_URL, prefix)
-    client = redis.Redis.from_url(REDIS_URL)
+    yield RedisStore(redis_url, prefix)
+    client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
 
@@ -50,7 +50,7 @@ def test_nonce_expires(store: KeyValueStore) -> None:
     assert store.add("nonce:short", 1)
 
 
-def test_ping_and_selection() -> None:
+def test_ping_and_selection(redis_url: str) -> None:
     assert isinstance(from_url(None), MemoryStore)
-    assert from_url(REDIS_URL).ping()
+    assert from_url(redis_url).ping()
     assert not RedisStore("redis://127.0.0.1:1/0").ping()

@@ -1,5 +1,6 @@
-"""Fixtures of the verifier tests: trust stores over the official samples, the dev PKI in a temp
-dir, and the spec issuer's (public, test-only) private keys."""
+"""Fixtures of the verifier tests: trust stores over the official samples and the spec issuer's
+(public, test-only) private keys. The dev PKI and its trust store (``dev_pki``, ``dev_store``)
+come from tests/support/dev_trust.py."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.verifier import issuance
-from vaxcert import pki
 from vaxcert.formats import jose
 from verifier import TrustStore, load_trust_store
-from verifier.dev_trust import dev_trust_store
 
 # Inside the AUS CRL window (thisUpdate 2021-08-19, nextUpdate 2021-11-17) and the BSC's life.
 AUS_AT = dt.datetime(2021, 10, 15, tzinfo=dt.UTC)
@@ -24,13 +23,13 @@ X5C_AT = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="session")
 def spec_dir(testdata: Path) -> Path:
-    """shared/testdata/shc/spec-examples."""
+    """tests/data/shc/spec-examples."""
     return testdata / "shc" / "spec-examples"
 
 
 @pytest.fixture(scope="session")
 def aus_dir(testdata: Path) -> Path:
-    """shared/testdata/vdsnc/aus."""
+    """tests/data/vdsnc/aus."""
     return testdata / "vdsnc" / "aus"
 
 
@@ -81,17 +80,3 @@ def spec_private_keys(testdata: Path) -> dict[str, ec.EllipticCurvePrivateKey]:
         d = int.from_bytes(jose.b64url_decode(jwk["d"]), "big")
         keys[jwk["kid"]] = ec.derive_private_key(d, ec.SECP256R1())
     return keys
-
-
-@pytest.fixture(scope="session")
-def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh development PKI (`vaxcert certs init`) in a temp dir."""
-    directory = tmp_path_factory.mktemp("pki")
-    pki.init(directory, issuance.ISSUER_URL, [], [])
-    return directory
-
-
-@pytest.fixture(scope="session")
-def dev_store(dev_pki: Path) -> TrustStore:
-    """The in-memory dev trust store (our issuer key, our CSCA + CRL)."""
-    return dev_trust_store(dev_pki, issuance.ISSUER_URL)

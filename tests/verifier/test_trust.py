@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from launch.cli import main
+from tests.support.servers import pki_context, serving
 from tests.verifier import issuance
 from tests.verifier.conftest import write_store
-from vaxcert import pki, tls
+from vaxcert import pki
 from vaxcert.formats import jose
 from verifier import TrustStoreError, load_trust_store, verify
 from verifier.clients import TrustFetcher
@@ -143,17 +142,8 @@ class _Publisher:
 def publisher(dev_pki: Path) -> Iterator[tuple[_Publisher, str]]:
     """An HTTPS server on an ephemeral loopback port with the dev public-CA server cert."""
     app = _Publisher()
-    context = tls.server_context(
-        pki.cert_path(dev_pki, "signer-public"), pki.key_path(dev_pki, "signer-public"), None
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"https://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving(app, pki_context(dev_pki, "signer-public")) as server:
+        yield app, server.url
 
 
 def _refresh_store(tmp_path: Path, base: str, dev_pki: Path) -> Path:

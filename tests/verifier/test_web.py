@@ -184,7 +184,7 @@ def test_too_large_uploads_are_413(dev_store: TrustStore, dev_pki: Path) -> None
     assert form.status_code == 413
 
 
-def test_C08_nothing_but_the_outcome_is_logged(
+def test_c08_nothing_but_the_outcome_is_logged(
     client: FlaskClient, page: bytes, dev_pki: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -261,7 +261,7 @@ def test_the_demo_default_trusts_our_dev_issuer(dev_pki: Path) -> None:
     assert reply["valid"] is True  # type: ignore[index]
 
 
-def test_C08_large_uploads_stay_in_memory(app: Flask) -> None:
+def test_c08_large_uploads_stay_in_memory(app: Flask) -> None:
     # Werkzeug spools uploads over 500 kB to a temp file by default; ours never touch the disk.
     from flask import request
 

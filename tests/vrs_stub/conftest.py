@@ -1,7 +1,7 @@
 """Fixtures of the VRS stub tests: a dev PKI, a store on SQLite or PostgreSQL, a real mTLS server.
 
-PostgreSQL is the real server at 127.0.0.1:5432 (database ``test``); every store gets a schema of
-its own, dropped afterwards, because other sessions use the same database.
+PostgreSQL is the session's own server or the one ``VAXCERT_TEST_PG_URL`` names (tests/conftest.py);
+every store gets a schema of its own, dropped afterwards, because a named server may be shared.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,32 +16,17 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, select, text
-from werkzeug.serving import make_server
+from sqlalchemy import select
 
+from tests.support.servers import pki_context, serving
 from vaxcert import lgcode, pki, tls
 from vaxcert.config import Settings, load_settings
 from vrs_stub import schema, seed
 from vrs_stub.app import create_app
 from vrs_stub.store import Store
 
-PG_URL = os.environ.get("VAXCERT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KAGOSHIMA, KIRISHIMA = lgcode.KAGOSHIMA_CITY, lgcode.KIRISHIMA_CITY
 TERMINALS = {KAGOSHIMA: "lgwan-terminal-462012", KIRISHIMA: "lgwan-terminal-462187"}
-
-
-def _pg_url() -> str:
-    """The test PostgreSQL URL; falls back to user root when postgres is not accepted."""
-    for url in (PG_URL, PG_URL.replace("postgres@", "root@")):
-        try:
-            engine = create_engine(url)
-            with engine.connect() as conn:
-                conn.execute(text("select 1"))
-            engine.dispose()
-            return url
-        except Exception:
-            continue
-    pytest.fail("PostgreSQL at 127.0.0.1:5432 (database test) is required for these tests")
 
 
 @pytest.fixture(scope="session")
@@ -69,21 +53,25 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def open_store(settings: Settings, backend: str) -> Store:
-    """A migrated store on ``backend`` (PostgreSQL: a fresh schema of its own)."""
-    if backend == "sqlite":
+def open_store(settings: Settings, pg_url: str | None = None) -> Store:
+    """A migrated store: SQLite, or with ``pg_url`` PostgreSQL in a fresh schema of its own."""
+    if pg_url is None:
         store = Store.from_settings(settings)
     else:
         schema_name = f"vrs_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-        store = Store.from_settings(settings, _pg_url(), schema_name)
+        store = Store.from_settings(settings, pg_url, schema_name)
     store.migrate()
     return store
 
 
 @pytest.fixture
-def empty_store(settings: Settings, backend: str) -> Iterator[Store]:
+def empty_store(
+    settings: Settings, backend: str, request: pytest.FixtureRequest
+) -> Iterator[Store]:
     """A migrated store without records; dropped afterwards."""
-    store = open_store(settings, backend)
+    # PostgreSQL starts only when a test runs on it (pg_url is a lazy session fixture).
+    pg_url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    store = open_store(settings, pg_url)
     try:
         yield store
     finally:
@@ -92,9 +80,9 @@ def empty_store(settings: Settings, backend: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def pg_store(settings: Settings) -> Iterator[Store]:
+def pg_store(settings: Settings, pg_url: str) -> Iterator[Store]:
     """An empty migrated store on PostgreSQL only (its own schema, dropped afterwards)."""
-    store = open_store(settings, "postgresql")
+    store = open_store(settings, pg_url)
     try:
         yield store
     finally:
@@ -113,19 +101,8 @@ def store(empty_store: Store) -> Store:
 def server(store: Store, settings: Settings, pki_dir: Path) -> Iterator[str]:
     """The VRS app behind real mTLS (LGWAN CA) on a free loopback port; yields its base URL."""
     app = create_app(settings, store=store)
-    context = tls.server_context(
-        pki.cert_path(pki_dir, "vrs"),
-        pki.key_path(pki_dir, "vrs"),
-        pki.cert_path(pki_dir, "lgwan-ca"),
-    )
-    httpd = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=5)
+    with serving(app, pki_context(pki_dir, "vrs", "lgwan-ca")) as live:
+        yield live.url
 
 
 def client(pki_dir: Path, name: str | None) -> requests.Session:

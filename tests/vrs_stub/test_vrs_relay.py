@@ -60,7 +60,7 @@ def test_query_returns_canary_doses_and_flags(server: str, center: requests.Sess
     assert residents.CANARY.my_number not in reply.text
 
 
-def test_overseas_query_returns_passport_data_c20(server: str, center: requests.Session) -> None:
+def test_c20_overseas_query_returns_passport_data(server: str, center: requests.Session) -> None:
     body = ask(center, server, residents.CANARY, kind="overseas").json()
     assert body["passport"] == {
         "family_roman": "SHIKEN",
@@ -106,7 +106,7 @@ def test_c12_c14_wrong_municipality_is_no_match_and_leaves_no_trace(
     assert provisions == []
 
 
-def test_unknown_municipality_partition_is_no_match_c12(
+def test_c12_unknown_municipality_partition_is_no_match(
     server: str, center: requests.Session
 ) -> None:
     # 131016 (Chiyoda) is a valid code with no partition in this VRS.
@@ -225,7 +225,7 @@ def test_c20_issuance_is_recorded_once_and_idempotent(
     }
 
 
-def test_issuance_for_a_record_of_another_partition_is_not_found_c12(
+def test_c12_issuance_for_a_record_of_another_partition_is_not_found(
     server: str, center: requests.Session, store: Store
 ) -> None:
     record_id = ask(center, server, residents.CANARY).json()["record_id"]
@@ -287,7 +287,7 @@ def test_passport_from_the_app_is_on_file_for_the_kiosk(
         ({"birth_date": "1980-13-01"}, "invalid_field"),
     ],
 )
-def test_bad_fields_are_4xx_with_reason_code_c04(
+def test_c04_bad_fields_are_4xx_with_reason_code(
     server: str, center: requests.Session, change: dict[str, Any], code: str
 ) -> None:
     reply = ask(center, server, residents.CANARY, **change)

@@ -73,7 +73,7 @@ def test_c12_ciphertext_moved_to_another_partition_does_not_open(store: Store) -
         kagoshima.keys.open(bytes(blob), "person.identity", "0" * 16)
 
 
-def test_partition_refuses_records_of_another_municipality_c12(store: Store) -> None:
+def test_c12_partition_refuses_records_of_another_municipality(store: Store) -> None:
     from vrs_stub.seed import edge_case_records
 
     kirishima_record = next(r for r in edge_case_records() if r.municipality_code == KIRISHIMA)

@@ -1,4 +1,4 @@
-"""`vaxcert card …`: argument checks, and `check`/`readers` against pcscd + vpcd."""
+"""`vaxcert card …`: argument checks (`check`/`readers` against pcscd + vpcd: tests/e2e)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 from launch.cli import main
-from vaxcert import residents
 
 
 def run(*args: str, input: str | None = None) -> Any:
@@ -45,44 +44,6 @@ def test_serve_needs_the_dev_ca(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "vaxcert certs init" in result.output
-
-
-@pytest.mark.pcsc
-def test_readers_lists_the_vpcd_slots(pcscd: Any) -> None:
-    result = run("card", "readers")
-    assert result.exit_code == 0
-    assert "Virtual PCD 00 00" in result.output
-
-
-@pytest.mark.pcsc
-def test_check_reads_and_verifies_without_printing_card_data_C08_C22(
-    virtual_card: Any, card_pki: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("VAXCERT_PKI_DIR", str(card_pki))
-    virtual_card("canary")
-    result = CliRunner().invoke(
-        main, ["card", "check", "--reader", "Virtual PCD 00 00"], input="1234\n"
-    )
-    assert result.exit_code == 0, result.output
-    assert "PIN tries left: 3" in result.output
-    assert "verified by CA 9000033/001" in result.output
-    for value in residents.CANARY.canary_values:
-        assert value not in result.output
-    assert "1234" not in result.output
-
-
-@pytest.mark.pcsc
-def test_check_reports_a_wrong_pin_with_its_code(
-    virtual_card: Any, card_pki: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("VAXCERT_PKI_DIR", str(card_pki))
-    virtual_card("canary")
-    result = CliRunner().invoke(
-        main, ["card", "check", "--reader", "Virtual PCD 00 00"], input="9999\n"
-    )
-    assert result.exit_code == 1
-    assert "pin_incorrect: 2 tries left" in result.output
-    assert "9999" not in result.output.replace("PIN: \n", "")
 
 
 def test_config_show_lists_the_card_ca_table_unmasked() -> None:

@@ -44,7 +44,7 @@ def card_of(reader: InProcessCardReader) -> VirtualKenhojoCard:
     return reader.card
 
 
-def test_read_verifies_C01_C03(reader: InProcessCardReader) -> None:
+def test_c01_c03_read_verifies(reader: InProcessCardReader) -> None:
     assert reader.pin_tries_left() == 3
     read = reader.read(CANARY.pin)
     assert read.verified_by == "9000033/001"
@@ -72,7 +72,7 @@ def test_apdu_sequence_follows_card_md_section_7(reader: InProcessCardReader) ->
     assert answers[2] == 0x63C3 and all(sw == apdu.SW_OK for sw in answers[3:])
 
 
-def test_wrong_pin_counts_down_and_locks_without_another_verify_C01(
+def test_c01_wrong_pin_counts_down_and_locks_without_another_verify(
     reader: InProcessCardReader,
 ) -> None:
     tries = []
@@ -89,7 +89,7 @@ def test_wrong_pin_counts_down_and_locks_without_another_verify_C01(
     assert reader.pin_tries_left() == 0
 
 
-def test_pin_is_validated_before_anything_is_sent_C01(reader: InProcessCardReader) -> None:
+def test_c01_pin_is_validated_before_anything_is_sent(reader: InProcessCardReader) -> None:
     for pin in ("123", "12345", " 123", "１２３４", "٣٤٥٦", "12.4"):
         with pytest.raises(PinFormatError):
             reader.read(pin)
@@ -98,7 +98,7 @@ def test_pin_is_validated_before_anything_is_sent_C01(reader: InProcessCardReade
     assert card_of(reader).log == []
 
 
-def test_pin_digits_never_reach_logs_or_errors_C01_C08(
+def test_c01_c08_pin_digits_never_reach_logs_or_errors(
     reader: InProcessCardReader, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)

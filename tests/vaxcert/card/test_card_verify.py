@@ -37,7 +37,7 @@ def genuine(issuer: cards.CardIssuer) -> CardFiles:
     return cards.card_files("canary", issuer)
 
 
-def test_genuine_layout_card_verifies_C03(genuine: CardFiles, ca_keys: CaKeyTable) -> None:
+def test_c03_genuine_layout_card_verifies(genuine: CardFiles, ca_keys: CaKeyTable) -> None:
     read = verify_card_files(genuine, ca_keys)
     assert read.verified and read.verified_by == "9000033/001"
     assert (read.my_number, read.name, read.address) == (
@@ -48,13 +48,13 @@ def test_genuine_layout_card_verifies_C03(genuine: CardFiles, ca_keys: CaKeyTabl
     assert (read.birth_date, read.sex) == (CANARY.birth_date, CANARY.sex)
 
 
-def test_every_resident_card_verifies_C03(issuer: cards.CardIssuer, ca_keys: CaKeyTable) -> None:
+def test_c03_every_resident_card_verifies(issuer: cards.CardIssuer, ca_keys: CaKeyTable) -> None:
     for key in residents.RESIDENTS:
         read = verify_card_files(cards.card_files(key, issuer), ca_keys)
         assert read.my_number == residents.get(key).my_number
 
 
-def test_tampered_ef0002_is_a_digest_mismatch_C03(
+def test_c03_tampered_ef0002_is_a_digest_mismatch(
     issuer: cards.CardIssuer, ca_keys: CaKeyTable
 ) -> None:
     with pytest.raises(DigestMismatchError) as raised:
@@ -63,7 +63,7 @@ def test_tampered_ef0002_is_a_digest_mismatch_C03(
     assert "EF0002" in raised.value.detail
 
 
-def test_tampered_my_number_is_a_digest_mismatch_C03(
+def test_c03_tampered_my_number_is_a_digest_mismatch(
     genuine: CardFiles, ca_keys: CaKeyTable
 ) -> None:
     other = layout.build_my_number_file(residents.get("elder").my_number)
@@ -71,14 +71,14 @@ def test_tampered_my_number_is_a_digest_mismatch_C03(
         verify_card_files(dataclasses.replace(genuine, ef0001=other), ca_keys)
 
 
-def test_unknown_ca_cvc_is_refused_C03(issuer: cards.CardIssuer, ca_keys: CaKeyTable) -> None:
+def test_c03_unknown_ca_cvc_is_refused(issuer: cards.CardIssuer, ca_keys: CaKeyTable) -> None:
     with pytest.raises(UnknownCardCaError) as raised:
         verify_card_files(cards.card_files("unknown-ca-card", issuer), ca_keys)
     assert raised.value.code == "card_ca_unknown"
     assert "9999033/001" in raised.value.detail
 
 
-def test_swapped_ef0003_is_a_bad_data_signature_C03(
+def test_c03_swapped_ef0003_is_a_bad_data_signature(
     genuine: CardFiles, issuer: cards.CardIssuer, ca_keys: CaKeyTable
 ) -> None:
     # EF0003 of another genuine card: signed by that card's AP key, not the one in this CVC.
@@ -88,7 +88,7 @@ def test_swapped_ef0003_is_a_bad_data_signature_C03(
     assert raised.value.code == "card_data_signature_invalid"
 
 
-def test_forged_cvc_signature_is_refused_C03(genuine: CardFiles, ca_keys: CaKeyTable) -> None:
+def test_c03_forged_cvc_signature_is_refused(genuine: CardFiles, ca_keys: CaKeyTable) -> None:
     forged = bytearray(genuine.ef0004)
     forged[-1] ^= 0x01
     with pytest.raises(CvcSignatureError) as raised:
@@ -96,7 +96,7 @@ def test_forged_cvc_signature_is_refused_C03(genuine: CardFiles, ca_keys: CaKeyT
     assert raised.value.code == "card_cvc_signature_invalid"
 
 
-def test_cvc_for_a_different_key_is_refused_C03(genuine: CardFiles, ca_keys: CaKeyTable) -> None:
+def test_c03_cvc_for_a_different_key_is_refused(genuine: CardFiles, ca_keys: CaKeyTable) -> None:
     # Swap the certified modulus: the CA signature no longer covers the body.
     body_start = genuine.ef0004.index(bytes.fromhex("91820100")) + 4
     forged = bytearray(genuine.ef0004)
@@ -105,14 +105,14 @@ def test_cvc_for_a_different_key_is_refused_C03(genuine: CardFiles, ca_keys: CaK
         verify_card_files(dataclasses.replace(genuine, ef0004=bytes(forged)), ca_keys)
 
 
-def test_malformed_tlv_is_its_own_code_C03(genuine: CardFiles, ca_keys: CaKeyTable) -> None:
+def test_c03_malformed_tlv_is_its_own_code(genuine: CardFiles, ca_keys: CaKeyTable) -> None:
     broken = genuine.ef0003[:100]
     with pytest.raises(MalformedCardDataError) as raised:
         verify_card_files(dataclasses.replace(genuine, ef0003=broken), ca_keys)
     assert raised.value.code == "card_data_malformed"
 
 
-def test_each_failure_has_a_distinct_catalogued_code_C03() -> None:
+def test_c03_each_failure_has_a_distinct_catalogued_code() -> None:
     codes = {
         "card_ca_unknown",
         "card_cvc_signature_invalid",
@@ -131,7 +131,7 @@ def test_no_trust_without_the_chain(genuine: CardFiles) -> None:
         verify_card_files(genuine, CaKeyTable({}))
 
 
-def test_error_text_and_repr_hold_no_personal_data_C08(
+def test_c08_error_text_and_repr_hold_no_personal_data(
     issuer: cards.CardIssuer, ca_keys: CaKeyTable
 ) -> None:
     read = verify_card_files(cards.card_files("canary", issuer), ca_keys)
@@ -206,12 +206,12 @@ def test_production_id_is_configurable(card_pki: Path, tmp_path: Path) -> None:
     assert table.labels() == ["5000033/001"]
 
 
-def test_production_refuses_the_dev_ca_C03(card_pki: Path) -> None:
+def test_c03_production_refuses_the_dev_ca(card_pki: Path) -> None:
     with pytest.raises(ConfigError, match="VAXCERT_CARD__CA_KEYS"):
         ca_key_table(load_settings(pki_dir=card_pki, environment="production"))
 
 
-def test_key_id_may_be_given_in_hex_and_all_16_bytes_count_C03(
+def test_c03_key_id_may_be_given_in_hex_and_all_16_bytes_count(
     card_pki: Path, genuine: CardFiles
 ) -> None:
     # Same digits as 9000033/001 but a non-zero last padding byte: a different issuer.

@@ -199,7 +199,7 @@ def test_foreign_card_has_no_kenhojo(issuer: cards.CardIssuer) -> None:
     assert sw(foreign.execute(SELECT_AP)) == "6A82"
 
 
-def test_log_never_holds_command_data_C08(card: VirtualKenhojoCard) -> None:
+def test_c08_log_never_holds_command_data(card: VirtualKenhojoCard) -> None:
     select_pin(card)
     run(card, apdu.verify(PIN))
     entry = card.log[-1]

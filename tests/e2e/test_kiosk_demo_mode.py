@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from kiosk.app import create_app
-from tests.kiosk.conftest import MakeRig
+from tests.e2e.conftest import MakeRig
 from vaxcert.config import load_settings
 from vaxcert.errors import ConfigError
 

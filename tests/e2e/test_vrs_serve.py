@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -62,10 +61,11 @@ def _wait_healthy(session: requests.Session, base: str, child: subprocess.Popen[
 
 
 @pytest.fixture
-def child_env(tmp_path: Path, pki_dir: Path) -> Iterator[dict[str, str]]:
-    """Environment for a child vaxcert process: own PKI copy, own port, own data dir."""
+def child_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for a child vaxcert process: own PKI, own port, own data dir."""
     own_pki = tmp_path / "pki"
-    shutil.copytree(pki_dir, own_pki)
+    pki.init(own_pki, "https://127.0.0.1:8446/issuer", ["KIOSK-0001"], ["127.0.0.1"])
+    pki.issue_terminal_cert(own_pki, "lgwan-terminal-462012")
     env = dict(
         os.environ,
         VAXCERT_PKI_DIR=str(own_pki),
@@ -88,7 +88,7 @@ def _stop(child: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
         child.wait()
 
 
-def test_serve_vrs_under_gunicorn_answers_the_center_c09(
+def test_c09_serve_vrs_under_gunicorn_answers_the_center(
     child_env: dict[str, str], tmp_path: Path
 ) -> None:
     settings = load_settings(

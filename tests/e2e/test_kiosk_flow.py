@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kiosk.models import KioskSession
-from tests.kiosk.conftest import MakeRig, Rig
+from tests.e2e.conftest import MakeRig, Rig
 from vaxcert.card.virtual import VirtualKenhojoCard
 from vaxcert.contracts.kiosk_api import Receipt
 from vaxcert.residents import CANARY

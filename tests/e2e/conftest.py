@@ -1,5 +1,7 @@
-"""Kiosk fixtures: the center, VRS and signer as real processes (mTLS on loopback), kiosk
-services over them with simulated devices."""
+"""End-to-end tests: each starts real processes (gunicorn services, `vaxcert demo`, virtual cards
+on pcscd, Chromium), so every test in this folder is marked ``slow`` and ``pytest -m "not slow"``
+leaves them out. Shared here: the center, VRS and signer as real processes (mTLS on loopback),
+and kiosk services over them with simulated devices."""
 
 from __future__ import annotations
 
@@ -16,6 +18,16 @@ from launch.stack import Stack, remove, start_stack
 from vaxcert.card import cards, create_reader
 from vaxcert.card.inprocess import InProcessCardReader
 from vaxcert.contracts.kiosk_api import CertificateIssued
+
+E2E_DIR = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this folder ``slow`` (this hook sees the whole session's items)."""
+    for item in items:
+        if E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +85,3 @@ def make_rig(stack: Stack) -> Iterator[MakeRig]:
     yield make
     for kiosk in made:
         kiosk.stop_background()
-
-
-@pytest.fixture
-def kiosk_tmp(tmp_path: Path) -> Path:
-    return tmp_path

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from launch.stack import Stack
+from tests.support.qr import pdf_qr_texts
 from vaxcert import reasons
 from vaxcert.residents import CANARY, RESIDENTS
 
@@ -175,18 +176,6 @@ def _spoken_or_played(k: Kiosk, prompt: str) -> None:
     assert spoken or any(f"/{prompt}.wav" in src for src in played), (spoken, played)
 
 
-def _pdf_texts(pdf: bytes) -> list[str]:
-    import pypdfium2
-    import zxingcpp
-
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        image = document[0].render(scale=150 / 72).to_pil()
-    finally:
-        document.close()
-    return [result.text for result in zxingcpp.read_barcodes(image)]
-
-
 def _full_flow(k: Kiosk, lang: str, kind: str = "domestic", scan: bool = False) -> bytes:
     k.to_pin("canary", kind=kind, lang=lang, scan=scan)
     k.enter_pin(CANARY.pin)
@@ -229,7 +218,7 @@ def _check_pdf(pdf: bytes, stack: Stack, formats: int) -> None:
 
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 1
-    texts = _pdf_texts(pdf)
+    texts = pdf_qr_texts(pdf)
     assert len(texts) == formats, texts
     trust = dev_trust_store(stack.settings.pki_dir, stack.settings.issuer_url)
     ids = set()
@@ -435,7 +424,7 @@ def test_payment_cancelled_is_refunded(kiosk: Kiosk) -> None:
     assert status["inserted"] == 0
 
 
-def test_zz_c08_nothing_of_the_canary_is_left_behind(kiosk: Kiosk, stack: Stack) -> None:
+def test_c08_nothing_of_the_canary_is_left_behind(kiosk: Kiosk, stack: Stack) -> None:
     """After the flows above: no file under the kiosk's working, temp or home directory holds
     the canary's name, number or birth date, and the cookie holds only the session id."""
     kiosk.open()

@@ -1,5 +1,8 @@
 """Fixtures of the card layer: a dev PKI with the J-LIS test CA, virtual cards, pcscd + vpcd.
 
+A pytest plugin (tests/conftest.py loads it): the card-layer tests and the end-to-end PC/SC
+tests in tests/e2e share these fixtures.
+
 The PC/SC fixtures start pcscd in the foreground (no --auto-exit) with a private vpcd slot on a
 free port, or reuse a pcscd that already offers one; cards run as `vaxcert card serve` processes.
 Everything started here is stopped by PID.
@@ -50,7 +53,7 @@ def issuer(card_pki: Path) -> cards.CardIssuer:
     return cards.CardIssuer.from_pki(card_pki)
 
 
-# The session's pcscd comes from tests/kiosk/conftest.py (one per test run, shared with the kiosk).
+# The session's pcscd comes from tests/conftest.py (one per test run, shared with the kiosk).
 
 
 @pytest.fixture

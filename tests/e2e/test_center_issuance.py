@@ -26,7 +26,6 @@ from verifier import verify
 from verifier.dev_trust import dev_trust_store
 
 PROCESSES = (*CENTER_PROCESSES, "center-ops")
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -60,13 +59,13 @@ class Center:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Center]:
+def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Center]:
     # KIOSK-9999 has a valid certificate but is not in the center's registry.
     started = start_stack(
         tmp_path_factory.mktemp("center-e2e"),
         processes=PROCESSES,
         kiosk_certificates=("KIOSK-0001", "KIOSK-0002", "KIOSK-9999"),
-        redis_url=REDIS_URL,
+        redis_url=redis_url,
         extra_env={
             "VAXCERT_CENTER__KIOSKS": json.dumps(
                 [
@@ -299,7 +298,7 @@ def test_c08_c22_nothing_of_the_canary_is_kept_after_50_requests(stack: Center) 
     for value in canaries:
         assert value not in metrics_text, "canary value in a metric label"
     # Redis keys and values of this run.
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(stack.stack.env["VAXCERT_REDIS_URL"])
     for key in client.scan_iter(f"{stack.stack.redis_prefix}*"):
         blob = key + (client.get(key) or b"")
         for value in canaries:

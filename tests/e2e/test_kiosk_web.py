@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from kiosk.app import COOKIE, create_app
 from kiosk.models import SCREENS
-from tests.kiosk.conftest import MakeRig, Rig
+from tests.e2e.conftest import MakeRig, Rig
 from vaxcert.residents import CANARY
 
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')

@@ -41,7 +41,7 @@ def pin_attempts(card: VirtualCardProcess) -> int:
     )
 
 
-def test_correct_pin_reads_and_verifies_C01_C03(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_c01_c03_correct_pin_reads_and_verifies(virtual_card: Any, pcsc_reader: Any) -> None:
     virtual_card("canary")
     assert pcsc_reader.pin_tries_left() == 3
     read = pcsc_reader.read(CANARY.pin)
@@ -64,7 +64,7 @@ def test_every_resident_card_reads_through_pcscd(virtual_card: Any, pcsc_reader:
     assert (read.my_number, read.birth_date) == (resident.my_number, resident.birth_date)
 
 
-def test_wrong_pins_count_down_then_lock_and_the_right_pin_is_never_sent_C01(
+def test_c01_wrong_pins_count_down_then_lock_and_the_right_pin_is_never_sent(
     virtual_card: Any, pcsc_reader: Any
 ) -> None:
     card = virtual_card("canary")
@@ -87,7 +87,7 @@ def test_wrong_pins_count_down_then_lock_and_the_right_pin_is_never_sent_C01(
     assert (last["ins"], last["data_length"], last["sw"]) == ("20", 0, "63C0")
 
 
-def test_a_correct_pin_resets_the_counter_C01(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_c01_a_correct_pin_resets_the_counter(virtual_card: Any, pcsc_reader: Any) -> None:
     virtual_card("canary")
     with pytest.raises(WrongPinError):
         pcsc_reader.read("9999")
@@ -96,7 +96,7 @@ def test_a_correct_pin_resets_the_counter_C01(virtual_card: Any, pcsc_reader: An
     assert pcsc_reader.pin_tries_left() == 3
 
 
-def test_one_try_left_card_locks_on_the_next_wrong_pin_C01(
+def test_c01_one_try_left_card_locks_on_the_next_wrong_pin(
     virtual_card: Any, pcsc_reader: Any
 ) -> None:
     card = virtual_card("one-try-left")
@@ -106,14 +106,14 @@ def test_one_try_left_card_locks_on_the_next_wrong_pin_C01(
     assert pin_attempts(card) == 1
 
 
-def test_locked_card_is_never_sent_a_verify_C01(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_c01_locked_card_is_never_sent_a_verify(virtual_card: Any, pcsc_reader: Any) -> None:
     card = virtual_card("locked-card")
     with pytest.raises(PinLockedError):
         pcsc_reader.read(CANARY.pin)
     assert pin_attempts(card) == 0
 
 
-def test_serve_locked_flag_blocks_the_pin_C01(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_c01_serve_locked_flag_blocks_the_pin(virtual_card: Any, pcsc_reader: Any) -> None:
     card = virtual_card("kirishima", locked=True)
     assert pcsc_reader.pin_tries_left() == 0
     with pytest.raises(PinLockedError):
@@ -128,7 +128,7 @@ def test_serve_pin_option_overrides_the_resident_pin(virtual_card: Any, pcsc_rea
     assert pcsc_reader.read("4321").verified
 
 
-def test_bad_pin_format_sends_nothing_C01(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_c01_bad_pin_format_sends_nothing(virtual_card: Any, pcsc_reader: Any) -> None:
     card = virtual_card("canary")
     before = len(card.entries())
     for pin in ("123", "12345", "12a4", "１２３４", ""):
@@ -167,7 +167,7 @@ def test_reading_before_verify_gets_6982_as_a_typed_error(
     assert reads[-1]["sw"] == "6982"
 
 
-def test_verified_state_ends_with_the_connection_C01(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_c01_verified_state_ends_with_the_connection(virtual_card: Any, pcsc_reader: Any) -> None:
     virtual_card("canary")
     pcsc_reader.read(CANARY.pin)
     deadline = Deadline(5.0)
@@ -189,7 +189,7 @@ def test_not_a_my_number_card(virtual_card: Any, pcsc_reader: Any) -> None:
     ("card_key", "code"),
     [("tampered-card", "card_digest_mismatch"), ("unknown-ca-card", "card_ca_unknown")],
 )
-def test_bad_cards_fail_verification_after_a_good_read_C03(
+def test_c03_bad_cards_fail_verification_after_a_good_read(
     virtual_card: Any, pcsc_reader: Any, card_key: str, code: str
 ) -> None:
     virtual_card(card_key)
@@ -224,7 +224,7 @@ def test_unknown_reader_name_is_no_reader(pcscd: Any, ca_keys: Any) -> None:
     assert "Virtual PCD 00 00" in reader.readers()
 
 
-def test_card_log_holds_no_pin_digits_C08(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_c08_card_log_holds_no_pin_digits(virtual_card: Any, pcsc_reader: Any) -> None:
     card = virtual_card("canary", pin="7531")
     with pytest.raises(WrongPinError):
         pcsc_reader.read("8642")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from launch.stack import Stack
+from tests.support.qr import pdf_qr_texts
 from vaxcert.card.harness import Pcscd
 from vaxcert.residents import CANARY
 
@@ -100,18 +101,6 @@ def test_pcsc_reader_refusal_through_pcscd(stack: Stack, pcscd: Pcscd) -> None:
     assert (code, result["reason"]) == (1, "counter_required")
 
 
-def _qr_texts(pdf: bytes) -> list[str]:
-    import pypdfium2
-    import zxingcpp
-
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        image = document[0].render(scale=150 / 72).to_pil()
-    finally:
-        document.close()
-    return [result.text for result in zxingcpp.read_barcodes(image)]
-
-
 def test_issued_overseas_certificate_is_written_only_with_out(stack: Stack, tmp_path: Path) -> None:
     from pypdf import PdfReader
 
@@ -140,7 +129,7 @@ def test_issued_overseas_certificate_is_written_only_with_out(stack: Stack, tmp_
     pdf = (out / "certificate.pdf").read_bytes()
     assert len(PdfReader(str(out / "certificate.pdf")).pages) == 2
     trust = dev_trust_store(stack.settings.pki_dir, stack.settings.issuer_url)
-    texts = _qr_texts(pdf)
+    texts = pdf_qr_texts(pdf)
     assert len(texts) == 2
     assert all(verify(text, trust).valid for text in texts)
 

@@ -3,14 +3,13 @@ codes, the page posts frames to the server, and the results appear."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
 
+from tests.support.servers import serving
 from tests.verifier import issuance
 from vaxcert.config import load_settings
 from verifier import TrustStore
@@ -34,14 +33,8 @@ def _y4m(frame: Image.Image, path: Path, frames: int = 3) -> None:
 @pytest.fixture
 def server(dev_store: TrustStore, dev_pki: Path) -> Iterator[str]:
     settings = load_settings(environment="test", pki_dir=dev_pki, issuer_url=issuance.ISSUER_URL)
-    httpd = make_server("127.0.0.1", 0, create_app(settings, trust=dev_store), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"  # loopback is a secure context
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=5)
+    with serving(create_app(settings, trust=dev_store)) as live:
+        yield live.url  # plain http: loopback is a secure context
 
 
 def test_camera_frames_are_decoded_by_the_server_and_shown(

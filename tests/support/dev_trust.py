@@ -1,0 +1,30 @@
+"""The development PKI in a temp dir and the verifier's in-memory trust store over it.
+
+A pytest plugin (tests/conftest.py loads it): the verifier tests and the end-to-end verifier
+tests in tests/e2e share these fixtures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.verifier import issuance
+from vaxcert import pki
+from verifier import TrustStore
+from verifier.dev_trust import dev_trust_store
+
+
+@pytest.fixture(scope="session")
+def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh development PKI (`vaxcert certs init`) in a temp dir."""
+    directory = tmp_path_factory.mktemp("pki")
+    pki.init(directory, issuance.ISSUER_URL, [], [])
+    return directory
+
+
+@pytest.fixture(scope="session")
+def dev_store(dev_pki: Path) -> TrustStore:
+    """The in-memory dev trust store (our issuer key, our CSCA + CRL)."""
+    return dev_trust_store(dev_pki, issuance.ISSUER_URL)
