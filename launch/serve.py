@@ -13,9 +13,10 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from launch import edge
 from launch.surfaces import ServiceSpec
 from vaxcert import logging as vlogging
-from vaxcert import tls
+from vaxcert import tls, web
 from vaxcert.config import Settings
 
 
@@ -62,9 +63,17 @@ class _Application(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         listener = getattr(self.settings.listeners, self.spec.listener)
         files = self.spec.files(self.settings)
+        tls_settings = self.settings.tls
+        policy = edge.EdgePolicy(
+            handshake_timeout=tls_settings.handshake_timeout,
+            max_handshakes=tls_settings.max_handshakes,
+            client_io_timeout=self.settings.client_io_timeout,
+            hsts=web.hsts_value(tls_settings.hsts_max_age) if self.spec.tls != "plain" else None,
+        )
         options: dict[str, Any] = {
             "bind": f"{listener.host}:{listener.port}",
-            "worker_class": "gthread",
+            # gthread with TLS handshakes under a deadline off the request threads (edge.py).
+            "worker_class": edge.worker_class(policy),
             "workers": workers_for(self.spec, self.settings),
             "threads": self.settings.threads,
             "keepalive": 75,
@@ -93,7 +102,10 @@ class _Application(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         vlogging.configure(self.settings.log_level, self.spec.name)
-        return self.spec.create_app(self.settings)
+        app = self.spec.create_app(self.settings)
+        if self.spec.tls != "plain":
+            web.add_hsts(app, self.settings.tls.hsts_max_age)  # C10
+        return app
 
 
 def shared_metrics_dir(settings: Settings) -> Path:
