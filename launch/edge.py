@@ -282,6 +282,7 @@ class EdgeWorker(ThreadWorker):  # type: ignore[misc]
         else:
             self.log.warning("refused a request the server could not take: %s", code)
         accept_language = None
+        req = req or getattr(exc, "req", None)  # a header error knows its request
         if req is not None:
             for name, value in getattr(req, "headers", ()):
                 if name == "ACCEPT-LANGUAGE":

@@ -23,7 +23,7 @@ import requests
 
 from launch import demo
 from launch.surfaces import SERVICES
-from vaxcert import pki, tls
+from vaxcert import pki, reasons, tls
 from vaxcert.config import Settings, load_settings
 
 SERVED = ("center-kiosk-api", "center-app-api", "verifier")
@@ -230,6 +230,8 @@ HUGE_HEADER = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 9000 + b"\r\n\r\n
 BAD_LINE = b"NOT A REQUEST LINE\r\n\r\n"
 BAD_VERSION = b"GET / HTTP/9.7\r\nHost: x\r\n\r\n"
 BAD_HEADER_NAME = b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n"
+EXPECT = b"POST /healthz HTTP/1.1\r\nHost: x\r\nExpect: a-miracle\r\nContent-Length: 1\r\n\r\nx"
+TRANSFER_CODING = b"POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: zip\r\n\r\n"
 
 
 @pytest.mark.slow
@@ -243,6 +245,8 @@ BAD_HEADER_NAME = b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n"
         (BAD_LINE, 400, "bad_request"),
         (BAD_VERSION, 400, "bad_request"),
         (BAD_HEADER_NAME, 400, "bad_request"),
+        (EXPECT, 417, "expectation_failed"),
+        (TRANSFER_CODING, 501, "transfer_coding_unsupported"),
     ],
     ids=[
         "uri-414",
@@ -251,6 +255,8 @@ BAD_HEADER_NAME = b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n"
         "request-line",
         "version",
         "header-name",
+        "expect-417",
+        "coding-501",
     ],
 )
 def test_requests_the_http_server_refuses_get_the_products_json_error(
@@ -284,3 +290,22 @@ def test_c10_tls_listeners_send_hsts_and_plain_http_pages_do_not(served: Served,
             assert "Strict-Transport-Security" not in response.headers
         else:
             assert response.headers["Strict-Transport-Security"] == HSTS
+
+
+@pytest.mark.slow
+def test_a_refusal_of_the_http_server_speaks_the_language_the_client_asked_for(
+    served: Served,
+) -> None:
+    twice_chunked = (
+        b"POST /healthz HTTP/1.1\r\nHost: x\r\nAccept-Language: ja\r\n"
+        b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
+    with _connect(served, "center-app-api") as connection:
+        status, _, body = _exchange(connection, twice_chunked)
+    assert status == 400
+    error = json.loads(body)["error"]
+    assert error == {
+        "code": "bad_request",
+        "message": reasons.get("bad_request").message("ja"),
+        "next_step": reasons.get("bad_request").next_step("ja"),
+    }
