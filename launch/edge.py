@@ -144,19 +144,11 @@ class EdgeWorker(ThreadWorker):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         # Insertion order is deadline order: every handshake gets the same time from its accept.
         self._handshakes: dict[_Conn, float] = {}
-        self._context: ssl.SSLContext | None = None
 
     def init_process(self) -> None:
         """Set up the worker (then run its loop: this does not return)."""
         self.log.error_log.addFilter(_StalledClientFilter())
         super().init_process()
-
-    def _ssl_context(self) -> ssl.SSLContext:
-        # One context per worker, not one per connection: loading the key and CA files once,
-        # and session tickets that a kept context can resume.
-        if self._context is None:
-            self._context = gsock.ssl_context(self.cfg)
-        return self._context
 
     def accept(self, listener: socket.socket) -> None:
         """Accept a connection: plain ones go to the pool as in gthread, TLS ones to handshake."""
@@ -179,7 +171,7 @@ class EdgeWorker(ThreadWorker):  # type: ignore[misc]
             self.enqueue_req(conn)
             return
         try:
-            tls_sock = self._ssl_context().wrap_socket(
+            tls_sock = gsock.ssl_context(self.cfg).wrap_socket(
                 client_sock,
                 server_side=True,
                 do_handshake_on_connect=False,

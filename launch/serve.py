@@ -54,6 +54,26 @@ def _child_exit(_server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
+class _ServerContext:
+    """gunicorn's ``ssl_context`` hook, asked once per connection: one context while the
+    certificate, key and client CA files stay as they are (loading them costs more than a
+    handshake, and a kept context resumes sessions), a new one from the first connection after
+    one of them was replaced."""
+
+    def __init__(self, cert: Path, key: Path, client_ca: Path | None) -> None:
+        self._files = (cert, key, client_ca)
+        self._stamp: tuple[int, ...] = ()
+        self._context: ssl.SSLContext | None = None
+
+    def __call__(self, _conf: Any, _default: Any) -> ssl.SSLContext:
+        stamp = tuple(path.stat().st_mtime_ns for path in self._files if path is not None)
+        if self._context is None or stamp != self._stamp:
+            cert, key, client_ca = self._files
+            assert cert is not None and key is not None
+            self._context, self._stamp = tls.server_context(cert, key, client_ca), stamp
+        return self._context
+
+
 class _Application(BaseApplication):  # type: ignore[misc]
     def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
         self.spec = spec
@@ -93,10 +113,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
             options["certfile"] = str(cert)
             options["keyfile"] = str(key)
 
-            def ssl_context(_conf: Any, _default: Any) -> ssl.SSLContext:
-                return tls.server_context(cert, key, client_ca)
-
-            options["ssl_context"] = ssl_context
+            options["ssl_context"] = _ServerContext(cert, key, client_ca)
         for option, value in options.items():
             self.cfg.set(option, value)
 
