@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from cryptography.hazmat.primitives import serialization
 
 from launch import demo
 from launch.surfaces import SERVICES
@@ -34,6 +35,7 @@ THREADS = 4
 # Far above anything these answers need on a busy machine; never a claim about speed.
 PATIENCE = 30.0
 HSTS = "max-age=31536000"
+ISSUER = "https://127.0.0.1:8446/issuer"
 
 
 @dataclass
@@ -81,7 +83,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     directory = tmp_path_factory.mktemp("pki")
-    pki.init(directory, "https://127.0.0.1:8446/issuer", ["KIOSK-0001"])
+    pki.init(directory, ISSUER, ["KIOSK-0001"])
     env = {
         "VAXCERT_PKI_DIR": str(directory),
         "VAXCERT_ENVIRONMENT": "test",
@@ -309,3 +311,22 @@ def test_a_refusal_of_the_http_server_speaks_the_language_the_client_asked_for(
         "message": reasons.get("bad_request").message("ja"),
         "next_step": reasons.get("bad_request").next_step("ja"),
     }
+
+
+@pytest.mark.slow
+def test_a_renewed_server_certificate_is_served_from_the_next_connection(served: Served) -> None:
+    # The listener keeps one TLS context while its files stay the same (launch/serve.py).
+    name = "center-app-api"
+
+    def presented() -> bytes:
+        with _connect(served, name) as connection:
+            der = connection.getpeercert(binary_form=True)
+        assert der is not None
+        return der
+
+    first = presented()
+    assert presented() == first
+    spec = next(s for s in pki.specs(ISSUER, ["KIOSK-0001"]) if s.name == name)
+    renewed = pki.issue(served.pki_dir, spec).public_bytes(serialization.Encoding.DER)
+    assert renewed != first
+    assert presented() == renewed
