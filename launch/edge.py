@@ -270,7 +270,8 @@ class EdgeWorker(ThreadWorker):  # type: ignore[misc]
         """
         code = reason_for(exc)
         if code == "internal_error":
-            self.log.error("server error before the application: %s", type(exc).__name__)
+            # Like vaxcert.web's 500s: the scrubber drops the trace text, the type stays.
+            self.log.error("server error outside the application", exc_info=exc)
         else:
             self.log.warning("refused a request the server could not take: %s", code)
         accept_language = None
