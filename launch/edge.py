@@ -35,8 +35,6 @@ from vaxcert import web
 from vaxcert.errors import VaxcertError
 from vaxcert.logging import new_request_id
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True, slots=True)
 class EdgePolicy:
