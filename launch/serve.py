@@ -13,10 +13,10 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from launch import lifetime
+from launch import edge, lifetime
 from launch.surfaces import ServiceSpec
 from vaxcert import logging as vlogging
-from vaxcert import pki, tls
+from vaxcert import pki, tls, web
 from vaxcert.config import Settings
 from vaxcert.errors import ConfigError
 
@@ -55,6 +55,26 @@ def _child_exit(_server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
+class _ServerContext:
+    """gunicorn's ``ssl_context`` hook, asked once per connection: one context while the
+    certificate, key and client CA files stay as they are (loading them costs more than a
+    handshake, and a kept context resumes sessions), a new one from the first connection after
+    one of them was replaced."""
+
+    def __init__(self, cert: Path, key: Path, client_ca: Path | None) -> None:
+        self._files = (cert, key, client_ca)
+        self._stamp: tuple[int, ...] = ()
+        self._context: ssl.SSLContext | None = None
+
+    def __call__(self, _conf: Any, _default: Any) -> ssl.SSLContext:
+        stamp = tuple(path.stat().st_mtime_ns for path in self._files if path is not None)
+        if self._context is None or stamp != self._stamp:
+            cert, key, client_ca = self._files
+            assert cert is not None and key is not None
+            self._context, self._stamp = tls.server_context(cert, key, client_ca), stamp
+        return self._context
+
+
 class _Application(BaseApplication):  # type: ignore[misc]
     def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
         self.spec = spec
@@ -64,9 +84,17 @@ class _Application(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         listener = getattr(self.settings.listeners, self.spec.listener)
         files = self.spec.files(self.settings)
+        tls_settings = self.settings.tls
+        policy = edge.EdgePolicy(
+            handshake_timeout=tls_settings.handshake_timeout,
+            max_handshakes=tls_settings.max_handshakes,
+            client_io_timeout=self.settings.client_io_timeout,
+            hsts=web.hsts_value(tls_settings.hsts_max_age) if self.spec.tls != "plain" else None,
+        )
         options: dict[str, Any] = {
             "bind": f"{listener.host}:{listener.port}",
-            "worker_class": "gthread",
+            # gthread with TLS handshakes under a deadline off the request threads (edge.py).
+            "worker_class": edge.worker_class(policy),
             "workers": workers_for(self.spec, self.settings),
             "threads": self.settings.threads,
             "keepalive": 75,
@@ -86,16 +114,16 @@ class _Application(BaseApplication):  # type: ignore[misc]
             options["certfile"] = str(cert)
             options["keyfile"] = str(key)
 
-            def ssl_context(_conf: Any, _default: Any) -> ssl.SSLContext:
-                return tls.server_context(cert, key, client_ca)
-
-            options["ssl_context"] = ssl_context
+            options["ssl_context"] = _ServerContext(cert, key, client_ca)
         for option, value in options.items():
             self.cfg.set(option, value)
 
     def load(self) -> Flask:
         vlogging.configure(self.settings.log_level, self.spec.name)
-        return self.spec.create_app(self.settings)
+        app = self.spec.create_app(self.settings)
+        if self.spec.tls != "plain":
+            web.add_hsts(app, self.settings.tls.hsts_max_age)  # C10
+        return app
 
 
 def shared_metrics_dir(settings: Settings) -> Path:

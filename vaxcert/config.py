@@ -74,6 +74,12 @@ class TlsSettings(BaseModel):
     # connects from and the header it puts the URL-escaped PEM in (nginx $ssl_client_escaped_cert).
     trusted_proxies: list[str] = []
     trusted_client_cert_header: str | None = None
+    # The TLS edge of every listener (launch/edge.py): a handshake not done by this many seconds
+    # is closed, and at most max_handshakes are in progress per worker (the oldest make room).
+    handshake_timeout: float = Field(default=5.0, gt=0, le=60)
+    max_handshakes: int = Field(default=64, ge=1, le=4096)
+    # Strict-Transport-Security on every TLS listener's responses; 0 tells browsers to forget it.
+    hsts_max_age: int = Field(default=31_536_000, ge=0)
 
     @field_validator("denied_client_fingerprints")
     @classmethod
@@ -406,6 +412,9 @@ class Settings(BaseSettings):
     kiosk: KioskSettings = KioskSettings()
     workers: int = Field(default=2, ge=1, le=64)
     threads: int = Field(default=8, ge=1, le=256)
+    # How long one read or write on a client connection may wait inside a request thread: a
+    # client that stalls mid-request frees its thread after this many seconds.
+    client_io_timeout: float = Field(default=10.0, gt=0, le=300)
     redis_url: str | None = None
     # Every Redis key starts with this, so deployments (and test runs) sharing a server never mix.
     redis_prefix: str = Field(default="vaxcert:", pattern=r"^[A-Za-z0-9:_-]{1,64}$")

@@ -18,7 +18,9 @@ from urllib.parse import unquote
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.http import parse_accept_header
 
 from vaxcert import reasons
 from vaxcert.config import Settings
@@ -70,11 +72,14 @@ class PeerCertMiddleware:
         return self.app(environ, start_response)
 
 
-def error_response(error: VaxcertError) -> tuple[Response, int]:
-    """The JSON body every service answers a refusal with."""
-    lang: reasons.Language = (
-        "ja" if request.accept_languages.best_match(["ja", "en"]) == "ja" else "en"
-    )
+def language_of(accept_language: str | None) -> reasons.Language:
+    """The language of an answer for this ``Accept-Language`` header: ja when preferred, else en."""
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+    return "ja" if accepted.best_match(["ja", "en"]) == "ja" else "en"
+
+
+def error_body(error: VaxcertError, lang: reasons.Language) -> dict[str, Any]:
+    """``{"error": {"code", "message", "next_step", ...}}``: every refusal of the product."""
     body: dict[str, Any] = {
         "error": {
             "code": error.code,
@@ -86,7 +91,31 @@ def error_response(error: VaxcertError) -> tuple[Response, int]:
         body["error"]["detail"] = error.detail
     if error.extra:
         body["error"].update(error.extra)
-    return jsonify(body), error.status
+    return body
+
+
+def error_response(error: VaxcertError) -> tuple[Response, int]:
+    """The JSON body every service answers a refusal with."""
+    lang = language_of(request.headers.get("Accept-Language"))
+    return jsonify(error_body(error, lang)), error.status
+
+
+def hsts_value(max_age: int) -> str:
+    """The ``Strict-Transport-Security`` value of a TLS listener (C10)."""
+    return f"max-age={max_age}"
+
+
+def add_hsts(app: Flask, max_age: int) -> None:
+    """Every response of ``app``, which is served over TLS only, tells browsers to keep to HTTPS.
+
+    Only a TLS surface may say so: the plain-http loopback pages (kiosk, verifier) never call this.
+    """
+    value = hsts_value(max_age)
+
+    @app.after_request
+    def _strict_transport(response: Response) -> Response:
+        response.headers.setdefault("Strict-Transport-Security", value)
+        return response
 
 
 def current_peer() -> PeerIdentity | None:
