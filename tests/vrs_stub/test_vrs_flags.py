@@ -466,6 +466,9 @@ def test_migration_is_all_or_nothing(v1_store: Store) -> None:
     assert after["vrs_move"] == before["vrs_move"]
     assert [r for r in after["vrs_person"] if r["record_id"] != "f" * 16] == before["vrs_person"]
     assert "status_ct" not in after["vrs_person"][0]
+    if store.dialect == "sqlite":  # the migration's connection went back with enforcement on
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     # Without the broken row it goes through.
     with store.transaction() as conn:
         conn.execute(text("DELETE FROM vrs_person WHERE record_id = :rid"), {"rid": "f" * 16})

@@ -150,8 +150,8 @@ class PersonStatus:
     """The flags and moves of a person, stored only as one sealed document (C13).
 
     A DV-protected (支援措置), moved-out, deceased or alias-annotated person must not stand out to
-    anyone reading the database without the master key; the relay opens this document on every
-    match, like the identity document.
+    anyone reading the database without the master key. No lookup needs them in the clear: the
+    relay opens this document with the identity document of the person it finds.
     """
 
     support_measure: bool  # item 13 支援措置の有無
