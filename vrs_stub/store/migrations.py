@@ -100,12 +100,13 @@ class Migration:
 
 
 def _v1(conn: Connection, _keyring: Keyring) -> None:
+    """The initial tables, as version 1 created them (parents first)."""
     s = schema
-    unchanged_before = [s.schema_version, s.meta, s.municipality, s.data_key, s.staff_token]
-    schema.metadata.create_all(conn, tables=unchanged_before, checkfirst=True)
+    before = [s.schema_version, s.meta, s.municipality, s.data_key, s.staff_token]
+    s.metadata.create_all(conn, tables=before, checkfirst=True)
     _V1.create_all(conn, tables=[V1_PERSON, V1_MOVE], checkfirst=True)
-    unchanged_after = [s.ticket, s.vaccination, s.passport, s.issuance, s.provision, s.operation]
-    schema.metadata.create_all(conn, tables=unchanged_after, checkfirst=True)
+    after = [s.ticket, s.vaccination, s.passport, s.issuance, s.provision, s.operation]
+    s.metadata.create_all(conn, tables=after, checkfirst=True)
 
 
 def _sealed_statuses(
@@ -180,7 +181,7 @@ def _v2_sqlite(conn: Connection, keyring: Keyring, page: int) -> None:
     # Updating rows in place and DROP COLUMN leave fragments of the old records in the pages
     # (secure_delete zeroes freed pages and cells, not every leftover of a rebalanced page), so
     # the table is built anew and the old one dropped: SQLite's own procedure for changing a
-    # table, run with foreign key enforcement off (see Migrations.migrate).
+    # table, run with foreign key enforcement off (Migrations._schema_transaction).
     target = MetaData()
     schema.municipality.to_metadata(target)
     new = schema.person.to_metadata(target, name="vrs_person_v2")
