@@ -13,16 +13,23 @@ from vaxcert.errors import ConfigError
 from vrs_stub import crypto, seed
 from vrs_stub.models import STAFF_ROLES
 from vrs_stub.store import Store, normalise_url
+from vrs_stub.store.migrations import LATEST
 
 
 def _open(ctx: click.Context, db: str | None, db_schema: str | None = None) -> Store:
+    return _open_migrated(ctx, db, db_schema)[0]
+
+
+def _open_migrated(
+    ctx: click.Context, db: str | None, db_schema: str | None
+) -> tuple[Store, list[int]]:
     settings = settings_from(ctx)
     try:
         store = Store.from_settings(settings, normalise_url(db) if db else None, db_schema)
-        store.migrate()
+        applied = store.migrate()
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration: {exc.detail}") from None
-    return store
+    return store, applied
 
 
 def _codes(value: str | None) -> list[str]:
@@ -51,10 +58,12 @@ def group() -> None:
 @_SCHEMA
 @click.pass_context
 def migrate(ctx: click.Context, db: str | None, db_schema: str | None) -> None:
-    """Create or upgrade the schema (explicit, versioned steps)."""
-    store = _open(ctx, db, db_schema)
-    click.echo("schema up to date")
+    """Create or upgrade the schema (explicit, versioned steps, all or nothing)."""
+    store, applied = _open_migrated(ctx, db, db_schema)
     store.dispose()
+    if applied:
+        click.echo(f"applied schema versions {', '.join(map(str, applied))}")
+    click.echo(f"schema up to date (version {LATEST})")
 
 
 @group.command("seed")

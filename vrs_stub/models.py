@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Residency = Literal["resident", "moved_out", "deceased"]
+RESIDENCIES: tuple[Residency, ...] = ("resident", "moved_out", "deceased")
 MOVE_REASONS = ("moved_in", "moved_out", "address_change", "birth", "deceased")
 SEXES = ("1", "2", "9")
 CLASSIFICATIONS = ("一般", "高齢者", "基礎疾患", "医療従事者", "高齢者施設従事者", "小児")

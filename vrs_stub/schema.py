@@ -1,25 +1,19 @@
-"""The VRS stub's tables (SQLAlchemy Core) and its explicit schema-versioning step.
+"""The VRS stub's tables (SQLAlchemy Core), as the latest schema version has them.
 
 Every row carries its municipality code (C12). Personal values are stored only as AES-GCM
 ciphertext (``*_ct`` columns) and the My Number only as a keyed blind index (C13). The 29 record
 items of 別添2 map to columns as docs/vrs.md lists; item 8 (age) is derived from the birth date.
 
-Schema versions are applied in order by :func:`apply_pending` inside the caller's transaction (both
-SQLite and PostgreSQL have transactional DDL) and recorded in ``vrs_schema_version``; a database
-newer than the code is refused.
+The steps that bring an older database to these tables are :mod:`vrs_stub.store.migrations`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
-    Connection,
     Date,
     DateTime,
     ForeignKey,
@@ -31,8 +25,6 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
-    select,
-    text,
 )
 
 metadata = MetaData()
@@ -99,10 +91,10 @@ person = Table(
     Column("my_number_bidx", LargeBinary(32), nullable=False),  # item 1, blind index only (C13)
     # items 1, 5, 6, 7, 9, 10 and the 旧姓・別姓・別名 of item 27, one AES-GCM document (C13)
     Column("identity_ct", LargeBinary, nullable=False),
-    Column("support_measure", Boolean, nullable=False),  # item 13 支援措置の有無
-    Column("classification", String(32), nullable=False),  # item 14 分類区分
-    Column("residency", String(16), nullable=False),  # resident | moved_out | deceased (11/12)
-    Column("alias_notation", Boolean, nullable=False),  # 旧姓・別姓・別名 on record (item 27)
+    # items 11-14 and the 旧姓・別姓・別名 flag of item 27: moves, residency (moved out,
+    # deceased), 支援措置, 分類区分; one AES-GCM document padded to a fixed size, so neither its
+    # value nor its length tells a DV-protected or moved-out person from anyone else (C13)
+    Column("status_ct", LargeBinary, nullable=False),
     Column("created_at", _TS, nullable=False),
     Column("updated_at", _TS, nullable=False),
     UniqueConstraint("municipality_code", "my_number_bidx", name="uq_vrs_person_bidx"),
@@ -123,14 +115,6 @@ def _child(name: str, *columns: Column[Any]) -> Table:
         *columns,
     )
 
-
-move = _child(
-    "vrs_move",
-    Column("seq", Integer, primary_key=True, autoincrement=False),
-    _muni(),
-    Column("moved_on", Date, nullable=False),  # item 11 異動年月日
-    Column("reason", String(16), nullable=False),  # item 12 異動事由
-)
 
 ticket = _child(
     "vrs_ticket",
@@ -231,62 +215,4 @@ staff_token = Table(
 )
 
 # Tables that hold personal data, children before parents (delete and drop order).
-DATA_TABLES = (issuance, passport, vaccination, ticket, move, person)
-
-
-@dataclass(frozen=True)
-class Migration:
-    """One schema version: what it does and the step that brings the previous one to it."""
-
-    version: int
-    description: str
-    apply: Callable[[Connection], None]
-
-
-def _v1(conn: Connection) -> None:
-    metadata.create_all(conn, checkfirst=True)
-
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "initial schema: persons, tickets, vaccinations, passports, logs, keys", _v1),
-)
-LATEST = MIGRATIONS[-1].version
-
-
-class SchemaTooNewError(Exception):
-    """The database was migrated by a newer vaxcert than this one."""
-
-
-def current_version(conn: Connection) -> int:
-    """The schema version recorded in the database (0: empty)."""
-    if not conn.dialect.has_table(conn, schema_version.name):
-        return 0
-    found = conn.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc()))
-    row = found.first()
-    return int(row[0]) if row else 0
-
-
-def lock_for_migration(conn: Connection) -> None:
-    """Serialise concurrent migrators (several gunicorn workers start at once)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(4673001)"))
-
-
-def apply_pending(conn: Connection, now: dt.datetime) -> list[int]:
-    """Apply every migration newer than the database's version; returns the versions applied."""
-    lock_for_migration(conn)
-    version = current_version(conn)
-    if version > LATEST:
-        raise SchemaTooNewError(f"database schema v{version} is newer than this code (v{LATEST})")
-    applied = []
-    for migration in MIGRATIONS:
-        if migration.version <= version:
-            continue
-        migration.apply(conn)
-        conn.execute(
-            schema_version.insert().values(
-                version=migration.version, description=migration.description, applied_at=now
-            )
-        )
-        applied.append(migration.version)
-    return applied
+DATA_TABLES = (issuance, passport, vaccination, ticket, person)

@@ -18,7 +18,7 @@ from vaxcert.lgcode import KAGOSHIMA_CITY as KAGOSHIMA
 from vaxcert.lgcode import KIRISHIMA_CITY as KIRISHIMA
 from vrs_stub import crypto, schema
 from vrs_stub.crypto import DecryptionError
-from vrs_stub.store import Store
+from vrs_stub.store import Store, migrations, utcnow
 
 
 def _plaintexts(resident: residents.SyntheticResident) -> list[str]:
@@ -140,10 +140,10 @@ def test_migrate_is_idempotent_and_refuses_newer_schema(store: Store) -> None:
     with store.transaction() as conn:
         conn.execute(
             schema.schema_version.insert().values(
-                version=schema.LATEST + 1, description="future", applied_at=schema.dt.datetime.now()
+                version=migrations.LATEST + 1, description="future", applied_at=utcnow()
             )
         )
-    with pytest.raises(schema.SchemaTooNewError):
+    with pytest.raises(migrations.SchemaTooNewError):
         store.migrate()
 
 

@@ -2,7 +2,8 @@
 
 Holds how a :class:`~vrs_stub.models.PersonRecord` becomes table rows and back: the personal
 values as AES-GCM documents sealed with the municipality's data key and bound to their row, the My
-Number only as that municipality's blind index (C13); :class:`RowBuilder` (pure, so seeding can
+Number only as that municipality's blind index (C13); a person's flags and moves as one
+:class:`PersonStatus` document of a fixed size (C13); :class:`RowBuilder` (pure, so seeding can
 build rows in worker processes); and :class:`PersonRecords`, the reads and writes of records inside
 one partition. Every statement filters on the partition's municipality code and refuses rows of
 another (C12); deleting a record removes everything under it, and only its own municipality can
@@ -27,6 +28,7 @@ from vrs_stub.models import (
     Move,
     PassportData,
     PersonRecord,
+    Residency,
     Ticket,
     Vaccination,
 )
@@ -41,9 +43,7 @@ _LOOKUP = (
         _P.record_id,
         _P.key_version,
         _P.identity_ct,
-        _P.support_measure,
-        _P.alias_notation,
-        _P.residency,
+        _P.status_ct,
         _PP.passport_ct,
         _PP.key_version.label("passport_key_version"),
         _V.dose_number,
@@ -73,7 +73,6 @@ _LOOKUP = (
 # Tables a new record fills, parents before children.
 INSERT_ORDER = (
     schema.person,
-    schema.move,
     schema.ticket,
     schema.vaccination,
     schema.passport,
@@ -89,7 +88,7 @@ class Lookup:
     identity: Identity
     support_measure: bool
     alias_notation: bool
-    residency: str
+    residency: Residency
     passport: PassportData | None
     passport_on_file: bool
     doses: list[Vaccination]
@@ -137,6 +136,74 @@ def _passport_doc(passport: PassportData) -> bytes:
 
 def _passport_from(blob: bytes) -> PassportData:
     return PassportData(**json.loads(blob))
+
+
+# A status document is padded with spaces to a multiple of this many bytes. Unpadded, its length
+# would tell true from false, one residency or classification from another and a person with a
+# move from one without (C13); padded, every person with up to four moves has the same length.
+STATUS_BLOCK = 256
+STATUS_COLUMN = "person.status"  # the column label in the associated data
+
+
+@dataclass(frozen=True)
+class PersonStatus:
+    """The flags and moves of a person, stored only as one sealed document (C13).
+
+    A DV-protected (支援措置), moved-out, deceased or alias-annotated person must not stand out to
+    anyone reading the database without the master key. No lookup needs them in the clear: the
+    relay opens this document with the identity document of the person it finds.
+    """
+
+    support_measure: bool  # item 13 支援措置の有無
+    alias_notation: bool  # 旧姓・別姓・別名 on the record (item 27)
+    residency: Residency  # resident, moved_out or deceased (items 11, 12)
+    classification: str  # item 14 分類区分
+    moves: tuple[Move, ...]  # items 11, 12: 異動年月日, 異動事由
+
+    @classmethod
+    def of(cls, record: PersonRecord) -> PersonStatus:
+        """The status of ``record`` as it is stored."""
+        return cls(
+            support_measure=record.support_measure,
+            alias_notation=bool(record.identity.alias_name),
+            residency=record.residency,
+            classification=record.classification,
+            moves=tuple(record.moves),
+        )
+
+    def document(self) -> bytes:
+        """The plaintext to seal: JSON, padded with spaces to a multiple of STATUS_BLOCK."""
+        doc = _dump(
+            {
+                "support_measure": self.support_measure,
+                "alias_notation": self.alias_notation,
+                "residency": self.residency,
+                "classification": self.classification,
+                "moves": [[m.moved_on.isoformat(), m.reason] for m in self.moves],
+            }
+        )
+        return doc + b" " * (-len(doc) % STATUS_BLOCK)
+
+    @classmethod
+    def from_document(cls, blob: bytes) -> PersonStatus:
+        """Parse an opened status document (JSON ignores the padding)."""
+        data = json.loads(blob)
+        return cls(
+            support_measure=data["support_measure"],
+            alias_notation=data["alias_notation"],
+            residency=data["residency"],
+            classification=data["classification"],
+            moves=tuple(Move(dt.date.fromisoformat(on), reason) for on, reason in data["moves"]),
+        )
+
+    def seal(self, keys: PartitionKeys, record_id: str) -> bytes:
+        """This status as ``record_id``'s ``status_ct``."""
+        return keys.seal(self.document(), STATUS_COLUMN, record_id)
+
+    @classmethod
+    def open(cls, keys: PartitionKeys, blob: bytes, record_id: str) -> PersonStatus:
+        """``record_id``'s ``status_ct`` opened; a value of another row or partition fails."""
+        return cls.from_document(keys.open(blob, STATUS_COLUMN, record_id))
 
 
 def _private_doc(vaccination: Vaccination) -> bytes | None:
@@ -191,10 +258,7 @@ class RowBuilder:
             "identity_ct": keys.seal(
                 _identity_doc(record.identity), "person.identity", record.record_id
             ),
-            "support_measure": record.support_measure,
-            "classification": record.classification,
-            "residency": record.residency,
-            "alias_notation": bool(record.identity.alias_name),
+            "status_ct": PersonStatus.of(record).seal(keys, record.record_id),
             "created_at": now,
             "updated_at": now,
         }
@@ -202,18 +266,8 @@ class RowBuilder:
     def child_rows(
         self, record: PersonRecord, now: dt.datetime, rows: dict[str, list[dict[str, Any]]]
     ) -> None:
-        """Append ``record``'s move, ticket, vaccination and passport rows to ``rows``."""
+        """Append ``record``'s ticket, vaccination and passport rows to ``rows``."""
         keys, rid, code = self.keys, record.record_id, self.keys.municipality
-        for seq, move in enumerate(record.moves, start=1):
-            rows[schema.move.name].append(
-                {
-                    "record_id": rid,
-                    "seq": seq,
-                    "municipality_code": code,
-                    "moved_on": move.moved_on,
-                    "reason": move.reason,
-                }
-            )
         for t in record.tickets:
             rows[schema.ticket.name].append(
                 {
@@ -297,6 +351,7 @@ class PersonRecords(PartitionScope):
         row = rows[0]
         keys = self._keys_for(row.key_version)
         identity = _identity_from(keys.open(row.identity_ct, "person.identity", row.record_id))
+        status = PersonStatus.open(keys, row.status_ct, row.record_id)
         passport = None
         if with_passport and row.passport_ct is not None:
             passport = _passport_from(
@@ -307,9 +362,9 @@ class PersonRecords(PartitionScope):
         return Lookup(
             record_id=row.record_id,
             identity=identity,
-            support_measure=row.support_measure,
-            alias_notation=row.alias_notation,
-            residency=row.residency,
+            support_measure=status.support_measure,
+            alias_notation=status.alias_notation,
+            residency=status.residency,
             passport=passport,
             passport_on_file=row.passport_ct is not None,
             doses=[
@@ -426,7 +481,6 @@ class PersonRecords(PartitionScope):
 
     def _hydrate(self, rows: Sequence[Any]) -> Iterator[PersonRecord]:
         ids = [row.record_id for row in rows]
-        moves = self._children(schema.move, ids, "seq")
         tickets = self._children(schema.ticket, ids, "dose_number")
         passports = {
             r[0].record_id: r[0] for r in self._children(schema.passport, ids, "record_id").values()
@@ -437,14 +491,15 @@ class PersonRecords(PartitionScope):
             keys = self._keys_for(row.key_version)
             rid = row.record_id
             passport_row = passports.get(rid)
+            status = PersonStatus.open(keys, row.status_ct, rid)
             yield PersonRecord(
                 record_id=rid,
                 municipality_code=self.code,
                 address_number=row.address_number,
                 identity=_identity_from(keys.open(row.identity_ct, "person.identity", rid)),
-                classification=row.classification,
-                support_measure=row.support_measure,
-                moves=[Move(m.moved_on, m.reason) for m in moves.get(rid, [])],
+                classification=status.classification,
+                support_measure=status.support_measure,
+                moves=list(status.moves),
                 tickets=[
                     Ticket(
                         t.dose_number,
@@ -499,7 +554,8 @@ class PersonRecords(PartitionScope):
     def replace(self, record: PersonRecord) -> None:
         """Overwrite an existing record's person data, moves, tickets and doses (import).
 
-        Its record id and issuance records stay; passport data is replaced only when given.
+        Its record id and issuance records stay; passport data is replaced only when given. Its
+        moves are part of the person row's status document.
         """
         now = utcnow()
         rid = record.record_id
@@ -511,7 +567,7 @@ class PersonRecords(PartitionScope):
             .where(schema.person.c.municipality_code == self.code, schema.person.c.record_id == rid)
             .values(**values)
         )
-        tables = [schema.move, schema.ticket, schema.vaccination]
+        tables = [schema.ticket, schema.vaccination]
         if record.passport is not None:
             tables.append(schema.passport)
         for table in tables:
