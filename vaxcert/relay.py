@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import ssl
 import threading
 from pathlib import Path
 from typing import TypeVar
@@ -26,8 +27,10 @@ from vaxcert.logging import request_id_var
 
 T = TypeVar("T")
 
-# A kept-alive connection the peer closed in the meantime fails like this on first use.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+# A kept-alive connection the peer closed in the meantime fails like this on first use. gunicorn
+# closes a connection idle past its keep-alive without a TLS close_notify: reusing it then raises
+# SSLEOFError (platform.md), so every hop's first call after a quiet spell would otherwise fail.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError)
 
 
 class _NoDelayConnection(http.client.HTTPSConnection):
