@@ -28,6 +28,8 @@ from vaxcert.contracts.kiosk_api import CertificateIssued, CertificateRequest
 from vaxcert.errors import ConfigError
 from vaxcert.residents import CANARY
 
+pytestmark = pytest.mark.slow  # the center, VRS and signer run as processes
+
 KIOSK_PACKAGE = Path(kiosk.__file__).resolve().parent
 # Code and namespaces are not data the kiosk holds; the card in the reader is the resident's own.
 # Raw bytes are not looked into: EF0001 carries the number as read, and the kiosk passes those
