@@ -1,4 +1,5 @@
-"""Card read benchmark: connect → verified CardRead over pyscard → pcscd → vpcd → virtual card.
+"""Card read benchmark: connect → raw files over pyscard → pcscd → vpcd → virtual card, then the
+center's C03 check (verified CardRead).
 
 Prints the median of 20 reads (target ≤ 50 ms, design.md §5), the same work with the
 in-process virtual card as the baseline (ratio = cost of the PC/SC transport), and a few reads
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vaxcert import pki, residents
-from vaxcert.card import ca_key_table, cards
+from vaxcert.card import CardReader, ca_key_table, cards, verify_card_files
 from vaxcert.card.harness import READER_SLOT0, VirtualCardProcess, stack_available, start_pcscd
 from vaxcert.card.inprocess import InProcessCardReader
 from vaxcert.card.models import CardRead
@@ -52,16 +53,19 @@ def main() -> int:
         settings = load_settings(pki_dir=pki_dir, environment="test")
         ca_keys = ca_key_table(settings)
 
+        def read_and_verify(reader: CardReader) -> CardRead:
+            return verify_card_files(reader.read_files(pin), ca_keys)
+
         baseline_reader = InProcessCardReader(
-            cards.make_card("canary", cards.CardIssuer.from_pki(pki_dir)), ca_keys=ca_keys
+            cards.make_card("canary", cards.CardIssuer.from_pki(pki_dir))
         )
-        timed(lambda: baseline_reader.read(pin), 3)
-        baseline = statistics.median(timed(lambda: baseline_reader.read(pin), RUNS))
+        timed(lambda: read_and_verify(baseline_reader), 3)
+        baseline = statistics.median(timed(lambda: read_and_verify(baseline_reader), RUNS))
 
         from vaxcert.card.pcsc import PcscCardReader
 
         pcscd = start_pcscd(work / "pcscd")
-        reader = PcscCardReader(READER_SLOT0, ca_keys=ca_keys, timeout=10.0)
+        reader = PcscCardReader(READER_SLOT0, timeout=10.0)
         try:
             results: dict[bool, list[float]] = {}
             for quickack, runs in ((True, RUNS), (False, SLOW_RUNS)):
@@ -72,8 +76,8 @@ def main() -> int:
                     card.wait_powered()
                     if not reader.wait_for_card(10.0):
                         raise RuntimeError("pcscd did not report the virtual card")
-                    timed(lambda: reader.read(pin), 2)  # warm-up
-                    results[quickack] = timed(lambda: reader.read(pin), runs)
+                    timed(lambda: read_and_verify(reader), 2)  # warm-up
+                    results[quickack] = timed(lambda: read_and_verify(reader), runs)
                 finally:
                     card.stop()
                     reader.wait_for_removal(10.0)

@@ -3,8 +3,8 @@
 Real parts only: pcscd + vsmartcard vpcd + the canary's virtual card as its own process, the
 center kiosk API, VRS stub and signer as gunicorn processes over mTLS, and the kiosk service
 (kiosk.services.Kiosk) with its real center client and the shared PDF renderer. Each sample is
-one whole `submit_pin` (VERIFY + reading EF0001-EF0005 + C03 check, center issuance, PDF render);
-the breakdown times the three steps on their own. Median of 20 after 3 warm-ups.
+one whole `submit_pin` (VERIFY + reading EF0001-EF0005, center issuance with its C03 check, PDF
+render); the breakdown times the three steps on their own. Median of 20 after 3 warm-ups.
 
 Run: .venv/bin/python bench/kiosk.py
 """
@@ -101,11 +101,11 @@ def main() -> int:
 
         for _ in range(SAMPLES):
             t0 = time.perf_counter()
-            read = reader.read(CANARY.pin)
+            files = reader.read_files(CANARY.pin)
             t1 = time.perf_counter()
             issued = center.certificates(
                 CertificateRequest(
-                    card=CardFilesIn(**read.files.to_json()),
+                    card=CardFilesIn(**files.to_json()),
                     municipality_code="462012",
                     kind="overseas",
                     consent=Consent(terms_version=settings.center.terms_version, accepted=True),

@@ -48,6 +48,7 @@ from vaxcert.contracts.vrs_relay import (
     QueryRequest,
 )
 from vaxcert.errors import VaxcertError
+from vaxcert.policy import Failure
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ class IssuanceService:
         self.vrs = vrs
         self.signer = signer
         self.clock = clock or center.clock
-        self.rules = rules.kiosk_rules(settings.center)
+        self.request_policy = rules.request_policy(center.settings, center.hours)
+        self.record_policy = rules.record_policy(settings.center)
         self.vrs_breaker = breaker_for("vrs", settings)
         self.signer_breaker = breaker_for("signer", settings)
         self.vaccines = vaccines.VaccineTable(settings.signer.vaccines)
@@ -102,28 +104,33 @@ class IssuanceService:
         return issued
 
     def _issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
-        center = self.center.settings
         now = self.clock()
-        if not self.center.hours.is_open(now):
-            raise VaxcertError("outside_service_hours")
-        if center.maintenance:
-            raise VaxcertError("maintenance")
-        municipality = self.center.participating(request.municipality_code)  # C05
-        if not request.consent.accepted:  # C07
-            raise VaxcertError("consent_required", "the terms of use were not accepted")
-        if request.consent.terms_version != center.terms_version:  # C07
-            raise VaxcertError("consent_required", "terms version is not the current one")
+        # Hours, maintenance, participation (C05) and consent (C07), before anything else.
+        gate = self.request_policy.verify(
+            rules.RequestFacts(
+                at=now,
+                municipality_code=request.municipality_code,
+                consent_accepted=request.consent.accepted,
+                terms_version=request.consent.terms_version,
+            )
+        )
+        if isinstance(gate, Failure):
+            refusal = rules.one_reason(gate, rules.REQUEST_PRECEDENCE)
+            raise VaxcertError(refusal.code, refusal.detail)
+        municipality = self.center.participating(request.municipality_code)
         if not self.center.store.add(
-            f"nonce:{kiosk.kiosk_id}:{request.nonce}", center.nonce_ttl_seconds
+            f"nonce:{kiosk.kiosk_id}:{request.nonce}", self.center.settings.nonce_ttl_seconds
         ):
             raise VaxcertError("request_replayed")
+        # C03: the one check of the card; kiosks pass the files on as read.
         card = verify_card_files(CardFiles.from_json(request.card.model_dump()), self.card_keys)
         match = self._query(card, municipality, request.kind)
-        refusals = rules.evaluate(self.rules, _facts(match, request.kind))
-        if refusals:
-            for refusal in refusals:
-                metrics.REFUSALS.labels(refusal.category).inc()
-            raise RuleRefusedError(rules.public_code(refusals))
+        verdict = self.record_policy.verify(_facts(match, request.kind))
+        if isinstance(verdict, Failure):
+            for finding in verdict.reasons:
+                metrics.REFUSALS.labels(rules.category(finding)).inc()
+            # The public code only: which rule failed (e.g. a support measure) stays inside.
+            raise RuleRefusedError(rules.one_reason(verdict, rules.RECORD_PRECEDENCE).code)
         content = self._content(card, match, municipality, request.kind, now)
         signed = guarded(self.signer_breaker, "signer", lambda: self.signer.certificates(content))
         self._record(match, municipality, content)

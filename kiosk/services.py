@@ -354,7 +354,9 @@ class Kiosk:
         municipality, kind, terms = request_base
         assert municipality is not None and kind is not None and terms is not None
         try:
-            card = self.devices.reader.read(pin, timeout=self.card_timeout)
+            # C03, C08, C22: the raw files only; the center alone verifies and parses them, so
+            # no parsed My Number ever exists in the kiosk.
+            files = self.devices.reader.read_files(pin, timeout=self.card_timeout)
         except WrongPinError as exc:
             with self.locked(session):
                 if not session.wiped:
@@ -381,14 +383,13 @@ class Kiosk:
         try:
             issued = self.center.certificates(
                 CertificateRequest(
-                    card=CardFilesIn(**card.files.to_json()),
+                    card=CardFilesIn(**files.to_json()),
                     municipality_code=municipality.code,
                     kind=kind,
                     consent=Consent(terms_version=terms, accepted=True),
                     nonce=secrets.token_urlsafe(24),
                 )
             )
-            del card
         except VaxcertError as exc:
             self._publish_after_card(session, exc.code)
             return
@@ -396,6 +397,8 @@ class Kiosk:
             log.error("issuance failed unexpectedly", extra={"error_type": type(exc).__name__})
             self._publish_after_card(session, "internal_error")
             return
+        finally:
+            del files  # C08: the raw files live no longer than the call that carries them
         try:
             pdf = self.render(issued, copies)
         except Exception as exc:

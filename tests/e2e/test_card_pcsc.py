@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from vaxcert import residents
-from vaxcert.card import layout
+from vaxcert.card import CaKeyTable, layout, verify_card_files
 from vaxcert.card.errors import (
     CardAccessDeniedError,
+    CardDataError,
     CardRemovedError,
     CardTimeoutError,
     NoCardError,
@@ -41,10 +42,12 @@ def pin_attempts(card: VirtualCardProcess) -> int:
     )
 
 
-def test_c01_c03_correct_pin_reads_and_verifies(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_c01_c03_correct_pin_reads_and_verifies(
+    virtual_card: Any, pcsc_reader: Any, ca_keys: CaKeyTable
+) -> None:
     virtual_card("canary")
     assert pcsc_reader.pin_tries_left() == 3
-    read = pcsc_reader.read(CANARY.pin)
+    read = verify_card_files(pcsc_reader.read_files(CANARY.pin), ca_keys)
     assert read.verified_by == "9000033/001"
     assert read.my_number == CANARY.my_number
     assert read.name == CANARY.name_kanji
@@ -57,10 +60,12 @@ def test_c01_c03_correct_pin_reads_and_verifies(virtual_card: Any, pcsc_reader: 
     assert len(read.files.ef0005) == 256
 
 
-def test_every_resident_card_reads_through_pcscd(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_every_resident_card_reads_through_pcscd(
+    virtual_card: Any, pcsc_reader: Any, ca_keys: CaKeyTable
+) -> None:
     resident = residents.get("elder")
     virtual_card("elder")
-    read = pcsc_reader.read(resident.pin)
+    read = verify_card_files(pcsc_reader.read_files(resident.pin), ca_keys)
     assert (read.my_number, read.birth_date) == (resident.my_number, resident.birth_date)
 
 
@@ -69,18 +74,18 @@ def test_c01_wrong_pins_count_down_then_lock_and_the_right_pin_is_never_sent(
 ) -> None:
     card = virtual_card("canary")
     with pytest.raises(WrongPinError) as first:
-        pcsc_reader.read("9999")
+        pcsc_reader.read_files("9999")
     assert first.value.tries_left == 2
     with pytest.raises(WrongPinError) as second:
-        pcsc_reader.read("0000")
+        pcsc_reader.read_files("0000")
     assert second.value.tries_left == 1
     with pytest.raises(PinLockedError):
-        pcsc_reader.read("1111")
+        pcsc_reader.read_files("1111")
     assert pin_attempts(card) == 3
     assert pcsc_reader.pin_tries_left() == 0
 
     with pytest.raises(PinLockedError):
-        pcsc_reader.read(CANARY.pin)
+        pcsc_reader.read_files(CANARY.pin)
     # C01: once the query says 0, no further VERIFY reaches the card, not even the right PIN.
     assert pin_attempts(card) == 3
     last = [e for e in card.entries() if e["event"] == "apdu"][-1]
@@ -90,9 +95,9 @@ def test_c01_wrong_pins_count_down_then_lock_and_the_right_pin_is_never_sent(
 def test_c01_a_correct_pin_resets_the_counter(virtual_card: Any, pcsc_reader: Any) -> None:
     virtual_card("canary")
     with pytest.raises(WrongPinError):
-        pcsc_reader.read("9999")
+        pcsc_reader.read_files("9999")
     assert pcsc_reader.pin_tries_left() == 2
-    pcsc_reader.read(CANARY.pin)
+    pcsc_reader.read_files(CANARY.pin)
     assert pcsc_reader.pin_tries_left() == 3
 
 
@@ -102,14 +107,14 @@ def test_c01_one_try_left_card_locks_on_the_next_wrong_pin(
     card = virtual_card("one-try-left")
     assert pcsc_reader.pin_tries_left() == 1
     with pytest.raises(PinLockedError):
-        pcsc_reader.read("9999")
+        pcsc_reader.read_files("9999")
     assert pin_attempts(card) == 1
 
 
 def test_c01_locked_card_is_never_sent_a_verify(virtual_card: Any, pcsc_reader: Any) -> None:
     card = virtual_card("locked-card")
     with pytest.raises(PinLockedError):
-        pcsc_reader.read(CANARY.pin)
+        pcsc_reader.read_files(CANARY.pin)
     assert pin_attempts(card) == 0
 
 
@@ -117,15 +122,17 @@ def test_c01_serve_locked_flag_blocks_the_pin(virtual_card: Any, pcsc_reader: An
     card = virtual_card("kirishima", locked=True)
     assert pcsc_reader.pin_tries_left() == 0
     with pytest.raises(PinLockedError):
-        pcsc_reader.read(residents.get("kirishima").pin)
+        pcsc_reader.read_files(residents.get("kirishima").pin)
     assert pin_attempts(card) == 0
 
 
-def test_serve_pin_option_overrides_the_resident_pin(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_serve_pin_option_overrides_the_resident_pin(
+    virtual_card: Any, pcsc_reader: Any, ca_keys: CaKeyTable
+) -> None:
     virtual_card("canary", pin="4321")
     with pytest.raises(WrongPinError):
-        pcsc_reader.read(CANARY.pin)
-    assert pcsc_reader.read("4321").verified
+        pcsc_reader.read_files(CANARY.pin)
+    assert verify_card_files(pcsc_reader.read_files("4321"), ca_keys).verified
 
 
 def test_c01_bad_pin_format_sends_nothing(virtual_card: Any, pcsc_reader: Any) -> None:
@@ -133,7 +140,7 @@ def test_c01_bad_pin_format_sends_nothing(virtual_card: Any, pcsc_reader: Any) -
     before = len(card.entries())
     for pin in ("123", "12345", "12a4", "１２３４", ""):
         with pytest.raises(PinFormatError):
-            pcsc_reader.read(pin)
+            pcsc_reader.read_files(pin)
     assert len(card.entries()) == before
 
 
@@ -143,11 +150,11 @@ def test_card_removed_during_read_gives_the_typed_error(
     # SELECT AP, SELECT 0011, query, VERIFY, SELECT 0001, READ: the card leaves at the 7th APDU.
     card = virtual_card("canary", remove_after=6)
     with pytest.raises(CardRemovedError):
-        pcsc_reader.read(CANARY.pin)
+        pcsc_reader.read_files(CANARY.pin)
     assert pcsc_reader.wait_for_removal(5.0)
     assert card.process is not None and card.process.wait(5) == 0
     with pytest.raises(NoCardError):
-        pcsc_reader.read(CANARY.pin)
+        pcsc_reader.read_files(CANARY.pin)
 
 
 def test_reading_before_verify_gets_6982_as_a_typed_error(
@@ -169,7 +176,7 @@ def test_reading_before_verify_gets_6982_as_a_typed_error(
 
 def test_c01_verified_state_ends_with_the_connection(virtual_card: Any, pcsc_reader: Any) -> None:
     virtual_card("canary")
-    pcsc_reader.read(CANARY.pin)
+    pcsc_reader.read_files(CANARY.pin)
     deadline = Deadline(5.0)
     with pcsc_reader._connect(deadline) as transmit:
         session = KenhojoSession(transmit, deadline)
@@ -181,7 +188,7 @@ def test_c01_verified_state_ends_with_the_connection(virtual_card: Any, pcsc_rea
 def test_not_a_my_number_card(virtual_card: Any, pcsc_reader: Any) -> None:
     virtual_card("foreign-card")
     with pytest.raises(NotMyNumberCardError) as raised:
-        pcsc_reader.read(CANARY.pin)
+        pcsc_reader.read_files(CANARY.pin)
     assert raised.value.sw == 0x6A82
 
 
@@ -190,17 +197,18 @@ def test_not_a_my_number_card(virtual_card: Any, pcsc_reader: Any) -> None:
     [("tampered-card", "card_digest_mismatch"), ("unknown-ca-card", "card_ca_unknown")],
 )
 def test_c03_bad_cards_fail_verification_after_a_good_read(
-    virtual_card: Any, pcsc_reader: Any, card_key: str, code: str
+    virtual_card: Any, pcsc_reader: Any, ca_keys: CaKeyTable, card_key: str, code: str
 ) -> None:
     virtual_card(card_key)
-    with pytest.raises(Exception) as raised:
-        pcsc_reader.read(CANARY.pin)
-    assert getattr(raised.value, "code", None) == code
+    files = pcsc_reader.read_files(CANARY.pin)  # the reader passes any card's files on
+    with pytest.raises(CardDataError) as raised:
+        verify_card_files(files, ca_keys)  # the center's check refuses them
+    assert raised.value.code == code
 
 
 def test_empty_reader_gives_no_card_and_waits_time_out(pcsc_reader: Any) -> None:
     with pytest.raises(NoCardError):
-        pcsc_reader.read(CANARY.pin)
+        pcsc_reader.read_files(CANARY.pin)
     assert pcsc_reader.wait_for_card(0.3) is False
     assert pcsc_reader.wait_for_removal(0.3) is True
 
@@ -215,20 +223,20 @@ def test_insertion_and_removal_are_seen_by_status_change(
     assert pcsc_reader.wait_for_removal(5.0) is True
 
 
-def test_unknown_reader_name_is_no_reader(pcscd: Any, ca_keys: Any) -> None:
+def test_unknown_reader_name_is_no_reader(pcscd: Any) -> None:
     from vaxcert.card.pcsc import PcscCardReader
 
-    reader = PcscCardReader("No Such Reader", ca_keys=ca_keys, timeout=2.0)
+    reader = PcscCardReader("No Such Reader", timeout=2.0)
     with pytest.raises(NoReaderError):
-        reader.read(CANARY.pin)
+        reader.read_files(CANARY.pin)
     assert "Virtual PCD 00 00" in reader.readers()
 
 
 def test_c08_card_log_holds_no_pin_digits(virtual_card: Any, pcsc_reader: Any) -> None:
     card = virtual_card("canary", pin="7531")
     with pytest.raises(WrongPinError):
-        pcsc_reader.read("8642")
-    pcsc_reader.read("7531")
+        pcsc_reader.read_files("8642")
+    pcsc_reader.read_files("7531")
     text = card.log_path.read_text()
     assert "7531" not in text and "8642" not in text
     assert "37353331" not in text.upper()  # nor their ASCII hex
@@ -236,14 +244,16 @@ def test_c08_card_log_holds_no_pin_digits(virtual_card: Any, pcsc_reader: Any) -
         assert set(json.loads(line)) <= {"event", "ins", "p1", "p2", "data_length", "sw"}
 
 
-def test_a_hung_card_cannot_block_the_caller(virtual_card: Any, pcsc_reader: Any) -> None:
+def test_a_hung_card_cannot_block_the_caller(
+    virtual_card: Any, pcsc_reader: Any, ca_keys: CaKeyTable
+) -> None:
     card = virtual_card("canary")
     assert card.process is not None
     # SCardTransmit itself has no timeout: with the card process stopped, vpcd never answers.
     os.kill(card.process.pid, signal.SIGSTOP)
     try:
         with pytest.raises(CardTimeoutError):
-            pcsc_reader.read(CANARY.pin, timeout=1.0)
+            pcsc_reader.read_files(CANARY.pin, timeout=1.0)
         with pytest.raises(CardTimeoutError):  # the stuck session still holds the reader
             pcsc_reader.pin_tries_left(timeout=0.3)
     finally:
@@ -258,4 +268,4 @@ def test_a_hung_card_cannot_block_the_caller(virtual_card: Any, pcsc_reader: Any
     else:
         pytest.fail("the reader did not recover after the card resumed")
     assert tries == 3
-    assert pcsc_reader.read(CANARY.pin).verified
+    assert verify_card_files(pcsc_reader.read_files(CANARY.pin), ca_keys).verified

@@ -56,6 +56,11 @@ HTMLMediaElement.prototype.play = function () {
 """
 WITH_VOICES = "window.__fakeVoices = true;"
 SERIOUS = ("serious", "critical")
+# Every wait is for a state (a screen, a page flag), so its limit is only a safety net: generous
+# enough for a CI machine under load, where one step can take several seconds.
+STATE_TIMEOUT_MS = 60_000
+# Screens a flow ends on: a wait for another screen stops at once when one of them shows.
+DEAD_ENDS = ("error", "refused", "locked")
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +94,7 @@ class Kiosk:
         self.url = url
         self.axe = axe
         self.context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 1024})
+        self.context.set_default_timeout(STATE_TIMEOUT_MS)
         self.context.add_init_script(SPY)
         if voices:
             self.context.add_init_script(WITH_VOICES)
@@ -99,8 +105,15 @@ class Kiosk:
         self.page.goto(self.url + "/")
         self.wait("welcome")
 
-    def wait(self, screen: str, timeout: float = 15_000) -> None:
-        self.page.wait_for_selector(f'main[data-screen="{screen}"]', timeout=timeout)
+    def wait(self, screen: str) -> None:
+        """Wait for ``screen``; fail at once, naming the reason, when the flow ended elsewhere."""
+        ends = [end for end in DEAD_ENDS if end != screen]
+        selector = ", ".join(f'main[data-screen="{name}"]' for name in (screen, *ends))
+        main = self.page.wait_for_selector(selector)
+        shown = main.get_attribute("data-screen") if main is not None else None
+        if shown in ends:
+            reason = self.page.evaluate("document.querySelector('[data-reason]')?.dataset.reason")
+            pytest.fail(f"waited for the {screen} screen; the kiosk shows {shown}: {reason}")
 
     def act(self, action: str, then: str | None = None) -> None:
         self.page.click(f'[data-action="{action}"]')
@@ -168,9 +181,7 @@ def kiosk(browser: Any, kiosk_url: str, axe_source: str) -> Iterator[Kiosk]:
 
 
 def _spoken_or_played(k: Kiosk, prompt: str) -> None:
-    k.page.wait_for_function(
-        "() => window.__spoken.length + window.__played.length > 0", timeout=5000
-    )
+    k.page.wait_for_function("() => window.__spoken.length + window.__played.length > 0")
     played = k.page.evaluate("window.__played")
     spoken = k.page.evaluate("window.__spoken")
     assert spoken or any(f"/{prompt}.wav" in src for src in played), (spoken, played)
@@ -256,7 +267,7 @@ def test_c11_speech_is_used_when_a_voice_exists(
         k.to_pin("canary", lang="en")
         k.enter_pin(CANARY.pin)
         k.wait("take-card")
-        k.page.wait_for_function("() => window.__spoken.length > 0", timeout=5000)
+        k.page.wait_for_function("() => window.__spoken.length > 0")
         spoken = k.page.evaluate("window.__spoken")
         assert spoken[0] == {"text": "Please take your My Number card.", "lang": "en-US"}
         assert k.page.evaluate("window.__played") == []
@@ -272,7 +283,7 @@ def test_c11_prerecorded_prompt_without_voices(kiosk: Kiosk) -> None:
     kiosk.to_pin("canary")
     kiosk.enter_pin(CANARY.pin)
     kiosk.wait("take-card")
-    kiosk.page.wait_for_function("() => window.__played.length > 0", timeout=5000)
+    kiosk.page.wait_for_function("() => window.__played.length > 0")
     played = kiosk.page.evaluate("window.__played")
     assert played[0].endswith("/static/kiosk/audio/ja/take-card.wav")
     response = kiosk.page.request.get(played[0])
@@ -517,6 +528,9 @@ def test_axe_scan_of_the_reading_and_printing_screens(kiosk: Kiosk, make_rig: An
         page.goto(kiosk.url + "/")
         kiosk.wait(name)
         kiosk.scan(name)
+        # Leave the page while its polls still see the frozen state: once unrouted, its next
+        # poll would reach the real kiosk and reload the page, racing the next goto.
+        page.goto("about:blank")
         page.unroute_all()
     assert kiosk.violations == {}
 

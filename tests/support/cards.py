@@ -57,11 +57,11 @@ def issuer(card_pki: Path) -> cards.CardIssuer:
 
 
 @pytest.fixture
-def pcsc_reader(pcscd: Pcscd, ca_keys: CaKeyTable) -> Any:
-    """A PC/SC reader on vpcd slot 0 that verifies reads against the dev CA (C03)."""
+def pcsc_reader(pcscd: Pcscd) -> Any:
+    """A PC/SC reader on vpcd slot 0."""
     from vaxcert.card.pcsc import PcscCardReader
 
-    return PcscCardReader(READER_SLOT0, ca_keys=ca_keys, timeout=5.0)
+    return PcscCardReader(READER_SLOT0, timeout=5.0)
 
 
 StartCard = Callable[..., VirtualCardProcess]

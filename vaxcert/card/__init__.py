@@ -1,10 +1,12 @@
 """My Number card layer: the 券面事項入力補助AP reader, virtual cards, and C03 verification.
 
 Public surface: :class:`CardReader` (interface) with :func:`create_reader` picking the
-implementation from configuration, :class:`CardRead` / :class:`CardFiles`, the typed errors, and
-:func:`verify_card_files` with :func:`ca_key_table` for the center. Importing this package never
-imports pyscard (only :class:`vaxcert.card.pcsc.PcscCardReader` does, when used), so the center and
-`make demo` run without libpcsclite.
+implementation from configuration, :class:`CardFiles` (what a reader returns), the typed errors,
+and, for the center alone, :func:`verify_card_files` with :func:`ca_key_table` and the
+:class:`CardRead` it yields. A reader never verifies or parses: terminals pass the raw files on and
+the center's C03 check is the one authority, so only the center ever holds a parsed My Number (C08,
+C22). Importing this package never imports pyscard (only :class:`vaxcert.card.pcsc.PcscCardReader`
+does, when used), so the center and `make demo` run without libpcsclite.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from vaxcert.card.errors import (
 )
 from vaxcert.card.interfaces import CardReader
 from vaxcert.card.models import CardFiles, CardRead
-from vaxcert.card.verify import CaKeyTable, parse_card_files, verify_card_files
+from vaxcert.card.verify import CaKeyTable, verify_card_files
 from vaxcert.config import CardSettings, Settings
 from vaxcert.errors import ConfigError
 
@@ -36,7 +38,6 @@ __all__ = [
     "WrongPinError",
     "ca_key_table",
     "create_reader",
-    "parse_card_files",
     "verify_card_files",
 ]
 
@@ -82,14 +83,13 @@ def ca_key_table(settings: Settings) -> CaKeyTable:
     return CaKeyTable.from_pem_files(entries, development)
 
 
-def create_reader(settings: Settings, *, verify: bool = True) -> CardReader:
-    """The configured reader; with ``verify`` its reads pass the C03 chain before returning."""
+def create_reader(settings: Settings) -> CardReader:
+    """The configured reader (``card.reader``); it needs no CA key table, it verifies nothing."""
     card: CardSettings = settings.card
-    ca_keys = ca_key_table(settings) if verify else None
     if card.reader == "pcsc":
         from vaxcert.card.pcsc import PcscCardReader
 
-        return PcscCardReader(card.pcsc_reader, ca_keys=ca_keys, timeout=card.timeout_seconds)
+        return PcscCardReader(card.pcsc_reader, timeout=card.timeout_seconds)
     from vaxcert.card.cards import CardIssuer, make_card
     from vaxcert.card.inprocess import InProcessCardReader
 
@@ -103,4 +103,4 @@ def create_reader(settings: Settings, *, verify: bool = True) -> CardReader:
         virtual = make_card(card.virtual_card, issuer)
     except KeyError as exc:
         raise ConfigError("VAXCERT_CARD__VIRTUAL_CARD", str(exc)) from None
-    return InProcessCardReader(virtual, ca_keys=ca_keys, timeout=card.timeout_seconds)
+    return InProcessCardReader(virtual, timeout=card.timeout_seconds)

@@ -128,21 +128,20 @@ def readers() -> None:
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 120))
 @click.pass_context
 def check(ctx: click.Context, reader: str | None, timeout: float) -> None:
-    """Ask for the PIN, read and verify the card (C03); prints outcomes, never card data."""
-    from vaxcert.card import ca_key_table
+    """Ask for the PIN, read the card, verify it as the center does (C03); never shows card data."""
+    from vaxcert.card import ca_key_table, verify_card_files
     from vaxcert.card.pcsc import PcscCardReader
 
     settings = settings_from(ctx)
-    card_reader = PcscCardReader(
-        reader or settings.card.pcsc_reader, ca_keys=ca_key_table(settings), timeout=timeout
-    )
+    ca_keys = ca_key_table(settings)
+    card_reader = PcscCardReader(reader or settings.card.pcsc_reader, timeout=timeout)
     try:
         tries = card_reader.pin_tries_left()
         click.echo(f"PIN tries left: {'not reported' if tries is None else tries}")
         if tries == 0:
             raise click.ClickException("the PIN is locked; it is not tried (C01)")
         pin = click.prompt("PIN", hide_input=True)
-        result = card_reader.read(pin)
+        result = verify_card_files(card_reader.read_files(pin), ca_keys)
     except (CardError, CardDataError) as exc:
         click.echo(f"{exc.code}: {exc.detail}", err=True)
         sys.exit(1)

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from vaxcert.card.errors import CardRemovedError, CardTimeoutError, NoCardError
 from vaxcert.card.interfaces import DEFAULT_TIMEOUT, SessionCardReader
 from vaxcert.card.session import Deadline, Transmit
-from vaxcert.card.verify import CaKeyTable
 from vaxcert.card.virtual import VirtualKenhojoCard
 
 
@@ -21,10 +20,9 @@ class InProcessCardReader(SessionCardReader):
         self,
         card: VirtualKenhojoCard | None = None,
         *,
-        ca_keys: CaKeyTable | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(ca_keys=ca_keys, timeout=timeout)
+        super().__init__(timeout=timeout)
         self._card = card
         self._changed = threading.Condition()
         self._session_lock = threading.Lock()  # like SCARD_SHARE_EXCLUSIVE

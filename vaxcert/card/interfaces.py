@@ -3,6 +3,10 @@
 Callers (the kiosk's Flask views, the app reference client) ask for a reader by this interface
 and configuration picks the implementation. Every method is synchronous, bounded by a timeout,
 and fails only with the typed errors of :mod:`vaxcert.card.errors`.
+
+A reader is transport only: it hands out the card's files exactly as read. Verifying and parsing
+them is the center's job alone (C03, :func:`vaxcert.card.verify_card_files`), so a terminal never
+holds a parsed My Number (C08, C22).
 """
 
 from __future__ import annotations
@@ -11,9 +15,8 @@ import abc
 import contextlib
 
 from vaxcert.card import session
-from vaxcert.card.models import CardFiles, CardRead
+from vaxcert.card.models import CardFiles
 from vaxcert.card.session import Deadline, Transmit
-from vaxcert.card.verify import CaKeyTable, parse_card_files, verify_card_files
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -34,23 +37,23 @@ class CardReader(abc.ABC):
         """PIN tries left (0 = locked) without spending one; None if the card does not say."""
 
     @abc.abstractmethod
-    def read(self, pin: str, *, timeout: float | None = None) -> CardRead:
-        """VERIFY ``pin`` (exactly 4 ASCII digits) and read My Number + basic 4 information.
+    def read_files(self, pin: str, *, timeout: float | None = None) -> CardFiles:
+        """VERIFY ``pin`` (exactly 4 ASCII digits) and read EF0001-EF0005, unparsed (C01).
 
         Raises PinFormatError before anything is sent, WrongPinError (with tries left),
         PinLockedError (and then never sends VERIFY), NoReaderError, NoCardError,
-        NotMyNumberCardError, CardRemovedError, CardTimeoutError, CardStatusError, or a
-        CardDataError when a CA key table is configured and the files fail C03.
+        NotMyNumberCardError, CardRemovedError, CardTimeoutError, CardStatusError,
+        CardAccessDeniedError, or MalformedCardDataError when a file claims an impossible length.
+        Nothing is verified or parsed here: that is the center's C03 check.
         """
 
 
 class SessionCardReader(CardReader):
     """Shared logic: a subclass only provides :meth:`_connect`, a fresh card connection."""
 
-    def __init__(self, *, ca_keys: CaKeyTable | None = None, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT):
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        self.ca_keys = ca_keys
         self.timeout = timeout
 
     @abc.abstractmethod
@@ -64,7 +67,7 @@ class SessionCardReader(CardReader):
             return session.query_pin_tries(transmit, deadline)
 
     def read_files(self, pin: str, *, timeout: float | None = None) -> CardFiles:
-        """The raw EF0001-EF0005 after VERIFY, unparsed (what the app sends to the center)."""
+        """See :meth:`CardReader.read_files`."""
         secret = session.pin_bytes(pin)  # C01: validated before any connection is made
         try:
             deadline = Deadline(timeout or self.timeout)
@@ -72,10 +75,3 @@ class SessionCardReader(CardReader):
                 return session.read_card_files(transmit, secret, deadline)
         finally:
             session.wipe(secret)
-
-    def read(self, pin: str, *, timeout: float | None = None) -> CardRead:
-        """See :meth:`CardReader.read`; verifies C03 when the reader has a CA key table."""
-        files = self.read_files(pin, timeout=timeout)
-        if self.ca_keys is not None:
-            return verify_card_files(files, self.ca_keys)
-        return parse_card_files(files)

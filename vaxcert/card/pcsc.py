@@ -32,7 +32,6 @@ from vaxcert.card.errors import (
 from vaxcert.card.interfaces import DEFAULT_TIMEOUT, SessionCardReader
 from vaxcert.card.models import CardFiles
 from vaxcert.card.session import Deadline, Transmit
-from vaxcert.card.verify import CaKeyTable
 
 # PC/SC return codes we tell apart (winscard.h), as unsigned 32-bit values.
 _SUCCESS = 0x00000000
@@ -85,10 +84,9 @@ class PcscCardReader(SessionCardReader):
         self,
         reader: str | None = None,
         *,
-        ca_keys: CaKeyTable | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(ca_keys=ca_keys, timeout=timeout)
+        super().__init__(timeout=timeout)
         self.reader = reader
         self._lock = threading.Lock()  # one session per reader from this process
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from vaxcert import residents
-from vaxcert.card import apdu, cards, create_reader, layout
+from vaxcert.card import apdu, cards, create_reader, layout, verify_card_files
 from vaxcert.card.errors import (
     CardRemovedError,
     CardStatusError,
@@ -35,8 +35,8 @@ CANARY = residents.CANARY
 
 
 @pytest.fixture
-def reader(issuer: cards.CardIssuer, ca_keys: CaKeyTable) -> InProcessCardReader:
-    return InProcessCardReader(cards.make_card("canary", issuer), ca_keys=ca_keys, timeout=5.0)
+def reader(issuer: cards.CardIssuer) -> InProcessCardReader:
+    return InProcessCardReader(cards.make_card("canary", issuer), timeout=5.0)
 
 
 def card_of(reader: InProcessCardReader) -> VirtualKenhojoCard:
@@ -44,20 +44,26 @@ def card_of(reader: InProcessCardReader) -> VirtualKenhojoCard:
     return reader.card
 
 
-def test_c01_c03_read_verifies(reader: InProcessCardReader) -> None:
+def test_c01_c03_read_verifies(reader: InProcessCardReader, ca_keys: CaKeyTable) -> None:
     assert reader.pin_tries_left() == 3
-    read = reader.read(CANARY.pin)
+    read = verify_card_files(reader.read_files(CANARY.pin), ca_keys)
     assert read.verified_by == "9000033/001"
     assert (read.my_number, read.birth_date) == (CANARY.my_number, dt.date(1980, 2, 17))
 
 
-def test_reader_without_a_ca_table_only_parses(issuer: cards.CardIssuer) -> None:
-    read = InProcessCardReader(cards.make_card("canary", issuer)).read(CANARY.pin)
-    assert read.verified_by is None and read.my_number == CANARY.my_number
+def test_c03_a_reader_hands_out_the_files_as_read_and_parses_nothing(
+    reader: InProcessCardReader, issuer: cards.CardIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_parsing(_: bytes) -> str:
+        raise AssertionError("a reader parsed the My Number")
+
+    monkeypatch.setattr(layout, "parse_my_number", no_parsing)
+    assert reader.read_files(CANARY.pin) == cards.card_files("canary", issuer)
+    assert not hasattr(reader, "read")  # raw files are the only read a reader offers
 
 
 def test_apdu_sequence_follows_card_md_section_7(reader: InProcessCardReader) -> None:
-    reader.read(CANARY.pin)
+    reader.read_files(CANARY.pin)
     headers = [(e.ins, e.p1, e.p2, e.data_length) for e in card_of(reader).log if e.event == "apdu"]
     assert headers[:4] == [
         (0xA4, 0x04, 0x0C, 10),  # SELECT Kenhojo AP
@@ -78,13 +84,13 @@ def test_c01_wrong_pin_counts_down_and_locks_without_another_verify(
     tries = []
     for wrong in ("0000", "1111"):
         with pytest.raises(WrongPinError) as raised:
-            reader.read(wrong)
+            reader.read_files(wrong)
         tries.append(raised.value.tries_left)
     assert tries == [2, 1]
     with pytest.raises(PinLockedError):
-        reader.read("2222")
+        reader.read_files("2222")
     with pytest.raises(PinLockedError):
-        reader.read(CANARY.pin)
+        reader.read_files(CANARY.pin)
     assert card_of(reader).pin_attempts() == 3
     assert reader.pin_tries_left() == 0
 
@@ -92,9 +98,9 @@ def test_c01_wrong_pin_counts_down_and_locks_without_another_verify(
 def test_c01_pin_is_validated_before_anything_is_sent(reader: InProcessCardReader) -> None:
     for pin in ("123", "12345", " 123", "１２３４", "٣٤٥٦", "12.4"):
         with pytest.raises(PinFormatError):
-            reader.read(pin)
+            reader.read_files(pin)
     with pytest.raises(PinFormatError):
-        reader.read(1234)  # type: ignore[arg-type]
+        reader.read_files(1234)  # type: ignore[arg-type]
     assert card_of(reader).log == []
 
 
@@ -103,9 +109,9 @@ def test_c01_c08_pin_digits_never_reach_logs_or_errors(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with pytest.raises(WrongPinError) as wrong:
-        reader.read("8642")
+        reader.read_files("8642")
     with pytest.raises(PinFormatError) as bad_format:
-        reader.read("864")
+        reader.read_files("864")
     for error in (wrong.value, bad_format.value):
         text = f"{error} {error!r} {error.args} {error.detail} {error.extra}"
         assert "8642" not in text and "864" not in text
@@ -117,7 +123,7 @@ def test_c01_c08_pin_digits_never_reach_logs_or_errors(
 def test_empty_reader_and_waits(issuer: cards.CardIssuer) -> None:
     reader = InProcessCardReader(timeout=2.0)
     with pytest.raises(NoCardError):
-        reader.read(CANARY.pin)
+        reader.read_files(CANARY.pin)
     assert reader.wait_for_card(0.05) is False
     threading.Timer(0.05, reader.insert, [cards.make_card("canary", issuer)]).start()
     assert reader.wait_for_card(2.0) is True
@@ -148,7 +154,7 @@ def test_card_removed_mid_read_in_process(issuer: cards.CardIssuer) -> None:
     reader = InProcessCardReader(card)
     card.reader = reader
     with pytest.raises(CardRemovedError):
-        reader.read(CANARY.pin)
+        reader.read_files(CANARY.pin)
 
 
 class _SlowCard(VirtualKenhojoCard):
@@ -166,27 +172,29 @@ def test_read_is_bounded_by_its_timeout(issuer: cards.CardIssuer) -> None:
     )
     reader = InProcessCardReader(card)
     with pytest.raises(CardTimeoutError):
-        reader.read(CANARY.pin, timeout=0.2)
+        reader.read_files(CANARY.pin, timeout=0.2)
 
 
 def test_foreign_card_is_not_a_my_number_card(issuer: cards.CardIssuer) -> None:
     reader = InProcessCardReader(cards.make_card("foreign-card", issuer))
     with pytest.raises(NotMyNumberCardError):
-        reader.read(CANARY.pin)
+        reader.read_files(CANARY.pin)
 
 
-def test_concurrent_reads_are_serialised(reader: InProcessCardReader) -> None:
+def test_concurrent_reads_are_serialised(
+    reader: InProcessCardReader, issuer: cards.CardIssuer
+) -> None:
     results: list[object] = []
 
     def read() -> None:
-        results.append(reader.read(CANARY.pin).my_number)
+        results.append(reader.read_files(CANARY.pin))
 
     threads = [threading.Thread(target=read) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert results == [CANARY.my_number] * 4
+    assert results == [cards.card_files("canary", issuer)] * 4
 
 
 # --- the sequence against scripted answers (real-reader variations) ------------------------
@@ -283,10 +291,10 @@ def test_locked_by_6984_on_verify_and_unexpected_status() -> None:
 # --- configuration picks the implementation ------------------------------------------------
 
 
-def test_create_reader_follows_configuration(card_settings: Settings) -> None:
+def test_create_reader_follows_configuration(card_settings: Settings, ca_keys: CaKeyTable) -> None:
     virtual = create_reader(card_settings)
     assert isinstance(virtual, InProcessCardReader)
-    assert virtual.read(CANARY.pin).verified
+    assert verify_card_files(virtual.read_files(CANARY.pin), ca_keys).verified
     pcsc_settings = card_settings.model_copy(
         update={"card": card_settings.card.model_copy(update={"reader": "pcsc"})}
     )
