@@ -234,6 +234,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("VAXCERT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="the Redis the center's workers share (a running one: `redis-server --port 6379`)",
+    )
+    parser.add_argument(
         "--database-url",
         default=None,
         help="VRS on PostgreSQL, e.g. postgresql+psycopg://postgres@127.0.0.1/test"
@@ -256,7 +261,7 @@ def main() -> None:
         workers=args.workers,
         threads=args.threads,
         kiosk_certificates=["KIOSK-0001"],
-        redis_url="redis://127.0.0.1:6379/0",
+        redis_url=args.redis_url,
         extra_env=extra_env,
     )
     print(f"seeded {args.residents} residents and started in {time.perf_counter() - started:.1f} s")
