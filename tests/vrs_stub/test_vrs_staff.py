@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from tests.support.vrs_csv import csv_file, csv_line, my_number
 from vaxcert import mynumber, residents
 from vaxcert.lgcode import KAGOSHIMA_CITY as KAGOSHIMA
 from vaxcert.lgcode import KIRISHIMA_CITY as KIRISHIMA
-from vrs_stub import csvio, schema
+from vrs_stub import schema
 from vrs_stub.store import Store
 
 Token = Callable[..., str]
@@ -25,47 +26,6 @@ def _base(server: str, code: str) -> str:
 
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _number(first_eleven: str) -> str:
-    return first_eleven + str(mynumber.check_digit(first_eleven))
-
-
-def _line(**values: str) -> dict[str, str]:
-    row = {
-        "address_number": "5000000001",
-        "my_number": _number("30000000001"),
-        "family_kanji": "取込",
-        "given_kanji": "一子",
-        "family_kana": "トリコミ",
-        "given_kana": "カズコ",
-        "birth_date": "1970-01-01",
-        "sex": "2",
-        "address": "鹿児島県鹿児島市試験町９－９",
-        "classification": "一般",
-        "support_measure": "0",
-        "dose_number": "1",
-        "ticket_number": "1234567890",
-        "ticket_issued_on": "2021-05-01",
-        "status": "done",
-        "vaccinated_on": "2021-06-01",
-        "product_key": "pfizer-comirnaty-original",
-        "lot_number": "FC9880",
-        "place": "鹿児島市集団接種会場",
-        "doctor": "見本\u3000医師",
-        "adverse_reaction_reported": "0",
-    }
-    row.update(values)
-    return row
-
-
-def _csv(lines: list[dict[str, str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=csvio.IMPORT_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    for line in lines:
-        writer.writerow(line)
-    return out.getvalue().encode()
 
 
 def _count(store: Store, code: str) -> int:
@@ -91,16 +51,16 @@ def test_import_commits_all_lines(
 ) -> None:
     before = _count(store, KAGOSHIMA)
     lines = [
-        _line(),
-        _line(
+        csv_line(),
+        csv_line(
             dose_number="2",
             vaccinated_on="2021-06-22",
             ticket_number="1234567891",
             ticket_issued_on="2021-05-01",
         ),
-        _line(
+        csv_line(
             address_number="5000000002",
-            my_number=_number("30000000002"),
+            my_number=my_number("30000000002"),
             given_kanji="二子",
             given_kana="フタコ",
             dose_number="",
@@ -115,12 +75,12 @@ def test_import_commits_all_lines(
             adverse_reaction_reported="",
         ),
     ]
-    reply = _import(terminal(KAGOSHIMA), server, token(KAGOSHIMA), _csv(lines))
+    reply = _import(terminal(KAGOSHIMA), server, token(KAGOSHIMA), csv_file(lines))
     assert reply.status_code == 200, reply.text
     assert reply.json() == {"result": "imported", "created": 2, "replaced": 0}
     assert _count(store, KAGOSHIMA) == before + 2
     # Importing the same person again replaces, never duplicates.
-    again = _import(terminal(KAGOSHIMA), server, token(KAGOSHIMA), _csv(lines[:1]))
+    again = _import(terminal(KAGOSHIMA), server, token(KAGOSHIMA), csv_file(lines[:1]))
     assert again.json() == {"result": "imported", "created": 0, "replaced": 1}
     assert _count(store, KAGOSHIMA) == before + 2
 
@@ -130,18 +90,18 @@ def test_import_reports_malformed_lines_and_imports_nothing(
 ) -> None:
     before = _count(store, KAGOSHIMA)
     lines = [
-        _line(),  # line 2: fine
-        _line(address_number="5000000003", my_number="300000000031"),  # 3: check digit
-        _line(
+        csv_line(),  # line 2: fine
+        csv_line(address_number="5000000003", my_number="300000000031"),  # 3: check digit
+        csv_line(
             address_number="5000000004",
-            my_number=_number("30000000004"),
+            my_number=my_number("30000000004"),
             birth_date="1970-02-30",
             product_key="sputnik",
         ),  # 4: date and product
-        _line(dose_number="2", family_kanji="別人"),  # 5: differs from line 2
-        _line(),  # 6: dose 1 again
+        csv_line(dose_number="2", family_kanji="別人"),  # 5: differs from line 2
+        csv_line(),  # 6: dose 1 again
     ]
-    reply = _import(terminal(KAGOSHIMA), server, token(KAGOSHIMA), _csv(lines))
+    reply = _import(terminal(KAGOSHIMA), server, token(KAGOSHIMA), csv_file(lines))
     assert reply.status_code == 422
     error = reply.json()["error"]
     assert error["code"] == "vrs_import_invalid"
@@ -162,7 +122,7 @@ def test_import_reports_malformed_lines_and_imports_nothing(
 def test_import_header_problems_are_line_1(
     server: str, terminal: Terminal, token: Token, store: Store
 ) -> None:
-    data = _csv([_line()]).replace(b"address_number", b"addr_no", 1)
+    data = csv_file([csv_line()]).replace(b"address_number", b"addr_no", 1)
     reply = _import(terminal(KAGOSHIMA), server, token(KAGOSHIMA), data)
     problems = {(e["line"], e["column"], e["problem"]) for e in reply.json()["error"]["errors"]}
     assert problems == {(1, "addr_no", "unknown_column"), (1, "address_number", "missing_column")}
@@ -171,8 +131,8 @@ def test_import_header_problems_are_line_1(
 def test_import_without_a_header_row_echoes_no_value(
     server: str, terminal: Terminal, token: Token, store: Store
 ) -> None:
-    line = _line()
-    headerless = _csv([line]).split(b"\r\n", 1)[1]
+    line = csv_line()
+    headerless = csv_file([line]).split(b"\r\n", 1)[1]
     reply = _import(terminal(KAGOSHIMA), server, token(KAGOSHIMA), headerless)
     assert reply.status_code == 422
     for value in (line["my_number"], line["birth_date"], line["address_number"]):
@@ -185,7 +145,10 @@ def test_import_of_an_address_number_used_by_another_record_is_refused(
     before = _count(store, KAGOSHIMA)
     # 9900000001 is the canary's address number; this is another person.
     reply = _import(
-        terminal(KAGOSHIMA), server, token(KAGOSHIMA), _csv([_line(address_number="9900000001")])
+        terminal(KAGOSHIMA),
+        server,
+        token(KAGOSHIMA),
+        csv_file([csv_line(address_number="9900000001")]),
     )
     assert reply.status_code == 422
     assert reply.json()["error"]["errors"] == [
@@ -228,7 +191,7 @@ def test_export_then_import_round_trips(
     for row in canary_rows:
         del row["record_id"]
         row["my_number"] = residents.CANARY.my_number
-    reply = _import(session, server, key, _csv(canary_rows))
+    reply = _import(session, server, key, csv_file(canary_rows))
     assert reply.json() == {"result": "imported", "created": 0, "replaced": 1}
 
 
