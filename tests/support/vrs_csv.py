@@ -10,10 +10,12 @@ from vrs_stub import csvio
 
 
 def my_number(first_eleven: str) -> str:
+    """A valid My Number: ``first_eleven`` digits and their check digit."""
     return first_eleven + str(mynumber.check_digit(first_eleven))
 
 
 def csv_line(**values: str) -> dict[str, str]:
+    """One dose line of a valid import file, with ``values`` replaced."""
     row = {
         "address_number": "5000000001",
         "my_number": my_number("30000000001"),
@@ -42,6 +44,7 @@ def csv_line(**values: str) -> dict[str, str]:
 
 
 def csv_file(lines: list[dict[str, str]]) -> bytes:
+    """An import file: the header and ``lines``."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=csvio.IMPORT_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
