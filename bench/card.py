@@ -9,6 +9,7 @@ Starts pcscd (or reuses a running one with a vpcd slot) and stops what it starte
 
 from __future__ import annotations
 
+import logging
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,8 @@ def timed(read: Callable[[], CardRead], runs: int) -> list[float]:
 
 
 def main() -> int:
+    # The dev J-LIS CA says UNSAFE at every card it verifies: right for a service, noise here.
+    logging.disable(logging.WARNING)
     """Run the benchmark; exit 1 when the target is missed (0 with a notice if pcscd is absent)."""
     missing = stack_available()
     if missing:

@@ -95,7 +95,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         pki.init(root / "pki", "https://127.0.0.1:8446/issuer", ["KIOSK-0001"], ["127.0.0.1"])
-        settings = load_settings(pki_dir=root / "pki", signer={"state_dir": root / "state"})
+        settings = load_settings(
+            environment="test", pki_dir=root / "pki", signer={"state_dir": root / "state"}
+        )
         signer = SignerService(settings)
         signer.init()
         issued = sample_issued(signer, "overseas", 7)

@@ -78,7 +78,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="vaxcert-bench-") as temp:
         directory = Path(temp)
         pki.init(directory / "pki", "https://127.0.0.1:8446/issuer", [], ["127.0.0.1"])
-        settings = load_settings(pki_dir=directory / "pki", signer={"state_dir": directory / "st"})
+        settings = load_settings(
+            environment="test", pki_dir=directory / "pki", signer={"state_dir": directory / "st"}
+        )
         service = SignerService(settings)
         service.init()
         active = service.active()
