@@ -41,9 +41,9 @@ def timed(read: Callable[[], CardRead], runs: int) -> list[float]:
 
 
 def main() -> int:
+    """Run the benchmark; exit 1 when the target is missed (0 with a notice if pcscd is absent)."""
     # The dev J-LIS CA says UNSAFE at every card it verifies: right for a service, noise here.
     logging.disable(logging.WARNING)
-    """Run the benchmark; exit 1 when the target is missed (0 with a notice if pcscd is absent)."""
     missing = stack_available()
     if missing:
         print(f"card bench skipped: {missing}")
