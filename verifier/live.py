@@ -5,9 +5,9 @@ refresh` for it, and a key derived from the PKI says nothing about revocation. S
 *live*: before certificates are checked, :class:`LiveRevocation` fetches each trusted issuer's
 JWKS and rid CRLs and each CSCA's CRL from their well-known URLs (https, pinned CA, short
 timeout, revalidated with ETags) and puts them in place of what the store held. A fetch that
-fails leaves the data as it was and is not tried again for ``retry_after`` seconds, so an
-unreachable issuer slows no scan down; results then say how old the data is, or that revocation
-was not checked at all.
+fails leaves the data as it was, and its server (scheme, host and port) is not asked again for
+``retry_after`` seconds, so an unreachable or hung issuer costs one timeout, not one per scan;
+results then say how old the data is, or that revocation was not checked at all.
 
 Configured trust stores are never live: they are refreshed by `vaxcert trust refresh` on the
 operator's schedule, and an issuer does not learn when its certificates are checked.
@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from urllib.parse import urlsplit
 
 from verifier import _x509
 from verifier.clients import FetchError, TrustFetcher
@@ -47,7 +48,7 @@ class LiveRevocation:
         self._retry_after = retry_after
         self._clock = clock
         self._lock = threading.Lock()
-        self._quiet_until: dict[str, float] = {}  # source -> no new attempt before this time
+        self._quiet_until: dict[str, float] = {}  # server or URL -> not asked before this time
 
     def update(self, store: TrustStore) -> None:
         """Fetch every trusted issuer's JWKS and CRLs and every CSCA CRL that has a URL.
@@ -57,32 +58,38 @@ class LiveRevocation:
         for it, then use what it fetched.
         """
         with self._lock:
-            for iss in list(store.shc):
-                if self._due(iss):
-                    self._attempt(iss, partial(self._shc, store, iss))
+            for iss, issuer in list(store.shc.items()):
+                self._attempt(issuer.jwks_url, partial(self._shc, store, iss))
             for url in dict.fromkeys(csca.crl_url for csca in store.cscas if csca.crl_url):
-                if self._due(url):
-                    self._attempt(url, partial(self._csca, store, url))
+                self._attempt(url, partial(self._csca, store, url))
 
     def close(self) -> None:
         """Close pooled connections."""
         self._fetcher.close()
 
-    def _due(self, source: str) -> bool:
-        return self._clock() >= self._quiet_until.get(source, 0.0)
-
-    def _attempt(self, source: str, fetch: Callable[[], None]) -> None:
+    def _attempt(self, url: str, fetch: Callable[[], None]) -> None:
+        server = _server(url)
+        now = self._clock()
+        if now < max(self._quiet_until.get(server, 0.0), self._quiet_until.get(url, 0.0)):
+            return
         try:
             fetch()
         except (FetchError, TrustStoreError, _x509.X509Error) as exc:
-            # Names the issuer URL and why (FetchError never carries a body); nothing about a
+            # A server that does not answer is left alone as a whole (its other documents would
+            # cost another timeout each); a bad document only itself.
+            quiet = server if isinstance(exc, FetchError) else url
+            self._quiet_until[quiet] = self._clock() + self._retry_after
+            # Names the URL and why (FetchError never carries a body); nothing about the
             # certificate being checked (C08).
             log.warning(
-                "revocation data not fetched (%s); retrying in %.0f s", exc, self._retry_after
+                "revocation data not fetched (%s); %s not asked again for %.0f s",
+                exc,
+                quiet,
+                self._retry_after,
             )
-            self._quiet_until[source] = self._clock() + self._retry_after
         else:
-            self._quiet_until.pop(source, None)
+            self._quiet_until.pop(server, None)
+            self._quiet_until.pop(url, None)
 
     def _shc(self, store: TrustStore, iss: str) -> None:
         issuer = store.shc[iss]
@@ -97,3 +104,8 @@ class LiveRevocation:
         for entry in entries:
             if entry.issued(crl) and _x509.signature_holds(crl.signed, entry.cert.public_key):
                 store.replace_crl(entry, crl, now)
+
+
+def _server(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
