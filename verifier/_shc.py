@@ -22,7 +22,7 @@ from vaxcert.policy import (
     fail,
     warn,
 )
-from verifier import _x509
+from verifier import _x509, models
 from verifier.models import Dose, Result
 from verifier.trust import ShcIssuer, TrustedKey, TrustStore, trust_freshness
 
@@ -63,6 +63,50 @@ class ShcSubject:
     def nbf(self) -> float | None:
         """``nbf`` as a number (it may be fractional), or None when missing or malformed."""
         return _number(self.payload.get("nbf"))
+
+    @property
+    def rid(self) -> str | None:
+        """``vc.rid``, the card's revocation id, when it has one."""
+        vc = self.payload.get("vc")
+        rid = vc.get("rid") if isinstance(vc, dict) else None
+        return rid if isinstance(rid, str) else None
+
+    @cached_property
+    def revocation(self) -> models.Revocation | None:
+        """What the trust store can say about this card's revocation (None: no trusted key).
+
+        A card the data lists is revoked however old the data. Otherwise it counts as checked
+        only on data fetched from the issuer within the store's limit: a key never fetched (the
+        demo's key derived from the PKI, a one-off JWKS of unknown age) says nothing about
+        revocation, even without ``crlVersion``.
+        """
+        key, issuer = self.key, self.issuer
+        if key is None or issuer is None:
+            return None
+        as_of, rid = issuer.updated_at, self.rid
+        crl = issuer.crls.get(key.kid) if key.crl_version is not None else None
+        if crl is not None and rid is not None:
+            cutoff = shc.revoked_before(list(crl.rids), rid)
+            nbf = self.nbf
+            if cutoff is not None and nbf is not None and nbf < cutoff:
+                return models.Revocation("revoked", "certificate", as_of)
+
+        def unchecked(code: str, detail: str) -> models.Revocation:
+            return models.Revocation("not_checked", "certificate", as_of, Finding(code, detail))
+
+        if as_of is None:
+            return unchecked("crl_missing", "no keys or revocation list fetched from the issuer")
+        if self.at - as_of > self.trust.stale_after:
+            return unchecked("trust_stale", f"fetched {as_of:%Y-%m-%d %H:%M} UTC")
+        if key.crl_version is None or rid is None:
+            # The issuer's current keys say it publishes no revocation list for this key (or
+            # the card has no rid): nothing more can be checked.
+            return models.Revocation("not_offered", "certificate", as_of)
+        if crl is None:
+            return unchecked("crl_missing", f"no rid CRL for kid {key.kid}")
+        if crl.ctr < key.crl_version:
+            return unchecked("crl_stale", f"CRL ctr {crl.ctr} < crlVersion {key.crl_version}")
+        return models.Revocation("checked", "certificate", as_of)
 
 
 def _number(value: Any) -> float | None:
@@ -346,7 +390,7 @@ def verify_jws(
     valid = not reasons and subject.signature_state == "verified"
     if not valid and not reasons:
         reasons = (Finding("signature_invalid", "no verified signature"),)
-    names, birth_date, doses = _display(subject.bundle)
+    shown = _display(subject.bundle)
     return Result(
         valid=valid,
         format="shc",
@@ -356,10 +400,14 @@ def verify_jws(
         warnings=outcome.warnings,
         issuer=subject.issuer.name if subject.issuer else None,
         issuer_id=iss if isinstance(iss, str) else None,
-        names=names,
-        birth_date=birth_date,
-        doses=doses,
+        names=shown.names,
+        birth_date=shown.birth_date,
+        doses=shown.doses,
         trust_updated_at=subject.issuer.updated_at if subject.issuer else None,
+        nationality=shown.nationality,
+        passport_number=shown.passport_number,
+        trust_anchor=subject.issuer.name if subject.issuer else None,
+        revocation=subject.revocation,
     )
 
 
@@ -374,10 +422,27 @@ def verify_numeric(
     return verify_jws(jws_text, "qr", source, trust, at, clock_skew)
 
 
-def _display(bundle: dict[str, Any]) -> tuple[tuple[str, ...], str | None, tuple[Dose, ...]]:
-    """Names, birth date and doses as the bundle states them (best effort, never raising)."""
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What the bundle states about its holder and doses (for display only)."""
+
+    names: tuple[str, ...] = ()
+    birth_date: str | None = None
+    doses: tuple[Dose, ...] = ()
+    nationality: str | None = None
+    passport_number: str | None = None
+
+
+# FHIR's identifier-system convention for passports, which our 海外用 cards use
+# (docs/signer.md §3): http://hl7.org/fhir/sid/passport-JPN, the issuing country last.
+_PASSPORT_SYSTEM = re.compile(r"passport-([A-Za-z]{3})$")
+
+
+def _display(bundle: dict[str, Any]) -> _Shown:
+    """Names, birth date, passport and doses as the bundle states them (never raising)."""
     names: list[str] = []
     birth_date: str | None = None
+    passport: tuple[str | None, str | None] = (None, None)
     doses: list[Dose] = []
     entries = bundle.get("entry")
     for entry in entries if isinstance(entries, list) else []:
@@ -392,10 +457,31 @@ def _display(bundle: dict[str, Any]) -> tuple[tuple[str, ...], str | None, tuple
                     names.append(_name_text(name))
             if isinstance(resource.get("birthDate"), str):
                 birth_date = resource["birthDate"]
+            passport = _passport(resource.get("identifier")) or passport
         elif kind == "Immunization":
             doses.append(_dose(resource))
     doses.sort(key=lambda d: d.date or "")
-    return tuple(n for n in names if n), birth_date, tuple(doses)
+    return _Shown(tuple(n for n in names if n), birth_date, tuple(doses), passport[0], passport[1])
+
+
+def _passport(identifiers: Any) -> tuple[str | None, str | None] | None:
+    """(nationality, passport number) from a Patient's identifiers: a system of the passport
+    convention (its last three letters are the nationality), or an identifier typed ``PPN``
+    (HL7 v2 table 0203, passport number) without a nationality."""
+    for identifier in identifiers if isinstance(identifiers, list) else []:
+        if not isinstance(identifier, dict) or not isinstance(identifier.get("value"), str):
+            continue
+        system = identifier.get("system")
+        match = _PASSPORT_SYSTEM.search(system) if isinstance(system, str) else None
+        if match is not None:
+            return match.group(1).upper(), identifier["value"]
+        kind = identifier.get("type")
+        codings = kind.get("coding") if isinstance(kind, dict) else None
+        if isinstance(codings, list) and any(
+            isinstance(c, dict) and c.get("code") == "PPN" for c in codings
+        ):
+            return None, identifier["value"]
+    return None
 
 
 def _name_text(name: dict[str, Any]) -> str:
@@ -420,6 +506,9 @@ def _dose(resource: dict[str, Any]) -> Dose:
     product = vaccines.by_cvx(str(code)) if is_cvx else None
     actor = _first(resource.get("performer")).get("actor")
     date, lot = resource.get("occurrenceDateTime"), resource.get("lotNumber")
+    # The QR profile has no dose numbers (protocolApplied is 0..0) and ours carry none; a card
+    # from an issuer that adds one shows it. Never counted here.
+    number = _first(resource.get("protocolApplied")).get("doseNumberPositiveInt")
     return Dose(
         date=date[:10] if isinstance(date, str) else None,
         vaccine=product.en if product else None,
@@ -427,4 +516,5 @@ def _dose(resource: dict[str, Any]) -> Dose:
         vaccine_code=f"CVX {code}" if is_cvx else (str(code) if code is not None else None),
         lot=lot if isinstance(lot, str) else None,
         performer=actor.get("display") if isinstance(actor, dict) else None,
+        number=number if isinstance(number, int) and not isinstance(number, bool) else None,
     )

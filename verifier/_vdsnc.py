@@ -22,7 +22,7 @@ from vaxcert.policy import (
     fail,
     warn,
 )
-from verifier import _x509
+from verifier import _x509, models
 from verifier.models import Dose, Result
 from verifier.trust import TrustedCsca, TrustStore, trust_freshness
 
@@ -90,6 +90,37 @@ class VdsSubject:
             return "invalid"
         holds = _x509.ecdsa_raw_holds(key, self.document.signature, signed, digest)
         return "verified" if holds else "invalid"
+
+    @cached_property
+    def revocation(self) -> models.Revocation | None:
+        """What the anchoring CSCA's CRL says about the document signer (None: no anchor).
+
+        ICAO's scheme revokes document signers, never one document: ``scope`` is ``signer``
+        always. Checked only with a CRL inside its window whose data (fetched, or issued when
+        later) is within the store's limit.
+        """
+        anchor, bsc = self.anchor, self.bsc
+        if anchor is None or bsc is None:
+            return None
+        if anchor.bad_crls:
+            return models.Revocation(
+                "not_checked", "signer", None, Finding("crl_signature_invalid")
+            )
+        newest = max(anchor.crls, key=lambda crl: crl.this_update, default=None)
+        if newest is None:
+            return models.Revocation(
+                "not_checked", "signer", None, Finding("crl_missing", "no CSCA CRL")
+            )
+        as_of = max(newest.this_update, anchor.updated_at or newest.this_update)
+        if any(bsc.serial in crl.revoked for crl in anchor.crls):
+            return models.Revocation("revoked", "signer", as_of)
+        if newest.next_update is not None and newest.next_update < self.at:
+            detail = f"nextUpdate {newest.next_update.date().isoformat()}"
+            return models.Revocation("not_checked", "signer", as_of, Finding("crl_stale", detail))
+        if self.at - as_of > self.trust.stale_after:
+            detail = f"CRL of {as_of:%Y-%m-%d %H:%M} UTC"
+            return models.Revocation("not_checked", "signer", as_of, Finding("trust_stale", detail))
+        return models.Revocation("checked", "signer", as_of)
 
 
 class HeaderType(Check[VdsSubject]):
@@ -275,8 +306,9 @@ def verify_text(
     valid = not reasons and subject.signature_state == "verified" and subject.anchor is not None
     if not valid and not reasons:
         reasons = (Finding("unknown_trust_anchor", "no verified chain"),)
-    anchor = subject.anchor
-    names, birth_date, doses, uvci = _display(document.message)
+    anchor, bsc = subject.anchor, subject.bsc
+    names, birth_date, doses, uvci, passport = _display(document.message)
+    issuing = document.header.get("is")
     return Result(
         valid=valid,
         format="vdsnc",
@@ -284,13 +316,19 @@ def verify_text(
         checked_at=at,
         reasons=reasons,
         warnings=outcome.warnings,
-        issuer=anchor.name if anchor else None,
-        issuer_id=str(document.header.get("is")) if document.header.get("is") else None,
+        # Who signed it is the document signer; the CSCA only vouches for it (trust_anchor).
+        issuer=bsc.subject_text if bsc else None,
+        issuer_id=issuing if isinstance(issuing, str) and issuing else None,
         names=names,
         birth_date=birth_date,
         doses=doses,
         certificate_id=uvci,
         trust_updated_at=anchor.updated_at if anchor else None,
+        passport_number=passport,
+        signer=bsc.subject_text if bsc else None,
+        signer_country=bsc.country if bsc else None,
+        trust_anchor=anchor.name if anchor else None,
+        revocation=subject.revocation,
     )
 
 
@@ -300,7 +338,9 @@ def _text(value: Any) -> str | None:
 
 def _display(
     msg: dict[str, Any],
-) -> tuple[tuple[str, ...], str | None, tuple[Dose, ...], str | None]:
+) -> tuple[tuple[str, ...], str | None, tuple[Dose, ...], str | None, str | None]:
+    """Names, birth date, doses, UVCI and passport number (``pid.i``) as the message states
+    them. ``icao.vacc`` has no nationality member."""
     pid_value = msg.get("pid")
     pid: dict[str, Any] = pid_value if isinstance(pid_value, dict) else {}
     name = _text(pid.get("n"))
@@ -328,4 +368,10 @@ def _display(
     doses.sort(key=lambda d: (d.date or "", d.number or 0))
     # pid.n is "FAMILY GIVEN"; some issuers pad with a double space.
     shown = " ".join(name.split()) if name else None
-    return ((shown,) if shown else ()), _text(pid.get("dob")), tuple(doses), _text(msg.get("uvci"))
+    return (
+        (shown,) if shown else (),
+        _text(pid.get("dob")),
+        tuple(doses),
+        _text(msg.get("uvci")),
+        _text(pid.get("i")),
+    )

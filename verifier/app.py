@@ -65,7 +65,8 @@ class TrustHolder:
                 "development PKI)"
             )
         else:
-            self._store = dev_trust_store(settings.pki_dir, settings.issuer_url)
+            # Live: the demo's page fetches the signer's published keys and revocation lists.
+            self._store = dev_trust_store(settings.pki_dir, settings.issuer_url, live=True)
         # Production refuses development anchors; elsewhere each verification warns.
         self._development = check_development_trust(self._store, settings)
 

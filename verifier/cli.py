@@ -1,7 +1,8 @@
 """`vaxcert verify` and `vaxcert trust …`: verify certificates offline and manage the trust store.
 
-Exit codes of `vaxcert verify`: 0 every certificate valid, 1 any invalid, 2 usage or trust store
-errors.
+Exit codes of `vaxcert verify`: 0 every certificate valid with its revocation checked, 1 any
+invalid, 2 usage or trust store errors, 3 every certificate valid but the revocation of at least
+one not checked (never a plain valid: docs/verifier.md).
 """
 
 from __future__ import annotations
@@ -15,13 +16,19 @@ from typing import Any, Literal
 import click
 
 from vaxcert.config import Settings, settings_from
-from verifier import _x509
-from verifier.models import Result
+from verifier import _x509, texts
+from verifier.models import Result, Verdict
 from verifier.services import verify_all
 from verifier.trust import TrustStore, TrustStoreError, load_trust_store, parse_shc_crl
 
 Language = Literal["ja", "en"]
 _FORMAT_NAMES = {"shc": "SMART Health Card", "vdsnc": "ICAO VDS-NC", "unknown": "unknown"}
+EXIT_UNCHECKED = 3
+_COLOURS: dict[Verdict, str] = {
+    "valid": "green",
+    "valid_revocation_unchecked": "yellow",
+    "invalid": "red",
+}
 
 
 def _usage(message: str) -> click.UsageError:
@@ -63,7 +70,8 @@ def build_trust(
             body = json.loads(_read(file, "--jwks"))
         except ValueError:
             raise _usage(f"--jwks {file}: not JSON") from None
-        store.add_shc_issuer(iss, None, body)
+        # A JWKS given by hand counts as fetched when its file was last written.
+        store.add_shc_issuer(iss, None, body, updated_at=_written_at(file))
     for file in crls:
         _add_crl(store, file)
     if store.empty:
@@ -85,7 +93,12 @@ def default_store(settings: Settings) -> TrustStore:
         )
     from verifier.dev_trust import dev_trust_store
 
-    return dev_trust_store(settings.pki_dir, settings.issuer_url)
+    # Live: the demo's store fetches the signer's published keys and revocation lists.
+    return dev_trust_store(settings.pki_dir, settings.issuer_url, live=True)
+
+
+def _written_at(file: str) -> dt.datetime:
+    return dt.datetime.fromtimestamp(Path(file).stat().st_mtime, dt.UTC)
 
 
 def _add_crl(store: TrustStore, file: str) -> None:
@@ -127,26 +140,50 @@ def _input_data(value: str) -> tuple[str | bytes, str]:
 
 
 def _human(result: Result, lang: Language) -> list[str]:
-    verdict = click.style(
-        ("有効 VALID" if result.valid else "無効 INVALID"), fg="green" if result.valid else "red"
-    )
+    gettext = texts.translations(lang).gettext
+    message = texts.VERDICTS[result.verdict]
+    # Both languages, as on a gate's screen: the Japanese and the English msgid.
+    words = f"{texts.translations('ja').gettext(message)} {message}"
+    if result.verdict == "valid_revocation_unchecked":
+        words = words.upper()
+    verdict = click.style(words, fg=_COLOURS[result.verdict], bold=result.verdict != "valid")
     lines = [f"{result.source}: {verdict}  {_FORMAT_NAMES[result.format]}"]
-    if result.issuer or result.issuer_id:
+    if result.format == "vdsnc":
+        if result.signer:
+            lines.append(f"  document signer: {result.signer}")
+        if result.issuer_id:
+            lines.append(f"  issuing country: {result.issuer_id}")
+        if result.trust_anchor:
+            lines.append(f"  trusted through (CSCA): {result.trust_anchor}")
+    elif result.issuer or result.issuer_id:
         lines.append(f"  issuer: {result.issuer or '-'} ({result.issuer_id or '-'})")
     if result.valid:
         for name in result.names:
             lines.append(f"  holder: {name}")
         if result.birth_date:
             lines.append(f"  birth date: {result.birth_date}")
+        if result.nationality:
+            lines.append(f"  nationality: {result.nationality}")
+        if result.passport_number:
+            lines.append(f"  passport number: {result.passport_number}")
         if result.certificate_id:
             lines.append(f"  certificate id: {result.certificate_id}")
         for dose in result.doses:
             vaccine = (dose.vaccine_ja if lang == "ja" else None) or dose.vaccine or "-"
+            # Only the number the certificate states; without one, none (never a count).
             number = f"#{dose.number} " if dose.number is not None else ""
             code = dose.vaccine_code or "-"
             lines.append(
                 f"  dose {number}{dose.date or '-'} {vaccine} [{code}] lot {dose.lot or '-'}"
             )
+        if result.doses and all(dose.number is None for dose in result.doses):
+            lines.append(f"  ({gettext(texts.NO_DOSE_NUMBERS)})")
+        for line in texts.revocation_lines(result, gettext):
+            lines.append(f"  revocation: {line}")
+        problem = result.revocation.problem if result.revocation else None
+        if problem is not None and problem.code not in result.warning_codes:
+            detail = f" ({problem.detail})" if problem.detail else ""
+            lines.append(f"  warning {problem.code}: {problem.reason.message(lang)}{detail}")
     for finding in result.reasons:
         detail = f" ({finding.detail})" if finding.detail else ""
         lines.append(f"  reason {finding.code}: {finding.reason.message(lang)}{detail}")
@@ -190,17 +227,23 @@ def verify_command(
     except _x509.X509Error as exc:
         raise _usage(f"trust anchor: {exc}") from None
     skew = dt.timedelta(seconds=settings.verifier.clock_skew_seconds)
-    all_valid = True
-    for value in inputs:
-        data, label = _input_data(value)
-        for result in verify_all(data, store, at, clock_skew=skew, source=label):
-            all_valid &= result.valid
-            if as_json:
-                body: dict[str, Any] = {"input": value, **result.to_json()}
-                click.echo(json.dumps(body, ensure_ascii=False))
-            else:
-                click.echo("\n".join(_human(result, lang)))
-    ctx.exit(0 if all_valid else 1)
+    verdicts: set[Verdict] = set()
+    try:
+        for value in inputs:
+            data, label = _input_data(value)
+            for result in verify_all(data, store, at, clock_skew=skew, source=label):
+                verdicts.add(result.verdict)
+                if as_json:
+                    body: dict[str, Any] = {"input": value, **result.to_json()}
+                    click.echo(json.dumps(body, ensure_ascii=False))
+                else:
+                    click.echo("\n".join(_human(result, lang)))
+    finally:
+        if store.live is not None:
+            store.live.close()
+    if "invalid" in verdicts:
+        ctx.exit(1)
+    ctx.exit(EXIT_UNCHECKED if "valid_revocation_unchecked" in verdicts else 0)
 
 
 @click.group("trust")

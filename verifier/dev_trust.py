@@ -2,6 +2,10 @@
 
 Nothing is committed: the SHC JWKS is derived from ``shc-issuer`` (public key, kid = thumbprint,
 x5c chain) and the CSCA + CRL are ``vdsnc-csca`` and ``vdsnc-crl.der`` of ``vaxcert certs init``.
+A key derived from the PKI says nothing about revocation, so the store counts as never fetched:
+the page and `vaxcert verify` use it *live* (:mod:`verifier.live`), fetching the signer's
+published JWKS, rid CRLs and CSCA CRL while verifying, and say "revocation not checked" while the
+signer's public surface cannot be reached.
 
 Trusting the development PKI is unsafe, so it is loud: :func:`check_development_trust` refuses any
 store that holds a development anchor in production and, elsewhere, the verifier logs
@@ -11,13 +15,13 @@ store that holds a development anchor in production and, elsewhere, the verifier
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import logging
 import os
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -27,6 +31,7 @@ from vaxcert import pki
 from vaxcert.config import Settings
 from vaxcert.formats import jose
 from verifier import _x509
+from verifier.clients import TrustFetcher
 from verifier.trust import INDEX, STATE, TrustStore, TrustStoreError
 
 DEV_ISSUER_NAME = "vaxcert 開発用発行者 / vaxcert development issuer"
@@ -106,25 +111,36 @@ def _root_der(pki_dir: Path) -> list[bytes]:
     return [_x509.der_from(root.read_bytes())] if root.is_file() else []
 
 
-def dev_trust_store(pki_dir: Path, issuer_url: str) -> TrustStore:
-    """An in-memory trust store for the demo, built from ``pki_dir``."""
-    now = dt.datetime.now(dt.UTC)
+def csca_crl_url(issuer_url: str) -> str:
+    """Where the demo's signer publishes the CSCA CRL: its public surface's ``/vdsnc/crl.der``,
+    the default CRL distribution point of the barcode signers it makes (docs/signer.md §4)."""
+    parts = urlsplit(issuer_url)
+    return f"{parts.scheme}://{parts.netloc}/vdsnc/crl.der"
+
+
+def dev_trust_store(pki_dir: Path, issuer_url: str, *, live: bool = False) -> TrustStore:
+    """An in-memory trust store for the demo, built from ``pki_dir``.
+
+    Nothing in it counts as fetched: the SHC key carries no revocation data and the CSCA CRL is
+    as recent as its thisUpdate. With ``live`` the store fetches the signer's published keys and
+    revocation lists while verifying (pinned to the dev public CA, a short timeout).
+    """
     store = TrustStore()
     store.add_shc_issuer(
-        issuer_url,
-        DEV_ISSUER_NAME,
-        dev_jwks(pki_dir),
-        updated_at=now,
-        x5c_roots=_root_der(pki_dir),
+        issuer_url, DEV_ISSUER_NAME, dev_jwks(pki_dir), x5c_roots=_root_der(pki_dir)
     )
     csca = pki.cert_path(pki_dir, "vdsnc-csca")
     if not csca.is_file():
         raise TrustStoreError(f"{csca} missing: run `vaxcert certs init` first")
-    store.add_csca(csca.read_bytes(), DEV_CSCA_NAME, DEV_COUNTRY, updated_at=now)
+    store.add_csca(csca.read_bytes(), DEV_CSCA_NAME, DEV_COUNTRY, crl_url=csca_crl_url(issuer_url))
     crl = pki_dir / "vdsnc-crl.der"
     if crl.is_file():
         store.add_crl(crl.read_bytes(), crl.name)
     store.tls_ca = pki_dir / "public-bundle.pem"
+    if live:
+        from verifier.live import DEFAULT_TIMEOUT, LiveRevocation
+
+        store.live = LiveRevocation(TrustFetcher(store.tls_ca, DEFAULT_TIMEOUT))
     return store
 
 
@@ -161,13 +177,14 @@ def write_dev_trust_store(pki_dir: Path, issuer_url: str, out: Path) -> Path:
             f'country = "{DEV_COUNTRY}"',
             'certificates = ["csca/JPN/csca.der"]',
             'crls = ["csca/JPN/crl.der"]',
+            f"crl_url = {json.dumps(csca_crl_url(issuer_url))}",
             "",
         ]
     )
     (staging / INDEX).write_text(index, encoding="utf-8")
-    now = dt.datetime.now(dt.UTC).isoformat()
-    state = {"shc": {issuer_url: now}, "csca": {DEV_CSCA_NAME: now}}
-    (staging / STATE).write_text(json.dumps(state, indent=2, ensure_ascii=False))
+    # Nothing here was fetched from the issuer (the JWKS is derived from the PKI, without
+    # crlVersion): until `trust refresh` records a time, results say revocation was not checked.
+    (staging / STATE).write_text("{}\n")
     # Swap the finished directory in: a reader never sees a half-written store.
     if out.exists():
         old = out.with_name(out.name + ".old")

@@ -85,11 +85,13 @@ def refresh(store: Path, fetcher: TrustFetcher) -> RefreshReport:
     return report
 
 
-def _refresh_shc(root: Path, entry: dict[str, Any], iss: str, fetcher: TrustFetcher) -> None:
+def fetch_shc(iss: str, jwks_url: str, fetcher: TrustFetcher) -> tuple[Any, dict[str, bytes]]:
+    """An issuer's JWKS and the rid CRL of each of its keys with ``crlVersion``, validated: the
+    JWKS (its parsed JSON) and the CRL bodies by kid. Raises :class:`FetchError` or
+    :class:`TrustStoreError`."""
     if not iss.startswith("https://") or iss.endswith("/"):
         raise TrustStoreError("iss must be an https URL without a trailing slash")
-    url = str(entry.get("jwks_url") or f"{iss}/.well-known/jwks.json")
-    body = fetcher.get(url)
+    body = fetcher.get(jwks_url)
     try:
         jwks = json.loads(body)
     except ValueError:
@@ -110,6 +112,23 @@ def _refresh_shc(root: Path, entry: dict[str, Any], iss: str, fetcher: TrustFetc
         if parsed.kid != kid:
             raise TrustStoreError(f"CRL fetched for {kid} names kid {parsed.kid}")
         crls[kid] = crl_body
+    return jwks, crls
+
+
+def fetch_csca_crl(url: str, cscas: list[_x509.Certificate], fetcher: TrustFetcher) -> _x509.Crl:
+    """The CRL at ``url``, only if one of ``cscas`` signed it. Raises :class:`FetchError`,
+    :class:`TrustStoreError` or :class:`~verifier._x509.X509Error`."""
+    crl = _x509.parse_crl(fetcher.get(url))
+    if not any(
+        crl.issuer == c.subject and _x509.signature_holds(crl.signed, c.public_key) for c in cscas
+    ):
+        raise TrustStoreError("fetched CRL is not signed by this entry's CSCA")
+    return crl
+
+
+def _refresh_shc(root: Path, entry: dict[str, Any], iss: str, fetcher: TrustFetcher) -> None:
+    url = str(entry.get("jwks_url") or f"{iss}/.well-known/jwks.json")
+    jwks, crls = fetch_shc(iss, url, fetcher)
     jwks_path = (root / str(entry.get("jwks") or default_jwks_path(iss))).resolve()
     # Only the public members are written (what parse_jwks accepted is public by construction).
     write_atomic(jwks_path, json.dumps(jwks, indent=2).encode("utf-8"))
@@ -121,14 +140,9 @@ def _refresh_csca_crl(root: Path, entry: dict[str, Any], fetcher: TrustFetcher) 
     targets = entry.get("crls") or []
     if not targets:
         raise TrustStoreError("crl_url is set but crls names no file to keep it in")
-    body = fetcher.get(str(entry["crl_url"]))
-    crl = _x509.parse_crl(body)
     cscas = []
     for file in entry.get("certificates", []):
         for der in _x509.pem_blocks((root / file).read_bytes()):
             cscas.append(_x509.parse_certificate(der))
-    if not any(
-        crl.issuer == c.subject and _x509.signature_holds(crl.signed, c.public_key) for c in cscas
-    ):
-        raise TrustStoreError("fetched CRL is not signed by this entry's CSCA")
+    crl = fetch_csca_crl(str(entry["crl_url"]), cscas, fetcher)
     write_atomic((root / str(targets[0])).resolve(), crl.der)

@@ -1,7 +1,9 @@
 """The verifier's domain entry points: :func:`verify` and :func:`verify_all` (no Flask here).
 
-Offline by design: keys, CSCAs and CRLs come only from the :class:`~verifier.trust.TrustStore`.
-Nothing about a certificate is stored or logged; one log line carries the outcome code only.
+Offline by design: keys, CSCAs and CRLs come only from the :class:`~verifier.trust.TrustStore`;
+only a *live* store (the demo's development store, :mod:`verifier.live`) first fetches its
+issuers' published keys and revocation lists. Nothing about a certificate is stored or logged;
+one log line carries the outcome code only.
 """
 
 from __future__ import annotations
@@ -57,12 +59,17 @@ def verify_all(
     except _inputs.InputError as exc:
         results = [_refused(exc.code, exc.detail, source, moment)]
     else:
+        if items and trust.live is not None:
+            trust.live.update(trust)  # only once a certificate was found: not for empty frames
         results = [_verify_item(item, trust, moment, clock_skew) for item in items]
     for result in results:
         if frame and result.outcome == "no_certificate_found":
             continue  # camera frames without a code are the normal case, not an event
         # The outcome code and format only: never names, dates or certificate content (C08).
-        log.info("verification", extra={"outcome": result.outcome, "format": result.format})
+        log.info(
+            "verification",
+            extra={"outcome": result.outcome, "verdict": result.verdict, "format": result.format},
+        )
     return results
 
 

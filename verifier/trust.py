@@ -2,8 +2,9 @@
 
 On disk a trust store is a directory holding ``trust.toml`` (docs/verifier.md); paths in it are
 relative to that directory. ``state.json`` beside it records when each entry's data was last
-fetched by ``vaxcert trust refresh`` (or written by ``vaxcert trust init-dev``). Verification never
-fetches anything: keys come only from here, and only trusted issuers' keys are ever fetched.
+fetched by ``vaxcert trust refresh``. Verification fetches nothing, except through a store's
+:attr:`TrustStore.live` updater (the demo's development store, :mod:`verifier.live`); keys come
+only from here, and only trusted issuers' keys are ever fetched.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -26,6 +27,9 @@ from vaxcert.errors import VaxcertError
 from vaxcert.formats import FormatError, jose
 from vaxcert.policy import Success, warn
 from verifier import _x509
+
+if TYPE_CHECKING:
+    from verifier.live import LiveRevocation
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,8 @@ class TrustStore:
         self.source: Path | None = None
         self.tls_ca: Path | None = None
         self.load_warnings: list[str] = []
+        # Set on a store that fetches its issuers' keys and revocation lists while verifying.
+        self.live: LiveRevocation | None = None
         # (BSC DER, CSCA DER) -> whether the CSCA's key verifies the BSC. Both are immutable, so
         # the answer is too; it keeps VDS-NC verification within its budget (design.md §5).
         self._chain_cache: dict[tuple[bytes, bytes], bool] = {}
@@ -140,11 +146,41 @@ class TrustStore:
         issuer = ShcIssuer(
             iss=iss,
             name=name or iss,
-            updated_at=updated_at,
             jwks_url=jwks_url or "",
             x5c_roots=tuple(_parse_cert(data, f"x5c root of {iss}") for data in x5c_roots),
         )
-        keys = parse_jwks(jwks, iss, self.load_warnings)
+        self.shc[iss] = self._with_keys(issuer, jwks, crls, updated_at, self.load_warnings)
+        return self.shc[iss]
+
+    def replace_shc_keys(
+        self,
+        iss: str,
+        jwks: Mapping[str, Any],
+        crls: Iterable[Mapping[str, Any]],
+        updated_at: dt.datetime,
+    ) -> ShcIssuer:
+        """Put freshly fetched keys and CRLs in place of a trusted issuer's (same name, URL and
+        x5c roots); the issuer object is swapped whole, so a verification running meanwhile
+        sees either the old data or the new, never a mix."""
+        old = self.shc[iss]
+        fresh = ShcIssuer(iss=iss, name=old.name, jwks_url=old.jwks_url, x5c_roots=old.x5c_roots)
+        # Not kept in load_warnings: a live store replaces its keys for as long as it runs.
+        dropped: list[str] = []
+        self.shc[iss] = self._with_keys(fresh, jwks, crls, updated_at, dropped)
+        for warning in dropped:
+            log.warning("trust store: %s", warning)
+        return self.shc[iss]
+
+    def _with_keys(
+        self,
+        issuer: ShcIssuer,
+        jwks: Mapping[str, Any],
+        crls: Iterable[Mapping[str, Any]],
+        updated_at: dt.datetime | None,
+        warnings: list[str],
+    ) -> ShcIssuer:
+        iss = issuer.iss
+        keys = parse_jwks(jwks, iss, warnings)
         # The chain's shape and signatures do not depend on the time of verification: check them
         # once here, so each verification only compares validity windows.
         issuer.keys = {
@@ -156,10 +192,10 @@ class TrustStore:
         for crl in crls:
             revocations = parse_shc_crl(crl, iss)
             if revocations.kid not in issuer.keys:
-                self.load_warnings.append(f"{iss}: CRL for unknown kid {revocations.kid} ignored")
+                warnings.append(f"{iss}: CRL for unknown kid {revocations.kid} ignored")
                 continue
             issuer.crls[revocations.kid] = revocations
-        self.shc[iss] = issuer
+        issuer.updated_at = updated_at
         return issuer
 
     def shc_issuer(self, iss: str) -> ShcIssuer | None:
@@ -214,6 +250,12 @@ class TrustStore:
                     csca.bad_crls.append(crl)
             attached += len(issuers)
         return attached
+
+    def replace_crl(self, csca: TrustedCsca, crl: _x509.Crl, updated_at: dt.datetime) -> None:
+        """Put a freshly fetched CRL, already checked to be signed by ``csca``, in place of the
+        CRLs it held (the entry is swapped whole, as :meth:`replace_shc_keys` does)."""
+        fresh = replace(csca, crls=[crl], bad_crls=[], updated_at=updated_at)
+        self.cscas = [fresh if entry is csca else entry for entry in self.cscas]
 
     def cscas_for(self, bsc: _x509.Certificate) -> list[TrustedCsca]:
         """Every trusted CSCA that may have issued ``bsc``: matching key identifier (several,

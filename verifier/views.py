@@ -12,11 +12,13 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
+from flask_babel import gettext as _gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from vaxcert import reasons
 from vaxcert.errors import VaxcertError
-from verifier.models import Result
+from verifier import texts
+from verifier.models import Result, Verdict
 from verifier.services import verify_all
 from verifier.trust import TrustStore
 
@@ -34,7 +36,26 @@ def _helpers() -> dict[str, Any]:
     def format_name(fmt: str) -> str:
         return _FORMAT_NAMES.get(fmt, fmt)
 
-    return {"reason_text": reason_text, "format_name": format_name, "lang": _lang()}
+    return {
+        "reason_text": reason_text,
+        "format_name": format_name,
+        "verdict_text": _verdict_text,
+        "revocation_lines": _revocation_lines,
+        "no_dose_numbers": lambda: _translate(texts.NO_DOSE_NUMBERS),
+        "lang": _lang(),
+    }
+
+
+def _translate(message: str) -> str:
+    return str(_gettext(message))
+
+
+def _verdict_text(result: Result) -> str:
+    return _translate(texts.VERDICTS[result.verdict])
+
+
+def _revocation_lines(result: Result) -> list[str]:
+    return texts.revocation_lines(result, _translate)
 
 
 def _trust() -> TrustStore:
@@ -58,10 +79,23 @@ def _public(result: Result) -> dict[str, Any]:
     if not result.valid:
         for key in ("names", "birth_date", "doses", "certificate_id"):
             body[key] = [] if key in ("names", "doses") else None
+        body["nationality"] = body["passport_number"] = None
     lang = _lang()
-    for finding in body["reasons"] + body["warnings"]:
+    problem = body["revocation"]["problem"] if body["revocation"] else None
+    for finding in body["reasons"] + body["warnings"] + ([problem] if problem else []):
         finding["message"] = finding[lang]
+    body["verdict_text"] = _verdict_text(result)
+    body["revocation_text"] = _revocation_lines(result)
     return body
+
+
+_SEVERITY: tuple[Verdict, ...] = ("invalid", "valid_revocation_unchecked", "valid")
+
+
+def _worst(results: list[Result]) -> Verdict | None:
+    """The verdict of the whole input: its worst result's."""
+    verdicts = {result.verdict for result in results}
+    return next((verdict for verdict in _SEVERITY if verdict in verdicts), None)
 
 
 @bp.get("/")
@@ -128,6 +162,7 @@ def verify_api() -> ResponseReturnValue:
         results = []
     reply: dict[str, Any] = {
         "valid": bool(results) and all(r.valid for r in results),
+        "verdict": _worst(results),
         "results": [_public(r) for r in results],
     }
     if request.args.get("html") == "1":

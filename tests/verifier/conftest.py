@@ -1,17 +1,26 @@
-"""Fixtures of the verifier tests: trust stores over the official samples and the spec issuer's
-(public, test-only) private keys. The dev PKI and its trust store (``dev_pki``, ``dev_store``)
-come from tests/support/dev_trust.py."""
+"""Fixtures of the verifier tests: trust stores over the official samples, the spec issuer's
+(public, test-only) private keys, and our signer's public surface over real TLS. The dev PKI and
+its trust store (``dev_pki``, ``dev_store``) come from tests/support/dev_trust.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask import Flask
 
+from signer.app import create_app
+from signer.services import SignerService
+from tests.support.servers import LiveServer, pki_context, start_server
 from tests.verifier import issuance
+from vaxcert import pki
+from vaxcert.config import Settings, load_settings
 from vaxcert.formats import jose
 from verifier import TrustStore, load_trust_store
 
@@ -80,3 +89,49 @@ def spec_private_keys(testdata: Path) -> dict[str, ec.EllipticCurvePrivateKey]:
         d = int.from_bytes(jose.b64url_decode(jwk["d"]), "big")
         keys[jwk["kid"]] = ec.derive_private_key(d, ec.SECP256R1())
     return keys
+
+
+@dataclass
+class Issuer:
+    """Our signer's public surface on an ephemeral loopback port, with its settings."""
+
+    iss: str
+    settings: Settings
+    service: SignerService
+    ca: Path
+    server: LiveServer
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What `vaxcert` commands need to act as this signer (and as the demo's verifier)."""
+        return {
+            "VAXCERT_PKI_DIR": str(self.settings.pki_dir),
+            "VAXCERT_ISSUER_URL": self.iss,
+            "VAXCERT_SIGNER__STATE_DIR": str(self.settings.signer_state_dir()),
+        }
+
+
+@pytest.fixture
+def issuer(tmp_path: Path) -> Iterator[Issuer]:
+    """The signer's public surface (JWKS, rid CRLs, CSCA CRL) over real TLS, in a thread."""
+    # The port is known only once the server listens, and the issuer URL (SHC iss, x5c SAN)
+    # names it: the server starts with an empty slot and the app is put in afterwards.
+    slot: dict[str, Flask] = {}
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        return slot["app"](environ, start_response)
+
+    directory = tmp_path / "pki"
+    pki.init(directory, "https://127.0.0.1:8446/issuer", [], [])
+    server = start_server(app, pki_context(directory, "signer-public"))
+    iss = f"{server.url}/issuer"
+    pki.init(directory, iss, [], [])  # re-issues the SHC issuer leaf for this iss
+    settings = load_settings(
+        pki_dir=directory, issuer_url=iss, signer={"state_dir": tmp_path / "state"}
+    )
+    service = SignerService(settings)
+    slot["app"] = create_app(settings, "public", service=service)
+    try:
+        yield Issuer(iss, settings, service, pki.cert_path(directory, "public-ca"), server)
+    finally:
+        server.stop()

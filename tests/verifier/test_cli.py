@@ -1,4 +1,4 @@
-"""`vaxcert verify`: exit codes 0/1/2, --json lines, one-off anchors, --at, images and stdin."""
+"""`vaxcert verify`: exit codes 0/1/2/3, --json lines, one-off anchors, --at, images and stdin."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ def _lines(output: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
-def test_valid_inputs_exit_0_and_print_one_json_object_each(
+def test_valid_inputs_without_current_revocation_data_exit_3_one_json_object_each(
     official_store_dir: Path, spec_dir: Path, aus_dir: Path
 ) -> None:
+    # The spec issuer's keys were never fetched into this store, and the Australian CRL expired
+    # in 2021: both certificates are sound, neither is a plain "valid".
     code, output = _run(
         str(spec_dir / "example-00-f-qr-code-numeric-value-0.txt"),
         str(aus_dir / "john.json"),
@@ -35,13 +37,29 @@ def test_valid_inputs_exit_0_and_print_one_json_object_each(
         "2023-07-01T00:00:00Z",
         "--json",
     )
-    assert code == 0, output
+    assert code == 3, output
     lines = _lines(output)
-    assert [(o["format"], o["valid"], o["reasons"]) for o in lines] == [
-        ("shc", True, []),
-        ("vdsnc", True, []),
+    assert [(o["format"], o["valid"], o["verdict"], o["reasons"]) for o in lines] == [
+        ("shc", True, "valid_revocation_unchecked", []),
+        ("vdsnc", True, "valid_revocation_unchecked", []),
     ]
+    assert [o["revocation"]["status"] for o in lines] == ["not_checked", "not_checked"]  # type: ignore[index]
+    assert [o["revocation"]["problem"]["code"] for o in lines] == ["crl_missing", "crl_stale"]  # type: ignore[index]
     assert lines[0]["input"] == str(spec_dir / "example-00-f-qr-code-numeric-value-0.txt")
+
+
+def test_valid_with_current_revocation_data_exits_0(tmp_path: Path, dev_pki: Path) -> None:
+    trust = tmp_path / "trust"
+    CliRunner().invoke(
+        main, ["trust", "init-dev", "--out", str(trust)], env={"VAXCERT_PKI_DIR": str(dev_pki)}
+    )
+    # The CSCA CRL of a fresh dev PKI was issued moments ago: the document signer is checked.
+    code, output = _run(issuance.issue_vdsnc(dev_pki), "--trust", str(trust), "--json")
+    assert code == 0, output
+    (line,) = _lines(output)
+    assert line["verdict"] == "valid"
+    assert line["revocation"]["status"] == "checked"  # type: ignore[index]
+    assert line["revocation"]["scope"] == "signer"  # type: ignore[index]
 
 
 def test_any_invalid_input_exits_1_with_its_reasons(
@@ -88,7 +106,7 @@ def test_one_off_anchors_csca_crl_jwks(spec_dir: Path, aus_dir: Path) -> None:
 
 def test_at_selects_the_x5c_window_of_example_01(official_store_dir: Path, spec_dir: Path) -> None:
     path = str(spec_dir / "example-01-d-jws.txt")
-    assert _run(path, "--trust", str(official_store_dir), "--at", "2022-01-01")[0] == 0
+    assert _run(path, "--trust", str(official_store_dir), "--at", "2022-01-01")[0] == 3
     code, output = _run(path, "--trust", str(official_store_dir))
     assert code == 1 and "x5c_expired" in output
 
@@ -101,7 +119,8 @@ def test_human_output_names_verdict_holder_and_reasons(
         "--trust", str(official_store_dir), "--lang", "ja",
     )  # fmt: skip
     assert code == 1
-    assert "有効 VALID" in output and "無効 INVALID" in output
+    assert "有効(失効は未確認) VALID — REVOCATION NOT CHECKED" in output
+    assert "無効 NOT VALID" in output
     assert "holder: CITIZEN JOHN" in output
     assert "CITIZEN JOHNX" not in output  # an invalid certificate's holder is not shown
     assert "signature_invalid: 署名が正しくありません" in output
@@ -118,14 +137,17 @@ def test_an_image_with_two_codes_gives_two_lines(tmp_path: Path, dev_pki: Path) 
         main, ["trust", "init-dev", "--out", str(trust)], env={"VAXCERT_PKI_DIR": str(dev_pki)}
     )
     code, output = _run(str(page), "--trust", str(trust), "--json")
-    assert code == 0, output
-    assert [o["format"] for o in _lines(output)] == ["shc", "vdsnc"]
+    assert code == 3, output  # the written store's SHC key was never fetched from the issuer
+    assert [(o["format"], o["verdict"]) for o in _lines(output)] == [
+        ("shc", "valid_revocation_unchecked"),
+        ("vdsnc", "valid"),
+    ]
 
 
 def test_stdin_and_literal_text(official_store_dir: Path, spec_dir: Path) -> None:
     numeric = (spec_dir / "example-00-f-qr-code-numeric-value-0.txt").read_bytes()
-    assert _run("-", "--trust", str(official_store_dir), input=numeric)[0] == 0
-    assert _run(numeric.decode().strip(), "--trust", str(official_store_dir))[0] == 0
+    assert _run("-", "--trust", str(official_store_dir), input=numeric)[0] == 3
+    assert _run(numeric.decode().strip(), "--trust", str(official_store_dir))[0] == 3
 
 
 def test_the_default_store_is_the_dev_store_from_the_pki(dev_pki: Path) -> None:

@@ -4,69 +4,18 @@ the verifier's `trust refresh` reading what is published, from the first revocat
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pytest
 import requests
 from click.testing import CliRunner
-from flask import Flask
-from werkzeug.serving import make_server
 
 from launch.cli import main
-from signer.app import create_app
 from signer.samples import example_content
-from signer.services import SignerService
-from vaxcert import pki, tls
-from vaxcert.config import Settings, load_settings
+from tests.verifier.conftest import Issuer
 from vaxcert.residents import CANARY
 from verifier import load_trust_store, verify
 from verifier.clients import TrustFetcher
 from verifier.refresh import refresh
-
-
-@dataclass
-class Issuer:
-    """Our signer's public surface on an ephemeral loopback port, with its settings."""
-
-    iss: str
-    settings: Settings
-    service: SignerService
-    ca: Path
-
-
-@pytest.fixture
-def issuer(tmp_path: Path) -> Iterator[Issuer]:
-    # The port is known only once the server listens, and the issuer URL (SHC iss, x5c SAN)
-    # names it: the server starts with an empty slot and the app is put in afterwards.
-    slot: dict[str, Flask] = {}
-
-    def app(environ: dict[str, Any], start_response: Any) -> Any:
-        return slot["app"](environ, start_response)
-
-    directory = tmp_path / "pki"
-    pki.init(directory, "https://127.0.0.1:8446/issuer", [], [])
-    context = tls.server_context(
-        pki.cert_path(directory, "signer-public"), pki.key_path(directory, "signer-public"), None
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
-    iss = f"https://127.0.0.1:{server.server_port}/issuer"
-    pki.init(directory, iss, [], [])  # re-issues the SHC issuer leaf for this iss
-    settings = load_settings(
-        pki_dir=directory, issuer_url=iss, signer={"state_dir": tmp_path / "state"}
-    )
-    service = SignerService(settings)
-    slot["app"] = create_app(settings, "public", service=service)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Issuer(iss, settings, service, pki.cert_path(directory, "public-ca"))
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def _trust_store(directory: Path, issuer: Issuer) -> Path:
@@ -93,17 +42,13 @@ def test_rid_revocation_works_from_the_first_revocation_on(issuer: Issuer, tmp_p
     assert (crl.ctr, crl.rids) == (1, ())
     before = verify(card.numeric, store)
     assert before.valid, before.reasons
+    assert before.verdict == "valid"  # keys and CRL fetched just now: revocation checked
     assert not [code for code in before.warning_codes if code.startswith("crl")]
 
     # The operator revokes with the CLI: another signer instance writes the state; the running
     # public surface serves the new CRL and crlVersion at once.
-    env = {
-        "VAXCERT_PKI_DIR": str(issuer.settings.pki_dir),
-        "VAXCERT_ISSUER_URL": issuer.iss,
-        "VAXCERT_SIGNER__STATE_DIR": str(issuer.settings.signer_state_dir()),
-    }
     revoked = CliRunner().invoke(
-        main, ["signer", "revoke", "--certificate-id", "9REVOKE00001"], env=env
+        main, ["signer", "revoke", "--certificate-id", "9REVOKE00001"], env=issuer.env
     )
     assert revoked.exit_code == 0, revoked.output
     assert f"rid {card.rid} listed" in revoked.output

@@ -1,4 +1,5 @@
-"""The page's Japanese catalogue is complete and its compiled form is current."""
+"""The verifier's Japanese catalogue is complete (page templates and the verdict and revocation
+texts the page and `vaxcert verify` share) and its compiled form is current."""
 
 from __future__ import annotations
 
@@ -37,3 +38,16 @@ def test_every_template_string_has_a_japanese_translation() -> None:
     for text in strings:
         message = catalog.get(text)  # type: ignore[attr-defined]
         assert message is not None and message.string, f"no Japanese for {text!r}"
+
+
+def test_every_verdict_and_revocation_text_has_a_japanese_translation() -> None:
+    from verifier import texts
+
+    catalog = _catalog()
+    for text in texts.MESSAGES:
+        message = catalog.get(text)  # type: ignore[attr-defined]
+        assert message is not None and message.string, f"no Japanese for {text!r}"
+        if "%(when)s" in text:
+            assert "%(when)s" in message.string, f"the Japanese of {text!r} drops the time"
+    ja = texts.translations("ja").gettext
+    assert ja(texts.VERDICTS["valid_revocation_unchecked"]) == "有効(失効は未確認)"

@@ -111,10 +111,14 @@ def test_the_written_dev_store_verifies_our_documents(tmp_path: Path, dev_pki: P
     index = write_dev_trust_store(dev_pki, issuance.ISSUER_URL, tmp_path / "trust")
     store = load_trust_store(index)
     assert store.load_warnings == []
-    assert verify(issuance.issue_shc(dev_pki), store).valid
+    card = verify(issuance.issue_shc(dev_pki), store)
+    # Its JWKS is derived from the PKI, not fetched: nothing is known about revocation until
+    # `trust refresh` fetches the issuer's keys and CRLs.
+    assert card.valid and card.verdict == "valid_revocation_unchecked"
+    assert card.trust_age_seconds is None
     result = verify(issuance.issue_vdsnc(dev_pki), store)
-    assert result.valid and result.warnings == ()
-    assert result.trust_age_seconds is not None and result.trust_age_seconds < 600
+    assert result.valid and result.warnings == () and result.verdict == "valid"
+    assert result.revocation is not None and result.revocation.status == "checked"
     # Written again: replaced whole, never half-written.
     write_dev_trust_store(dev_pki, issuance.ISSUER_URL, tmp_path / "trust")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["trust"]

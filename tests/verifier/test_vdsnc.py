@@ -30,8 +30,16 @@ def test_australian_specimens_are_valid_inside_the_crl_window(
     assert result.valid, result.reasons
     assert result.format == "vdsnc"
     assert result.warnings == ()
-    assert result.issuer == "Australia (DFAT)"
+    # Signed by the document signer DFAT; the CSCA only vouches for it.
+    assert result.issuer == result.signer == "Common Name: DFAT, Country: AU"
+    assert result.signer_country == "AU"
+    assert result.trust_anchor == "Australia (DFAT)"
     assert result.issuer_id == "AUS"
+    # Inside the CRL window, but the CRL is 57 days old and the store's limit is 7 days.
+    assert result.verdict == "valid_revocation_unchecked"
+    assert result.revocation is not None and result.revocation.scope == "signer"
+    assert result.revocation.problem is not None
+    assert result.revocation.problem.code == "trust_stale"
     assert result.certificate_id and result.certificate_id.startswith("VB000999")
     assert result.doses and all(d.country == "AUS" for d in result.doses)
 
@@ -106,7 +114,7 @@ def test_every_csca_with_the_matching_key_id_is_tried(aus_dir: Path) -> None:
     store.add_crl((aus_dir / "crl-aus.der").read_bytes())
     result = verify(aus_dir / "john.json", store, at=AUS_AT)
     assert result.valid, result.reasons
-    assert result.issuer == "Australia"
+    assert result.trust_anchor == "Australia"
 
 
 def _self_signed_ca(
@@ -155,7 +163,16 @@ def test_our_issued_vdsnc_is_valid_against_our_csca(dev_pki: Path, dev_store: Tr
     assert result.birth_date == "1985-04-01"
     assert result.certificate_id == "JP0000000123"
     assert [d.number for d in result.doses] == [1, 2]
-    assert result.issuer is not None and "Japan" in result.issuer
+    assert result.passport_number == "TK1234567"
+    assert result.nationality is None  # icao.vacc has no nationality member
+    assert result.trust_anchor is not None and "Japan" in result.trust_anchor
+    assert result.signer == result.issuer
+    assert result.issuer is not None and "JP dev VDS-NC signer" in result.issuer
+    assert (result.issuer_id, result.signer_country) == ("JPN", "JP")
+    # A fresh dev PKI's CSCA CRL: the document signer is checked; the document cannot be.
+    assert result.verdict == "valid"
+    assert result.revocation is not None
+    assert (result.revocation.status, result.revocation.scope) == ("checked", "signer")
 
 
 def test_our_vdsnc_in_pretty_printed_form_still_verifies(

@@ -79,7 +79,10 @@ def test_pasted_valid_text_shows_green_result_with_holder(
     assert 'class="result valid"' in body
     assert "YAMADA HANAKO" in body and "1985-04-01" in body
     assert "JP0000000123" in body
-    assert "Compare the name and date of birth with the holder" in body
+    assert "TK1234567" in body and "Passport number" in body
+    assert "Compare the name, date of birth and passport number with the holder" in body
+    assert "Document signer" in body and "JP dev VDS-NC signer" in body
+    assert "ICAO VDS-NC cannot revoke a single certificate" in body
 
 
 def test_pasted_invalid_text_shows_red_result_with_reasons_in_both_languages(
@@ -100,7 +103,10 @@ def test_uploaded_page_with_two_codes_shows_two_results(client: FlaskClient, pag
     )
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert body.count('class="result valid"') == 2
+    # This store's SHC key was never fetched: that card is valid, revocation not checked.
+    assert body.count('class="result unchecked"') == 1
+    assert body.count('class="result valid"') == 1
+    assert "有効(失効は未確認)" in body
     assert "山田 花子" in body and "YAMADA HANAKO" in body
 
 
@@ -111,7 +117,8 @@ def test_uploaded_pdf(client: FlaskClient, dev_pki: Path) -> None:
         data={"file": (io.BytesIO(pdf), "certificate.pdf")},
         content_type="multipart/form-data",
     )
-    assert response.get_data(as_text=True).count('class="result valid"') == 2
+    body = response.get_data(as_text=True)
+    assert body.count('class="result valid"') + body.count('class="result unchecked"') == 2
 
 
 def test_empty_form_is_a_400_page(client: FlaskClient) -> None:
@@ -127,12 +134,16 @@ def test_api_camera_frames(client: FlaskClient, page: bytes) -> None:
     PIL.Image.new("RGB", (640, 480), (90, 90, 90)).save(blank, format="JPEG")
     nothing = client.post("/api/verify?frame=1", data=blank.getvalue(), content_type="image/jpeg")
     assert nothing.status_code == 200
-    assert nothing.json == {"valid": False, "results": []}
+    assert nothing.json == {"valid": False, "verdict": None, "results": []}
     found = client.post("/api/verify?frame=1&html=1&lang=en", data=page, content_type="image/png")
     assert found.json is not None
     assert found.json["valid"] is True
+    assert found.json["verdict"] == "valid_revocation_unchecked"  # the SHC's, the worse one
     assert [r["format"] for r in found.json["results"]] == ["shc", "vdsnc"]
-    assert found.json["html"].count('class="result valid"') == 2
+    assert [r["verdict"] for r in found.json["results"]] == ["valid_revocation_unchecked", "valid"]
+    assert found.json["results"][0]["verdict_text"] == "VALID — revocation not checked"
+    assert found.json["html"].count('class="result unchecked"') == 1
+    assert found.json["html"].count('class="result valid"') == 1
 
 
 def test_api_text_and_invalid_results_carry_no_holder_data(
