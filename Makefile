@@ -24,7 +24,7 @@ DEMO_PACKAGES := pcscd vsmartcard-vpcd $(CARD_BUILD_PACKAGES) softhsm2
 FONT_PACKAGE := matplotlib-fontja==1.1.0
 COMMA := ,
 
-.PHONY: demo test lint typecheck pytest system-deps demo-deps certs clean bench
+.PHONY: demo test lint typecheck pytest audit controls system-deps demo-deps certs clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -84,8 +84,16 @@ lint: $(VENV)/.stamp-dev
 typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy
 
+# Each test's outcome goes to .vaxcert/ (git-ignored): `vaxcert controls` reads the last run there.
+LAST_TEST_RUN := .vaxcert/last-test-run.xml
+
 pytest: $(VENV)/.stamp-dev system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest --junitxml=$(LAST_TEST_RUN)
+
+# The privacy controls C01…C22, the tests that prove each, and their outcomes in the last run.
+# Not part of `test`: it exits 1 while a control has no test yet (README, Tests).
+controls: $(VENV)/.stamp-runtime
+	$(BIN)/vaxcert controls
 
 test: lint typecheck pytest
 
