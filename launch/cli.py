@@ -165,7 +165,10 @@ def controls(as_json: bool, checkout: Path | None, last_run: Path | None) -> Non
         raise click.BadParameter(
             f"{checkout} holds no pyproject.toml and tests/", param_hint="--checkout"
         )
-    matrix = matrix_of.build(found, last_run)
+    try:
+        matrix = matrix_of.build(found, last_run)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(matrix_of.to_json(matrix), indent=2, ensure_ascii=False))
     else:

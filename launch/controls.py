@@ -323,8 +323,13 @@ def read_last_run(path: Path) -> LastRun | None:
     """Parse pytest's JUnit XML at ``path``; ``None`` if there is none."""
     if not path.is_file():
         return None
-    # The file is written by our own pytest run in this checkout, not taken from anyone else.
-    root = ElementTree.parse(path).getroot()  # noqa: S314
+    try:
+        # The file is written by our own pytest run in this checkout, not taken from anyone else.
+        root = ElementTree.parse(path).getroot()  # noqa: S314
+    except ElementTree.ParseError as exc:
+        raise ValueError(
+            f"{path} is not a JUnit XML report ({exc}): run `make test` again"
+        ) from exc
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     run = LastRun(path, suites[0].get("timestamp") if suites else None, 0)
     for suite in suites:
@@ -367,6 +372,7 @@ class Matrix:
     checkout: Path | None
     test_functions: int
     last_run: LastRun | None
+    last_run_path: Path | None  # where the last run was looked for
     rows: tuple[Row, ...]
     unknown_ids: dict[str, tuple[str, ...]]  # an id no control has -> the tests citing it
 
@@ -406,9 +412,10 @@ def build(checkout: Path | None, last_run: Path | None = None) -> Matrix:
     ``last_run`` (default: the checkout's :data:`LAST_RUN`)."""
     if checkout is None:
         rows = tuple(Row(control, Status.UNKNOWN, ()) for control in CONTROLS)
-        return Matrix(None, 0, None, rows, {})
+        return Matrix(None, 0, None, None, rows, {})
     tests, total = discover(checkout)
-    run = read_last_run(last_run if last_run is not None else checkout / LAST_RUN)
+    run_path = last_run if last_run is not None else checkout / LAST_RUN
+    run = read_last_run(run_path)
     by_id: dict[str, list[Proof]] = {}
     for test in tests:
         outcome, cases = run.outcome(test) if run else (Outcome.NOT_RUN, {})
@@ -423,7 +430,7 @@ def build(checkout: Path | None, last_run: Path | None = None) -> Matrix:
         for control_id, proofs in sorted(by_id.items())
         if control_id not in KNOWN_IDS
     }
-    return Matrix(checkout, total, run, rows, unknown)
+    return Matrix(checkout, total, run, run_path, rows, unknown)
 
 
 def to_json(matrix: Matrix) -> dict[str, Any]:
@@ -481,7 +488,7 @@ def render(matrix: Matrix) -> str:
         )
         run = matrix.last_run
         if run is None:
-            lines.append(f"last run: none recorded ({matrix.checkout / LAST_RUN}: `make test`)")
+            lines.append(f"last run: none recorded ({matrix.last_run_path}: `make test`)")
         else:
             lines.append(f"last run: {run.timestamp or 'time unknown'}, {run.cases} test cases")
             lines.append(f"          ({run.path})")

@@ -233,3 +233,14 @@ def test_control_ids_are_read_from_the_start_of_a_test_name(
     name: str, ids: tuple[str, ...]
 ) -> None:
     assert controls.control_ids(name) == ids
+
+
+def test_an_unreadable_last_run_is_an_error_that_says_what_to_do(tmp_path: Path) -> None:
+    checkout = _checkout(tmp_path, {"test_all.py": _every_control()})
+    (checkout / controls.LAST_RUN).parent.mkdir()
+    (checkout / controls.LAST_RUN).write_text("<testsuites><testsuite")  # cut short
+    result = CliRunner().invoke(main, ["controls", "--checkout", str(checkout)])
+    assert result.exit_code == 1
+    assert "is not a JUnit XML report" in result.output
+    assert "run `make test` again" in result.output
+    assert "Traceback" not in result.output
