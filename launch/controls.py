@@ -13,6 +13,7 @@ From an installed wheel there is no test suite, and the matrix says so.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import re
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
@@ -200,6 +201,7 @@ KNOWN_IDS = frozenset(control.id for control in CONTROLS)
 LAST_RUN = Path(".vaxcert") / "last-test-run.xml"
 
 _ID = re.compile(r"c\d{2}")
+_RANK = {"passed": 0, "skipped": 1, "failed": 2}
 
 
 class Outcome(StrEnum):
@@ -302,14 +304,28 @@ class LastRun:
 
     path: Path
     timestamp: str | None
-    cases: int
-    outcomes: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    # (classname, function) -> case name (with its parameters) -> "passed", "skipped" or "failed"
+    outcomes: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def cases(self) -> int:
+        """How many test cases the run reported."""
+        return sum(len(cases) for cases in self.outcomes.values())
+
+    def record(self, classname: str, case: str, result: str) -> None:
+        """Note one ``<testcase>``. pytest writes a case that failed and then errored in its
+        teardown twice: the worse result counts."""
+        cases = self.outcomes.setdefault((classname, case.split("[", 1)[0]), {})
+        previous = cases.get(case)
+        if previous is None or _RANK[result] > _RANK[previous]:
+            cases[case] = result
 
     def outcome(self, test: TestFunction) -> tuple[Outcome, dict[str, int]]:
         """What ``test`` did: its outcome and the count of its cases by result."""
-        counts = self.outcomes.get(test.junit_key)
-        if not counts:
+        cases = self.outcomes.get(test.junit_key)
+        if not cases:
             return Outcome.NOT_RUN, {}
+        counts = Counter(cases.values())
         if counts["failed"]:
             outcome = Outcome.FAILED
         elif counts["skipped"]:
@@ -331,20 +347,24 @@ def read_last_run(path: Path) -> LastRun | None:
             f"{path} is not a JUnit XML report ({exc}): run `make test` again"
         ) from exc
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    run = LastRun(path, suites[0].get("timestamp") if suites else None, 0)
+    run = LastRun(path, _started(suites[0].get("timestamp")) if suites else None)
     for suite in suites:
         for case in suite.iter("testcase"):
-            run.cases += 1
-            name = case.get("name", "").split("[", 1)[0]
-            key = (case.get("classname", ""), name)
             if case.find("failure") is not None or case.find("error") is not None:
                 result = "failed"
             elif case.find("skipped") is not None:
                 result = "skipped"
             else:
                 result = "passed"
-            run.outcomes.setdefault(key, Counter())[result] += 1
+            run.record(case.get("classname", ""), case.get("name", ""), result)
     return run
+
+
+def _started(timestamp: str | None) -> str | None:
+    try:
+        return dt.datetime.fromisoformat(timestamp or "").isoformat(timespec="seconds")
+    except ValueError:
+        return timestamp
 
 
 @dataclass(frozen=True)
@@ -490,7 +510,8 @@ def render(matrix: Matrix) -> str:
         if run is None:
             lines.append(f"last run: none recorded ({matrix.last_run_path}: `make test`)")
         else:
-            lines.append(f"last run: {run.timestamp or 'time unknown'}, {run.cases} test cases")
+            started = run.timestamp or "at an unknown time"
+            lines.append(f"last run: started {started}, {run.cases} test cases")
             lines.append(f"          ({run.path})")
     for row in matrix.rows:
         control = row.control

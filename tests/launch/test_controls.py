@@ -48,6 +48,16 @@ class TestGroup:
         pass
 
 
+@pytest.fixture
+def breaks_on_teardown():
+    yield
+    raise RuntimeError("teardown")
+
+
+def test_c10_fails_then_its_teardown_errors(breaks_on_teardown):
+    assert False
+
+
 def test_c23_cites_no_such_control():
     pass
 
@@ -122,8 +132,9 @@ def test_the_matrix_shows_passed_failed_skipped_missing_and_unrun_tests_of_a_rea
     rows = _rows(matrix)
     assert [row["id"] for row in matrix["controls"]] == [f"C{n:02}" for n in range(1, 23)]
     assert matrix["test_suite"]["available"] is True
-    assert matrix["test_suite"]["test_functions"] == 9
-    assert matrix["last_run"]["test_cases"] == 10
+    assert matrix["test_suite"]["test_functions"] == 10
+    # pytest writes the failed case twice (call, then teardown): it is one case.
+    assert matrix["last_run"]["test_cases"] == 11
     assert rows["C01"]["status"] == "proven"
     assert _tests(rows["C01"]) == {
         "test_c01_passes": "passed",
@@ -145,12 +156,14 @@ def test_the_matrix_shows_passed_failed_skipped_missing_and_unrun_tests_of_a_rea
         "test_c07_passes_in_a_class": "passed",
         "test_c07_was_written_after_the_run": "not run",
     }
+    assert rows["C10"]["status"] == "failed"
+    assert rows["C10"]["tests"][0]["cases"] == {"failed": 1}
     assert rows["C06"]["status"] == "missing" and rows["C06"]["tests"] == []
     assert rows["C09"]["status"] == "missing"  # a helper is not a test
     assert matrix["unknown_control_ids"] == {
         "C23": ["tests/test_sample.py::test_c23_cites_no_such_control"]
     }
-    assert matrix["summary"]["failed"] == ["C02", "C05"]
+    assert matrix["summary"]["failed"] == ["C02", "C05", "C10"]
     assert code == controls.EXIT_FINDING == matrix["exit_code"]
 
     assert "C02  FAILED  My Number taken from the card, never typed" in text
@@ -160,7 +173,7 @@ def test_the_matrix_shows_passed_failed_skipped_missing_and_unrun_tests_of_a_rea
     assert "     no test name starts with c06" in text
     assert "     not run  tests/area/test_later.py::test_c07_was_written_after_the_run" in text
     assert "C23  UNKNOWN ID" in text
-    assert "last run: " in text and "10 test cases" in text
+    assert "last run: started " in text and "11 test cases" in text
 
 
 def _every_control() -> str:
