@@ -136,6 +136,47 @@ def serve(ctx: click.Context, name: str) -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the matrix as JSON.")
+@click.option(
+    "--checkout",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The checkout whose tests to read (default: the one this vaxcert runs from).",
+)
+@click.option(
+    "--last-run",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="pytest JUnit XML of the run to report (default: CHECKOUT/.vaxcert/last-test-run.xml, "
+    "which `make test` writes).",
+)
+def controls(as_json: bool, checkout: Path | None, last_run: Path | None) -> None:
+    """The privacy controls C01…C22, the tests that prove each and whether they passed.
+
+    Exit 0: every control has tests and all passed in the last recorded run. Exit 1: a control
+    has no test, or one of its tests failed (or a test names an unknown control). Exit 3: nothing
+    failed, but not every control is proven (tests not run or skipped, no run recorded, or no test
+    suite to read, as from an installed wheel).
+    """
+    from launch import controls as matrix_of
+
+    found = matrix_of.find_checkout(checkout.resolve() if checkout else None)
+    if checkout is not None and found is None:
+        raise click.BadParameter(
+            f"{checkout} holds no pyproject.toml and tests/", param_hint="--checkout"
+        )
+    try:
+        matrix = matrix_of.build(found, last_run)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(matrix_of.to_json(matrix), indent=2, ensure_ascii=False))
+    else:
+        click.echo(matrix_of.render(matrix))
+    sys.exit(matrix.exit_code)
+
+
+@main.command()
 @click.option("--only", multiple=True, help="Start only these services (repeatable).")
 @click.pass_context
 def demo(ctx: click.Context, only: tuple[str, ...]) -> None:

@@ -3,6 +3,7 @@ serves them with no checkout in sight (cwd ``/``, the development PKI in the use
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -86,24 +87,36 @@ def _get(session: requests.Session, url: str) -> requests.Response:
     return response
 
 
-@pytest.mark.slow
-def test_an_installed_wheel_serves_kiosk_and_verifier_pages_from_anywhere(
-    wheel: Path, tmp_path: Path
-) -> None:
-    venv = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with the wheel (and its dependencies) installed, as a user would."""
+    venv = tmp_path_factory.mktemp("installed") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
         [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
         check=True,
         capture_output=True,
     )
-    # Nothing of the checkout or of this run's configuration reaches the installed product.
+    return venv
+
+
+def _outside_env(tmp_path: Path) -> dict[str, str]:
+    """Nothing of the checkout or of this run's configuration reaches the installed product."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("VAXCERT_", "PYTHON", "VIRTUAL_ENV"))
     }
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    return env
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_serves_kiosk_and_verifier_pages_from_anywhere(
+    installed: Path, tmp_path: Path
+) -> None:
+    venv = installed
+    env = _outside_env(tmp_path)
     where = subprocess.run(
         [
             str(venv / "bin" / "python"),
@@ -160,3 +173,32 @@ def test_an_installed_wheel_serves_kiosk_and_verifier_pages_from_anywhere(
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_lists_the_controls_and_says_it_has_no_test_suite(
+    installed: Path, tmp_path: Path
+) -> None:
+    # The roof knows the tests only in a checkout; from a wheel it still lists every control.
+    result = subprocess.run(
+        [str(installed / "bin" / "vaxcert"), "controls", "--json"],
+        cwd="/",
+        env=_outside_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 3, result.stderr
+    matrix = json.loads(result.stdout)
+    assert matrix["test_suite"]["available"] is False
+    assert [row["id"] for row in matrix["controls"]] == [f"C{n:02}" for n in range(1, 23)]
+    assert {row["status"] for row in matrix["controls"]} == {"unknown"}
+    text = subprocess.run(
+        [str(installed / "bin" / "vaxcert"), "controls"],
+        cwd="/",
+        env=_outside_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert "test suite: not available" in text

@@ -58,6 +58,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, 
         withdrawn.append(_issue_client(directory, ca, f"withdrawn-{server}", "WITHDRAWN"))
     env = {
         "VAXCERT_PKI_DIR": str(directory),
+        # Not the user's VRS in ~/.local/share: another checkout's schema may be there.
+        "VAXCERT_VRS__DATA_DIR": str(tmp_path_factory.mktemp("vrs")),
         "VAXCERT_WORKERS": "1",
         "VAXCERT_THREADS": "4",
         "VAXCERT_TLS__DENIED_CLIENT_FINGERPRINTS": json.dumps(withdrawn),
