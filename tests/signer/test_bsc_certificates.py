@@ -59,7 +59,9 @@ def _openssl_signs(csr_pem: bytes, pki_dir: Path, csca_key: Path, tmp_path: Path
     """The CSCA holder's answer, made with OpenSSL: Japan's BSC profile (no SKI, no basic
     constraints, EKU critical, key usage period 15 months, CRL at the ICAO PKD)."""
     (tmp_path / "request.pem").write_bytes(csr_pem)
-    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    # OpenSSL stamps notBefore when it runs, a second or more after this line: the key usage
+    # period starts a minute on, so it always lies inside the validity.
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=1)
     period = x509.PrivateKeyUsagePeriod(start, start + 456 * DAY).public_bytes().hex()
     (tmp_path / "bsc.cnf").write_text(
         "[bsc]\n"
