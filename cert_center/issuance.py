@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from cert_center import metrics, rules
+from cert_center.card_use import CardUseMonitor
 from cert_center.clients import SignerClient, VrsClient, breaker_for, guarded
 from cert_center.refusal_days import DailyRefusals
 from cert_center.services import Center
@@ -92,6 +93,7 @@ class IssuanceService:
         self.vaccines = vaccines.VaccineTable(settings.signer.vaccines)
         self.zone = ZoneInfo(settings.center.timezone)
         self.daily_refusals = DailyRefusals(center.store, settings.center, self.clock)
+        self.card_use = CardUseMonitor.from_settings(settings, center.store, self.clock)
 
     def issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
         """Issue one certificate or raise :class:`VaxcertError` with the public reason."""
@@ -125,7 +127,15 @@ class IssuanceService:
         ):
             raise VaxcertError("request_replayed")
         # C03: the one check of the card; kiosks pass the files on as read.
-        card = verify_card_files(CardFiles.from_json(request.card.model_dump()), self.card_keys)
+        files = CardFiles.from_json(request.card.model_dump())
+        card = verify_card_files(files, self.card_keys)
+        # C21: counted once the files are genuine, before VRS is asked.
+        use = None
+        if self.card_use is not None:
+            use = self.card_use.observe(kiosk.kiosk_id, municipality.code, files.ef0003)
+            if self.card_use.refuses(use):
+                self.daily_refusals.count("card_use")
+                raise RuleRefusedError("counter_required")
         match = self._query(card, municipality, request.kind)
         verdict = self.record_policy.verify(_facts(match, request.kind))
         if isinstance(verdict, Failure):
@@ -137,6 +147,8 @@ class IssuanceService:
         content = self._content(card, match, municipality, request.kind, now)
         signed = guarded(self.signer_breaker, "signer", lambda: self.signer.certificates(content))
         self._record(match, municipality, content)
+        if self.card_use is not None and use is not None:
+            self.card_use.issued(use)
         return self._reply(content, signed, municipality)
 
     def _query(

@@ -70,6 +70,12 @@ RECEIPTS = Counter(
     ["municipality", "outcome"],
 )
 FEES = Counter("vaxcert_center_fees_yen", "Fees collected (yen) for settlement", ["municipality"])
+# C21: one card's data used past a daily limit (threat-model §6.7). No tag, no card data.
+CARD_USE_ANOMALIES = Counter(
+    "vaxcert_center_card_use_anomalies",
+    "Card data used past a daily limit (kiosks, municipalities, attempts, issuances)",
+    ["kind"],
+)
 CLIENT_REFUSALS = Counter(
     "vaxcert_center_client_refusals",
     "Kiosk connections refused (deny-list, unknown, disabled)",

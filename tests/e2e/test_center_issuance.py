@@ -338,6 +338,14 @@ def test_c08_c22_nothing_of_the_canary_is_kept_after_50_requests(stack: Center) 
     metrics_text = _ops_get(stack, "/metrics", _metrics_token(stack)).text
     assert "vaxcert_center_issuances_total" in metrics_text
     assert 'reason="counter_required"' in metrics_text
+    # C21: the canary's card, presented ten times today, passed the attempts limit (6).
+    assert 'vaxcert_center_card_use_anomalies_total{kind="attempts"}' in metrics_text
+    audit = [
+        json.loads(line)
+        for line in (stack.logs / "center-kiosk-api.log").read_text().splitlines()
+        if '"card_use_anomaly"' in line
+    ]
+    assert audit and all(event["kind"] in ("attempts", "issuances") for event in audit)
     canaries = [v for v in CANARY.canary_values if len(v) >= 4]
     canaries.append(base64.b64encode(CANARY.my_number.encode()).decode())
     # Metric labels.
