@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from flask import Flask, Response
+from flask import Flask
 
 from cert_center import metrics
 from cert_center.api import kiosk_api
 from cert_center.clients import SignerClient, VrsClient
 from cert_center.issuance import IssuanceService
+from cert_center.ops import OpsCredentials, ops
+from cert_center.refusal_days import DailyRefusals
 from cert_center.services import Center
 from vaxcert import kvstore, web
 from vaxcert.card import ca_key_table
@@ -43,10 +45,7 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
         )
         app.register_blueprint(kiosk_api)
     elif surface == "ops":
-
-        @app.get("/metrics")
-        def prometheus_metrics() -> Response:
-            body, content_type = metrics.exposition()
-            return Response(body, content_type=content_type)
-
+        app.extensions["vaxcert_ops_credentials"] = OpsCredentials(settings.center.ops)
+        app.extensions["vaxcert_daily_refusals"] = DailyRefusals(store, settings.center)
+        app.register_blueprint(ops)
     return app

@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from cert_center import metrics, rules
+from cert_center.card_use import CardUseMonitor
 from cert_center.clients import SignerClient, VrsClient, breaker_for, guarded
+from cert_center.refusal_days import DailyRefusals
 from cert_center.services import Center
 from vaxcert import vaccines
 from vaxcert.card.models import CardFiles, CardRead
@@ -90,14 +92,16 @@ class IssuanceService:
         self.signer_breaker = breaker_for("signer", settings)
         self.vaccines = vaccines.VaccineTable(settings.signer.vaccines)
         self.zone = ZoneInfo(settings.center.timezone)
+        self.daily_refusals = DailyRefusals(center.store, settings.center, self.clock)
+        self.card_use = CardUseMonitor.from_settings(settings, center.store, self.clock)
 
     def issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
         """Issue one certificate or raise :class:`VaxcertError` with the public reason."""
         try:
             issued = self._issue(kiosk, request)
-        except RuleRefusedError:
-            raise  # each failed rule was counted by its category
         except VaxcertError as refusal:
+            # Live, by the public code only: a category here would name the rule the moment a
+            # resident was refused (C08); sensitive categories go to the daily aggregates.
             metrics.REFUSALS.labels(refusal.code).inc()
             raise
         metrics.ISSUANCES.labels(issued.municipality.code, issued.kind, "kiosk").inc()
@@ -123,17 +127,28 @@ class IssuanceService:
         ):
             raise VaxcertError("request_replayed")
         # C03: the one check of the card; kiosks pass the files on as read.
-        card = verify_card_files(CardFiles.from_json(request.card.model_dump()), self.card_keys)
+        files = CardFiles.from_json(request.card.model_dump())
+        card = verify_card_files(files, self.card_keys)
+        # C21: counted once the files are genuine, before VRS is asked.
+        use = None
+        if self.card_use is not None:
+            use = self.card_use.observe(kiosk.kiosk_id, municipality.code, files.ef0003)
+            if self.card_use.refuses(use):
+                self.daily_refusals.count("card_use")
+                raise RuleRefusedError("counter_required")
         match = self._query(card, municipality, request.kind)
         verdict = self.record_policy.verify(_facts(match, request.kind))
         if isinstance(verdict, Failure):
             for finding in verdict.reasons:
-                metrics.REFUSALS.labels(rules.category(finding)).inc()
+                if finding.code == "counter_required":
+                    self.daily_refusals.count(rules.category(finding))
             # The public code only: which rule failed (e.g. a support measure) stays inside.
             raise RuleRefusedError(rules.one_reason(verdict, rules.RECORD_PRECEDENCE).code)
         content = self._content(card, match, municipality, request.kind, now)
         signed = guarded(self.signer_breaker, "signer", lambda: self.signer.certificates(content))
         self._record(match, municipality, content)
+        if self.card_use is not None and use is not None:
+            self.card_use.issued(use)
         return self._reply(content, signed, municipality)
 
     def _query(
@@ -153,7 +168,7 @@ class IssuanceService:
             # counter can help. The error quotes the card's data, so it is neither logged nor
             # chained (C08).
             log.warning("card data does not fit the VRS query")
-            metrics.REFUSALS.labels("card_content").inc()
+            self.daily_refusals.count("card_content")
             raise RuleRefusedError("counter_required") from None
         answer = guarded(self.vrs_breaker, "vrs", lambda: self.vrs.query(query))
         if isinstance(answer, QueryNoMatch):
@@ -206,7 +221,7 @@ class IssuanceService:
             # The record cannot be expressed as a certificate (e.g. a name the profile refuses):
             # the counter can help; the cause stays out of the message (C08).
             log.warning("record does not fit the certificate profile")
-            metrics.REFUSALS.labels("profile").inc()
+            self.daily_refusals.count("profile")
             raise RuleRefusedError("counter_required") from None
 
     def _record(

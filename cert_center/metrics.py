@@ -1,5 +1,5 @@
-"""Prometheus metrics of the center. Labels carry ids and categories only, never personal data
-(C08): kiosk id, municipality code, certificate kind, outcome, reason code.
+"""Prometheus metrics of the center. Labels carry ids and public codes only, never personal data
+(C08): kiosk id, municipality code, certificate kind, outcome, public reason code.
 
 The center's surfaces run as separate gunicorn processes, so metric values go through
 prometheus-client's multiprocess mode when ``PROMETHEUS_MULTIPROC_DIR`` is set (the ops surface
@@ -32,10 +32,12 @@ REQUESTS = Counter(
 ISSUANCES = Counter(
     "vaxcert_center_issuances", "Certificates issued", ["municipality", "kind", "channel"]
 )
+# By public reason code only: the internal category of a counter_required refusal (support
+# measure, ...) is never a live label (C08); see cert_center/refusal_days.py.
 REFUSALS = Counter(
     "vaxcert_center_refusals",
-    "Refused applications by internal category (aggregate only)",
-    ["category"],
+    "Refused applications by public reason code",
+    ["reason"],
 )
 RELAY_SECONDS = Histogram(
     "vaxcert_center_relay_seconds",
@@ -68,6 +70,12 @@ RECEIPTS = Counter(
     ["municipality", "outcome"],
 )
 FEES = Counter("vaxcert_center_fees_yen", "Fees collected (yen) for settlement", ["municipality"])
+# C21: one card's data used past a daily limit (threat-model §6.7). No tag, no card data.
+CARD_USE_ANOMALIES = Counter(
+    "vaxcert_center_card_use_anomalies",
+    "Card data used past a daily limit (kiosks, municipalities, attempts, issuances)",
+    ["kind"],
+)
 CLIENT_REFUSALS = Counter(
     "vaxcert_center_client_refusals",
     "Kiosk connections refused (deny-list, unknown, disabled)",

@@ -111,7 +111,8 @@ class ConsentToCurrentTerms(Check[RequestFacts]):
 
 
 class FlagAbsent(Check[RecordFacts]):
-    """A VRS flag that sends the resident to the counter; ``category`` names it in metrics."""
+    """A VRS flag that sends the resident to the counter; ``category`` names it in the daily
+    aggregates for the auditor (cert_center/refusal_days.py), never in live metrics."""
 
     def __init__(self, attribute: str, category: str, public_code: str) -> None:
         self.attribute = attribute
@@ -183,5 +184,5 @@ def one_reason(failure: Failure, precedence: Sequence[str]) -> Finding:
 
 
 def category(finding: Finding) -> str:
-    """The metrics category of a failed check (the rule's name, else its code)."""
+    """The internal category of a failed check (the rule's name, else its code)."""
     return finding.detail or finding.code

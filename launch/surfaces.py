@@ -119,7 +119,7 @@ SERVICES: dict[str, ServiceSpec] = {
             "center_ops",
             "cert_center.app:create_app",
             "tls",
-            "center ops: /metrics of every center process (TLS; no console login yet)",
+            "center ops: /metrics (scraper token) and /audit/refusals (auditor token) (TLS)",
             "center-ops",
             "public-ca",
             kwargs={"surface": "ops"},

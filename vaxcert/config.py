@@ -150,6 +150,44 @@ _TERMS_EN = (
 )
 
 
+class OpsSettings(BaseModel):
+    """Who may read the center's ops surface: the Prometheus scraper and the auditor.
+
+    Each credential is a bearer token, set directly or as a file holding it (a mounted secret);
+    none set means nobody gets in (401), never an open door.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The scraper's token for GET /metrics (live, no sensitive refusal category).
+    metrics_token: SecretStr | None = None
+    metrics_token_file: Path | None = None
+    # The auditor's token for GET /audit/refusals (daily sensitive aggregates, closed days only).
+    auditor_token: SecretStr | None = None
+    auditor_token_file: Path | None = None
+    # Daily counts below this are shown as "<k" (k-anonymity of one visit).
+    small_count_threshold: int = Field(default=10, ge=2, le=1000)
+    # How many closed days the auditor view covers; older day counters expire in the store.
+    aggregate_days: int = Field(default=31, ge=1, le=400)
+
+
+class CardUseSettings(BaseModel):
+    """Card-use anomaly detection (C21): daily limits per card, counted under a keyed daily tag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    # The secret the daily tag keys are derived from; never stored beside the counts. Unset:
+    # outside production a file card-use.secret is generated in pki_dir (mode 0600).
+    secret_file: Path | None = None
+    max_kiosks: int = Field(default=2, ge=1)
+    max_municipalities: int = Field(default=3, ge=1)
+    max_attempts: int = Field(default=6, ge=1)
+    max_issuances: int = Field(default=3, ge=1)
+    # "alert": metric and audit event only; "refuse": also answer counter_required past a limit.
+    action: Literal["alert", "refuse"] = "alert"
+
+
 class CenterSettings(BaseModel):
     """The issuance center: kiosk registry, what kiosks may show (C05), rules, relays."""
 
@@ -186,6 +224,8 @@ class CenterSettings(BaseModel):
     # Where gunicorn processes of the center share aggregate metric files (prometheus multiprocess
     # mode): counters only, never personal data (C08). Unset: a per-run temp dir.
     metrics_dir: Path | None = None
+    ops: OpsSettings = OpsSettings()
+    card_use: CardUseSettings = CardUseSettings()
 
 
 class Pkcs11Settings(BaseModel):

@@ -9,13 +9,33 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Protocol
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 import redis
 
 from vaxcert.errors import VaxcertError
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """One counter step of :meth:`KeyValueStore.tally`: add ``amount`` to ``counter``, unless
+    ``marker`` is given and was already set (a "first time this pair is seen" count).
+    ``amount=0`` reads the counter."""
+
+    counter: str
+    marker: str | None = None
+    amount: int = 1
+
+
+class Tallied(NamedTuple):
+    """A counter's value after its :class:`Tally` step, and whether the step was taken (False
+    when its marker was already set)."""
+
+    value: int
+    counted: bool
 
 
 class KeyValueStore(Protocol):
@@ -31,6 +51,11 @@ class KeyValueStore(Protocol):
 
     def get_int(self, key: str) -> int:
         """A counter's value, 0 when absent."""
+        ...
+
+    def tally(self, ops: Sequence[Tally], ttl_seconds: int) -> list[Tallied]:
+        """Apply ``ops`` in order, atomically, and return each counter's value after its step;
+        counters and markers touched get ``ttl_seconds`` when they have none."""
         ...
 
     def delete(self, key: str) -> None:
@@ -79,6 +104,23 @@ class MemoryStore:
             entry = self._live(key)
             return entry[0] if entry else 0
 
+    def tally(self, ops: Sequence[Tally], ttl_seconds: int) -> list[Tallied]:
+        with self._lock:
+            expiry = self._now() + ttl_seconds
+            values: list[Tallied] = []
+            for op in ops:
+                counted = True
+                if op.marker is not None:
+                    if self._live(op.marker) is not None:
+                        counted = False
+                    else:
+                        self._values[op.marker] = (1, expiry)
+                entry = self._live(op.counter) or (0, expiry)
+                value = entry[0] + (op.amount if counted else 0)
+                self._values[op.counter] = (value, entry[1])
+                values.append(Tallied(value, counted))
+            return values
+
     def delete(self, key: str) -> None:
         with self._lock:
             self._values.pop(key, None)
@@ -94,6 +136,27 @@ return value
 """
 
 
+# KEYS: the counters, then the markers; ARGV: ttl, then per counter its step and the index in
+# KEYS of its marker (0: none).
+_TALLY = """
+local ttl = tonumber(ARGV[1])
+local out = {}
+for i = 1, (#ARGV - 1) / 2 do
+  local step = tonumber(ARGV[2 * i])
+  local marker = tonumber(ARGV[2 * i + 1])
+  local counted = 1
+  if marker > 0 and not redis.call('SET', KEYS[marker], 1, 'NX', 'EX', ttl) then
+    step = 0
+    counted = 0
+  end
+  out[2 * i - 1] = redis.call('INCRBY', KEYS[i], step)
+  out[2 * i] = counted
+  redis.call('EXPIRE', KEYS[i], ttl, 'NX')
+end
+return out
+"""
+
+
 class RedisStore:
     """Redis-backed store; every key gets ``prefix`` so deployments and test runs don't collide.
 
@@ -104,6 +167,7 @@ class RedisStore:
         self._redis = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self._prefix = prefix
         self._incr = self._redis.register_script(_INCR_WITH_TTL)
+        self._tally = self._redis.register_script(_TALLY)
 
     def add(self, key: str, ttl_seconds: int) -> bool:
         with _outage_is_unavailable():
@@ -122,6 +186,20 @@ class RedisStore:
     def delete(self, key: str) -> None:
         with _outage_is_unavailable():
             self._redis.delete(self._prefix + key)
+
+    def tally(self, ops: Sequence[Tally], ttl_seconds: int) -> list[Tallied]:
+        # One round trip for the whole sequence, atomic like every Lua script.
+        keys = [self._prefix + op.counter for op in ops]
+        args: list[int] = [ttl_seconds]
+        for op in ops:
+            marker = 0
+            if op.marker is not None:
+                keys.append(self._prefix + op.marker)
+                marker = len(keys)
+            args += [op.amount, marker]
+        with _outage_is_unavailable():
+            flat = [int(value) for value in self._tally(keys=keys, args=args)]
+        return [Tallied(flat[i], bool(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def ping(self) -> bool:
         try:

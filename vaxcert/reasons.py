@@ -120,6 +120,22 @@ _ALL: tuple[Reason, ...] = (
         "This client certificate has been withdrawn.",
     ),
     Reason(
+        "ops_token_required",
+        401,
+        "運用画面の認証情報が必要です。",
+        "An ops token is required.",
+        "有効なトークンを指定してください。",
+        "Present a valid bearer token.",
+    ),
+    Reason(
+        "auditor_token_required",
+        401,
+        "監査者の認証情報が必要です。",
+        "An auditor token is required.",
+        "有効な監査者トークンを指定してください。",
+        "Present a valid auditor token.",
+    ),
+    Reason(
         "tls_required", 403, "暗号化された通信が必要です。", "An encrypted connection is required."
     ),
     # Card (C01, C03).

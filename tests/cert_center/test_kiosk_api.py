@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from pydantic import SecretStr
 
 from cert_center.app import create_app
 from cert_center.services import ServiceHours
 from launch.demo import free_port
-from vaxcert.config import KioskEntry, Settings, load_settings
+from vaxcert.config import KioskEntry, OpsSettings, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +139,15 @@ def test_metrics_on_the_ops_surface_carry_no_personal_labels(kiosk_pem: dict[str
         },
         environ_base=_as(kiosk_pem["KIOSK-0001"]),
     )
-    text = create_app(settings, surface="ops").test_client().get("/metrics").get_data(as_text=True)
+    settings = settings.model_copy(
+        update={
+            "center": settings.center.model_copy(
+                update={"ops": OpsSettings(metrics_token=SecretStr("scrape"))}
+            )
+        }
+    )
+    ops = create_app(settings, surface="ops").test_client()
+    text = ops.get("/metrics", headers={"Authorization": "Bearer scrape"}).get_data(as_text=True)
     assert 'vaxcert_center_kiosk_heartbeat_age_seconds{kiosk="KIOSK-0001"}' in text
     assert "vaxcert_center_requests_total" in text
 

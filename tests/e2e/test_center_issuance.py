@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 import requests
 
+from cert_center.refusal_days import SENSITIVE_CATEGORIES
 from launch.stack import CENTER_PROCESSES, ISSUER, Stack, remove, start_stack
 from vaxcert import pki, tls
 from vaxcert.card import cards
@@ -221,6 +223,56 @@ def test_support_measure_is_indistinguishable_from_another_counter_case(stack: C
         assert a.json() == b.json()
 
 
+def _metrics_token(stack: Center) -> str:
+    return stack.stack.env["VAXCERT_CENTER__OPS__METRICS_TOKEN"]
+
+
+def _ops_get(stack: Center, path: str, token: str | None) -> requests.Response:
+    with requests.Session() as ops:
+        ops.trust_env = False
+        return ops.get(
+            stack.settings.url("center_ops") + path,
+            timeout=10,
+            verify=str(pki.cert_path(stack.pki_dir, "public-ca")),
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+        )
+
+
+def test_c08_metrics_need_the_scrapers_token(stack: Center) -> None:
+    auditor = stack.stack.env["VAXCERT_CENTER__OPS__AUDITOR_TOKEN"]
+    for token in (None, "not-the-token", auditor):
+        refused = _ops_get(stack, "/metrics", token)
+        assert refused.status_code == 401, token
+        assert refused.json()["error"]["code"] == "ops_token_required"
+        assert "vaxcert_center" not in refused.text
+    assert _ops_get(stack, "/metrics", _metrics_token(stack)).status_code == 200
+
+
+def test_c08_no_sensitive_category_in_live_metrics_right_after_a_support_measure_refusal(
+    stack: Center,
+) -> None:
+    token = _metrics_token(stack)
+    refused = _issue(stack, _request(stack, "support-measure"))
+    assert refused.json()["error"]["code"] == "counter_required"
+    text = _ops_get(stack, "/metrics", token).text
+    for category in SENSITIVE_CATEGORIES:
+        assert category not in text, f"{category} visible in live metrics"
+    assert "category=" not in text
+    assert 'vaxcert_center_refusals_total{reason="counter_required"}' in text
+    # The category was counted, as today's aggregate in the center's store, and only there.
+    client = redis.Redis.from_url(stack.stack.env["VAXCERT_REDIS_URL"])
+    today = dt.datetime.now(ZoneInfo(stack.settings.center.timezone)).date().isoformat()
+    key = f"{stack.stack.redis_prefix}center:refusals:{today}:support_measure"
+    assert int(client.get(key) or 0) >= 1
+    assert 0 < client.ttl(key) <= (stack.settings.center.ops.aggregate_days + 2) * 86_400
+    # Today is not closed: the auditor sees it only tomorrow.
+    auditor = stack.stack.env["VAXCERT_CENTER__OPS__AUDITOR_TOKEN"]
+    view = _ops_get(stack, "/audit/refusals", auditor)
+    assert view.status_code == 200
+    assert today not in view.text
+    assert _ops_get(stack, "/audit/refusals", token).status_code == 401
+
+
 def test_request_id_travels_to_vrs_and_signer(stack: Center) -> None:
     trace = f"trace-{secrets.token_hex(8)}"
     with stack.session() as session:
@@ -283,15 +335,17 @@ def test_c08_c22_nothing_of_the_canary_is_kept_after_50_requests(stack: Center) 
     assert outcomes.count(200) >= 10
     with stack.session() as session:
         session.get(stack.settings.url("center_kiosk_api") + "/healthz", timeout=5)
-    ops = requests.Session()
-    ops.trust_env = False
-    metrics_text = ops.get(
-        stack.settings.url("center_ops") + "/metrics",
-        timeout=10,
-        verify=str(pki.cert_path(stack.pki_dir, "public-ca")),
-    ).text
+    metrics_text = _ops_get(stack, "/metrics", _metrics_token(stack)).text
     assert "vaxcert_center_issuances_total" in metrics_text
-    assert 'category="support_measure"' in metrics_text
+    assert 'reason="counter_required"' in metrics_text
+    # C21: the canary's card, presented ten times today, passed the attempts limit (6).
+    assert 'vaxcert_center_card_use_anomalies_total{kind="attempts"}' in metrics_text
+    audit = [
+        json.loads(line)
+        for line in (stack.logs / "center-kiosk-api.log").read_text().splitlines()
+        if '"card_use_anomaly"' in line
+    ]
+    assert audit and all(event["kind"] in ("attempts", "issuances") for event in audit)
     canaries = [v for v in CANARY.canary_values if len(v) >= 4]
     canaries.append(base64.b64encode(CANARY.my_number.encode()).decode())
     # Metric labels.

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from vaxcert.kvstore import KeyValueStore, MemoryStore, RedisStore, from_url
+from vaxcert.kvstore import KeyValueStore, MemoryStore, RedisStore, Tallied, Tally, from_url
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -54,3 +54,17 @@ def test_ping_and_selection(redis_url: str) -> None:
     assert isinstance(from_url(None), MemoryStore)
     assert from_url(redis_url).ping()
     assert not RedisStore("redis://127.0.0.1:1/0").ping()
+
+
+def test_tally_counts_a_marked_pair_once_and_expires(store: KeyValueStore) -> None:
+    first = store.tally(
+        [Tally("pairs", marker="seen:a"), Tally("uses"), Tally("reads", amount=0)], 1
+    )
+    assert first == [Tallied(1, True), Tallied(1, True), Tallied(0, True)]
+    again = store.tally([Tally("pairs", marker="seen:a"), Tally("uses")], 1)
+    assert again == [Tallied(1, False), Tallied(2, True)]
+    other = store.tally([Tally("pairs", marker="seen:b")], 1)
+    assert other == [Tallied(2, True)]
+    time.sleep(1.2)
+    assert store.get_int("pairs") == 0 and store.get_int("uses") == 0
+    assert store.tally([Tally("pairs", marker="seen:a")], 1) == [Tallied(1, True)]
