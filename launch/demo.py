@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -127,6 +128,29 @@ def stop(children: dict[str, subprocess.Popen[bytes]], grace: float = 10.0) -> N
             child.wait()
 
 
+def _demo_ops_tokens(settings: Settings) -> tuple[dict[str, str], list[str]]:
+    """Bearer tokens of this run for the ops surface, unless configured: /metrics is never open."""
+    ops = settings.center.ops
+    env: dict[str, str] = {}
+    shown: list[str] = []
+    for name, configured in (
+        ("METRICS", ops.metrics_token or ops.metrics_token_file),
+        ("AUDITOR", ops.auditor_token or ops.auditor_token_file),
+    ):
+        if configured is None:
+            token = secrets.token_urlsafe(24)
+            env[f"VAXCERT_CENTER__OPS__{name}_TOKEN"] = token
+            shown.append(f"{name.lower()} token {token}")
+    notes = []
+    if shown:
+        url = settings.url("center_ops")
+        notes = [
+            f"  Ops:      {url}/metrics and {url}/audit/refusals take a bearer token;",
+            f"            this run's: {'; '.join(shown)}",
+        ]
+    return env, notes
+
+
 def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str] = ()) -> str:
     """What the demo prints once everything answers."""
     lines = ["", "vaxcert demo is running (Ctrl-C stops everything)", ""]
@@ -192,9 +216,10 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     # The center's processes share metric files for this run only.
     metrics_dir = tempfile.mkdtemp(prefix="vaxcert-demo-metrics-")
+    ops_env, ops_notes = _demo_ops_tokens(settings)
     try:
         for spec in specs:
-            env = {"VAXCERT_CENTER__METRICS_DIR": metrics_dir, **demo_vrs.env}
+            env = {"VAXCERT_CENTER__METRICS_DIR": metrics_dir, **ops_env, **demo_vrs.env}
             if "service_hours" not in settings.center.model_fields_set:
                 # A demo is tried at any hour; configured hours (06:30-23:00 JST by default in
                 # production) still apply when set explicitly.
@@ -206,7 +231,7 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
         if failed:
             print(f"did not become healthy: {', '.join(failed)}", file=sys.stderr)
             return 1
-        print(banner(settings, specs, demo_vrs.notes), flush=True)
+        print(banner(settings, specs, [*demo_vrs.notes, *ops_notes]), flush=True)
         while not stopping:
             dead = [name for name, child in children.items() if child.poll() is not None]
             if dead:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,9 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from launch.demo import free_port
 from launch.surfaces import SERVICES
+from vaxcert import pki
 
 
 @pytest.mark.slow
@@ -44,6 +47,16 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert "canary" in text and "PIN 1234" in text
             assert "Not built yet" not in text
             assert "/demo" in text and "locked-card" in text  # kiosk demo panel, edge cases
+            # /metrics is never open, in the demo either: the banner gives this run's token.
+            token = re.search(r"metrics token (\S+?)(;|$)", text, re.M)
+            assert token is not None, text
+            ops = f"https://127.0.0.1:{env['VAXCERT_LISTENERS__CENTER_OPS__PORT']}/metrics"
+            ca = str(pki.cert_path(tmp_path / "pki", "public-ca"))
+            with requests.Session() as session:
+                session.trust_env = False
+                assert session.get(ops, verify=ca, timeout=10).status_code == 401
+                bearer = {"Authorization": f"Bearer {token.group(1)}"}
+                assert session.get(ops, verify=ca, headers=bearer, timeout=10).status_code == 200
             children = subprocess.run(
                 ["pgrep", "-g", str(demo.pid)], capture_output=True, text=True, check=False
             ).stdout.split()
