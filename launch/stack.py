@@ -152,6 +152,8 @@ def start_stack(
         "VAXCERT_CENTER__SERVICE_HOURS": "00:00-00:00",
         "VAXCERT_CENTER__METRICS_DIR": str(root / "metrics"),
         "VAXCERT_ISSUER_URL": ISSUER,
+        # A started kiosk's receipt outbox stays with this stack (never another run's file).
+        "VAXCERT_KIOSK__OUTBOX_PATH": str(root / "kiosk" / "receipts.json"),
         # Everything a process writes to temp files lands here, where the C08 tests look.
         "TMPDIR": str(root / "tmp"),
     }
