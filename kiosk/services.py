@@ -627,14 +627,7 @@ class Kiosk:
             self.center.receipt(entry.receipt())
         except VaxcertError as exc:
             if exc.status == 429 or exc.status >= 500:
-                self.outbox.attempted(entry)
-                self._failures += 1
-                delay = min(_RETRY_MAX, _RETRY_FIRST * 2 ** (self._failures - 1))
-                self._retry_at = self.clock() + delay * random.uniform(0.5, 1.0)  # noqa: S311
-                log.warning(
-                    "receipt not delivered; will retry",
-                    extra={"reason": exc.code, "retry_seconds": round(delay, 1)},
-                )
+                self._back_off(entry, exc.code)
                 return False
             log.error(
                 "receipt refused by the center; kept for the operator",
@@ -642,10 +635,25 @@ class Kiosk:
             )
             self.outbox.settle(entry, "refused", exc.code)
             return True
+        except Exception as exc:  # a bug or an unforeseen transport error: keep and retry
+            log.error("receipt delivery failed", extra={"error_type": type(exc).__name__})
+            self._back_off(entry, "internal_error")
+            return False
         self.outbox.acknowledged(entry)
         self._failures = 0
         self._retry_at = 0.0
         return True
+
+    def _back_off(self, entry: OutboxEntry, code: str) -> None:
+        self.outbox.attempted(entry)
+        self._failures += 1
+        delay = min(_RETRY_MAX, _RETRY_FIRST * 2 ** min(self._failures - 1, 20))
+        # Jitter: kiosks that lost the center together do not all come back at once.
+        self._retry_at = self.clock() + delay * random.uniform(0.5, 1.0)  # noqa: S311
+        log.warning(
+            "receipt not delivered; will retry",
+            extra={"reason": code, "retry_seconds": round(delay, 1)},
+        )
 
     def device_status(self) -> Heartbeat:
         """Every device's state, as the heartbeat reports it."""
