@@ -18,6 +18,10 @@ from vaxcert.kvstore import KeyValueStore
 
 log = logging.getLogger(__name__)
 
+# How long a receipt id is remembered: longer than a kiosk keeps retrying one (kiosk.services
+# gives up and keeps it for the operator after 28 days), so a late repeat is never counted again.
+RECEIPT_DEDUP_SECONDS = 31 * 24 * 3600
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceHours:
@@ -104,11 +108,32 @@ class Center:
             max_copies=s.max_copies,
         )
 
-    def record_receipt(self, kiosk: KioskEntry, receipt: Receipt) -> None:
-        """Count a receipt for fee settlement (aggregate only, C08)."""
+    def record_receipt(self, kiosk: KioskEntry, receipt: Receipt) -> bool:
+        """Count a receipt for fee settlement (aggregate only, C08); False for a repeat.
+
+        Kiosks send a receipt until it is acknowledged, so the same one may arrive again (a
+        reply lost to a timeout, a 429 or 503 on the way back): a repeat of a receipt id is
+        acknowledged and not counted twice. The key (kiosk id + the kiosk's random receipt id)
+        lives in the shared store so that every worker and instance sees it.
+        """
         municipality = self.participating(receipt.municipality_code)
         if receipt.copies > self.settings.max_copies:
             raise VaxcertError("invalid_field", "copies exceeds the maximum", field="copies")
+        expected = 0 if receipt.outcome == "cancelled" else receipt.copies * municipality.fee_yen
+        if receipt.amount_yen != expected:
+            log.warning(
+                "receipt amount refused",
+                extra={"kiosk_id": kiosk.kiosk_id, "outcome": receipt.outcome},
+            )
+            raise VaxcertError(
+                "receipt_amount_mismatch",
+                f"{receipt.outcome}: {receipt.amount_yen} yen, expected {expected}",
+                field="amount_yen",
+            )
+        key = f"receipt:{kiosk.kiosk_id}:{receipt.receipt_id}"
+        if not self.store.add(key, ttl_seconds=RECEIPT_DEDUP_SECONDS):
+            metrics.RECEIPTS.labels(municipality.code, "duplicate").inc()
+            return False
         metrics.RECEIPTS.labels(municipality.code, receipt.outcome).inc()
         if receipt.incident_id is not None:
             # Operators follow a refunded misprint up by its incident number (no personal data).
@@ -122,6 +147,7 @@ class Center:
             )
         if receipt.outcome == "printed":
             metrics.FEES.labels(municipality.code).inc(receipt.amount_yen)
+        return True
 
     def record_heartbeat(self, kiosk: KioskEntry, heartbeat: Heartbeat) -> None:
         """Keep the kiosk's device status as metrics."""

@@ -114,7 +114,12 @@ def create_app(
 
     def health() -> dict[str, object]:
         status = service.device_status()
-        return {"kiosk_id": settings.kiosk.kiosk_id, "devices": status.model_dump()}
+        return {
+            "kiosk_id": settings.kiosk.kiosk_id,
+            "devices": status.model_dump(),
+            # Receipts not yet acknowledged, and those the center refused (the operator's).
+            "receipts": service.outbox.counts(),
+        }
 
     web.install(app, settings, "kiosk", health=health)
     csrf = CSRFProtect(app)

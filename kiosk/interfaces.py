@@ -68,5 +68,9 @@ class CashUnit(abc.ABC):
         """Pay back everything inserted since :meth:`open` and close; returns the yen paid back."""
 
     @abc.abstractmethod
+    def is_open(self) -> bool:
+        """Whether a payment is open (money may be in escrow)."""
+
+    @abc.abstractmethod
     def status(self) -> DeviceState:
         """The unit's state."""

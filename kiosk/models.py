@@ -42,6 +42,21 @@ Screen = Literal[
 SCREENS: tuple[Screen, ...] = get_args(Screen)
 # Screens where the resident waits for a machine: no inactivity warning there.
 WORKING: frozenset[Screen] = frozenset({"reading", "printing"})
+# Screens of the one resident the terminal serves: from the card going in until the certificate
+# is taken, the session holds the reader, the cash unit or the printer, and no other session may
+# end it (only its own Cancel, its inactivity countdown, or the flow's end).
+HOLDS_TERMINAL: frozenset[Screen] = frozenset(
+    {
+        "insert-card",
+        "pin",
+        "reading",
+        "take-card",
+        "confirm",
+        "payment",
+        "printing",
+        "take-certificate",
+    }
+)
 
 
 @dataclass(eq=False)
@@ -78,6 +93,9 @@ class KioskSession:
     paid_yen: int = 0
     change_yen: int = 0
     refunded_yen: int = 0
+    # True from opening the cash unit until its money is collected or refunded: a wipe in
+    # between must refund it.
+    cash_open: bool = False
     job: PrintJob | None = field(default=None, repr=False)
     printed_at: float | None = None
 
@@ -90,6 +108,11 @@ class KioskSession:
     def touch(self, now: float | None = None) -> None:
         """The resident did something: the inactivity clock restarts."""
         self.last_activity = time.monotonic() if now is None else now
+
+    @property
+    def holds_terminal(self) -> bool:
+        """Whether this session is the resident the terminal serves now."""
+        return not self.wiped and (self.screen in HOLDS_TERMINAL or self.cash_open)
 
     @property
     def fee_yen(self) -> int:

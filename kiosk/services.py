@@ -13,16 +13,20 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import random
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 from kiosk.clients import CenterClient
 from kiosk.devices import PrinterError
 from kiosk.interfaces import CashUnit, DeviceState, Printer, PrintJob, PrintOutcome
 from kiosk.models import WORKING, KioskSession, Screen
+from kiosk.outbox import Outbox, OutboxEntry
 from vaxcert import reasons
 from vaxcert.card import CardReader
 from vaxcert.card.errors import (
@@ -34,14 +38,13 @@ from vaxcert.card.errors import (
     PinLockedError,
     WrongPinError,
 )
-from vaxcert.config import Settings
+from vaxcert.config import Settings, user_data_dir
 from vaxcert.contracts.kiosk_api import (
     CardFilesIn,
     CertificateIssued,
     CertificateRequest,
     Consent,
     Heartbeat,
-    Receipt,
 )
 from vaxcert.errors import VaxcertError
 
@@ -54,7 +57,12 @@ Runner = Callable[[Callable[[], None]], None]
 # browser normally wipes first; this covers a browser that crashed or froze).
 _SERVER_GRACE_SECONDS = 15.0
 _MAX_SESSIONS = 32
-_MAX_PENDING_RECEIPTS = 200
+# Receipt delivery: retried with exponential backoff (with jitter) from _RETRY_FIRST up to
+# _RETRY_MAX seconds; after _RETRY_GIVE_UP a receipt is kept for the operator, no longer sent
+# (the center remembers receipt ids longer than that: a late repeat is never counted twice).
+_RETRY_FIRST = 0.5
+_RETRY_MAX = 300.0
+_RETRY_GIVE_UP = dt.timedelta(days=28)
 _DEVICE_WAIT: frozenset[Screen] = frozenset(
     {"insert-card", "pin", "take-card", "payment", "take-certificate"}
 )
@@ -98,12 +106,21 @@ class SessionStore:
             return self._sessions.get(session_id)
 
     def add(self, session: KioskSession) -> list[KioskSession]:
-        """Keep ``session``; returns the oldest idle sessions pushed out by the bound."""
+        """Keep ``session``; returns the sessions pushed out by the bound.
+
+        Only sessions still on ``welcome`` are ever pushed out (the oldest first): they hold
+        nothing. The resident's session, which the others cannot even start beside, is never
+        pushed out by visitors, however many come (``session`` itself is on welcome, so the bound
+        always holds).
+        """
         with self._lock:
             self._sessions[session.id] = session
             evicted = []
             while len(self._sessions) > self._limit:
-                oldest = min(self._sessions.values(), key=lambda s: s.last_activity)
+                idle = [s for s in self._sessions.values() if s.screen == "welcome"]
+                if not idle:
+                    break
+                oldest = min(idle, key=lambda s: s.last_activity)
                 evicted.append(self._sessions.pop(oldest.id))
             return evicted
 
@@ -155,8 +172,13 @@ class Kiosk:
         self.clock = clock
         self.sessions = SessionStore()
         self.card_timeout = settings.card.timeout_seconds
-        self._pending: list[Receipt] = []
-        self._pending_lock = threading.Lock()
+        path = self.options.outbox_path or (
+            user_data_dir() / "kiosk" / f"receipts-{self.options.kiosk_id}.json"
+        )
+        self.outbox = Outbox(Path(path), self.options.kiosk_id)
+        self._flushing = threading.Lock()
+        self._retry_at = 0.0  # clock time of the next delivery attempt
+        self._failures = 0  # consecutive failed attempts (the backoff's exponent)
         self._stop = threading.Event()
         self._background: threading.Thread | None = None
 
@@ -167,10 +189,11 @@ class Kiosk:
         return KioskSession(id=SessionStore.new_id(), last_activity=self.clock())
 
     def keep(self, session: KioskSession) -> None:
-        """Keep ``session`` in memory; sessions pushed out by the bound are wiped."""
+        """Keep ``session`` in memory; sessions pushed out by the bound are cancelled (C08)."""
         for evicted in self.sessions.add(session):
             with self.locked(evicted):
-                evicted.wipe()
+                # Cancel, never a bare wipe: whatever it held is refunded and reported.
+                self.cancel(evicted)
 
     @contextlib.contextmanager
     def locked(self, session: KioskSession) -> Iterator[KioskSession]:
@@ -209,12 +232,19 @@ class Kiosk:
         if session.screen != "welcome":
             return
         self.touch(session)
-        # One terminal, one resident: a session left in another tab ends here.
-        for other in self.sessions.all():
-            if other is not session:
-                with self.locked(other):
-                    if other.screen not in WORKING:
-                        self.cancel(other)
+        # One terminal, one resident: the resident the terminal serves (card in, paying,
+        # printing) is never ended by someone else; a newcomer is told the kiosk is in use.
+        others = [other for other in self.sessions.all() if other is not session]
+        for other in others:
+            with self.locked(other):
+                if other.holds_terminal:
+                    self._fail(session, "kiosk_busy")
+                    return
+        # A session left half-way before the card (another tab) ends here.
+        for other in others:
+            with self.locked(other):
+                if other.screen not in WORKING:
+                    self.cancel(other)
         try:
             config = self.center.config()
         except VaxcertError as exc:
@@ -406,13 +436,13 @@ class Kiosk:
             # charged, and the center learns the certificate went out unprinted.
             code = exc.code if isinstance(exc, VaxcertError) else "internal_error"
             log.warning("certificate not printable", extra={"reason": code})
-            self._send_receipt(issued, municipality.code, copies, 0, "cancelled")
+            self._send_receipt(municipality.code, copies, 0, "cancelled")
             self._publish_after_card(session, code)
             return
         with self.locked(session):
             if session.wiped:
                 # Cancelled while the center worked: the certificate was issued but not taken.
-                self._send_receipt(issued, municipality.code, copies, 0, "cancelled")
+                self._send_receipt(municipality.code, copies, 0, "cancelled")
                 return
             session.issued = issued
             session.pdf = pdf
@@ -448,6 +478,7 @@ class Kiosk:
             self._cancel_issued(session)
             self._fail(session, exc.code)
             return
+        session.cash_open = True
         session.show("payment")
 
     def pay(self, session: KioskSession) -> None:
@@ -485,23 +516,21 @@ class Kiosk:
             code = issued.municipality.code
             if outcome == "printed":
                 session.change_yen = self.devices.cash.collect()
+                session.cash_open = False
                 session.paid_yen = session.due_yen
                 session.job = job
                 session.printed_at = self.clock()
-                self._send_receipt(issued, code, session.copies, session.paid_yen, "printed")
+                self._send_receipt(code, session.copies, session.paid_yen, "printed")
                 session.pdf = None  # printed: the bytes are no longer needed (C08)
                 session.show("take-certificate")
                 return
             session.refunded_yen = self.devices.cash.refund()
+            session.cash_open = False
             session.incident = self._incident_id()
             log.warning("misprint twice; refunded", extra={"incident": session.incident})
+            # The amount is the fee paid back (any overpayment went back with it).
             self._send_receipt(
-                issued,
-                code,
-                session.copies,
-                session.refunded_yen,
-                "misprint_refunded",
-                session.incident,
+                code, session.copies, session.due_yen, "misprint_refunded", session.incident
             )
             session.pdf = None
             session.issued = None
@@ -518,16 +547,17 @@ class Kiosk:
             return
         if session.screen == "printing":
             return  # the printer is working; the flow ends by itself right after
-        if session.screen == "payment":
+        if session.cash_open:
+            # Money in escrow goes back before anything is wiped, whoever ends the session.
             session.refunded_yen = self.devices.cash.refund()
+            session.cash_open = False
+            log.info("payment cancelled; refunded", extra={"refunded_yen": session.refunded_yen})
         self._cancel_issued(session)
         self.end(session)
 
     def _cancel_issued(self, session: KioskSession) -> None:
         if session.issued is not None and session.printed_at is None:
-            self._send_receipt(
-                session.issued, session.issued.municipality.code, session.copies, 0, "cancelled"
-            )
+            self._send_receipt(session.issued.municipality.code, session.copies, 0, "cancelled")
 
     def sweep(self) -> None:
         """Wipe sessions idle past their countdown (the browser normally does it first)."""
@@ -555,44 +585,75 @@ class Kiosk:
 
     def _send_receipt(
         self,
-        issued: CertificateIssued,
         municipality_code: str,
         copies: int,
         amount: int,
-        outcome: str,
+        outcome: Literal["printed", "misprint_refunded", "cancelled"],
         incident: str | None = None,
     ) -> None:
-        receipt = Receipt.model_validate(
-            {
-                "certificate_id": issued.certificate_id,
-                "municipality_code": municipality_code,
-                "copies": copies,
-                "amount_yen": amount,
-                "outcome": outcome,
-                "incident_id": incident,
-            }
-        )
-        with self._pending_lock:
-            self._pending.append(receipt)
-            del self._pending[:-_MAX_PENDING_RECEIPTS]
-        self.run(self.flush_receipts)
+        """Put a receipt in the outbox (on disk at once), then try to deliver it."""
+        self.outbox.add(municipality_code, copies, amount, outcome, incident)
+        self.run(self._flush_now)
 
-    def flush_receipts(self) -> None:
-        """Send queued receipts; what the center cannot take now stays queued (memory only)."""
-        while True:
-            with self._pending_lock:
-                if not self._pending:
-                    return
-                receipt = self._pending.pop(0)
-            try:
-                self.center.receipt(receipt)
-            except VaxcertError as exc:
-                if exc.code != "service_unavailable":
-                    log.warning("receipt refused", extra={"reason": exc.code})
+    def _flush_now(self) -> None:
+        self.flush_receipts()
+
+    def flush_receipts(self) -> bool:
+        """Deliver pending receipts in order, unless backing off; True when none is left.
+
+        A receipt leaves the outbox only when the center acknowledged it (a repeat is
+        acknowledged too: the center counts each receipt id once). Outages, 429 and 503 are
+        retried with backoff; any other refusal is logged and kept for the operator.
+        """
+        if self.clock() < self._retry_at:
+            return not self.outbox.pending()
+        if not self._flushing.acquire(blocking=False):
+            return False  # another thread is delivering right now
+        try:
+            for entry in self.outbox.pending():
+                if dt.datetime.now(dt.UTC) - entry.created_at > _RETRY_GIVE_UP:
+                    log.error("receipt too old to send; kept", extra={"receipt": entry.receipt_id})
+                    self.outbox.settle(entry, "expired", None)
                     continue
-                with self._pending_lock:
-                    self._pending.insert(0, receipt)
-                return
+                if not self._deliver(entry):
+                    return False
+            return True
+        finally:
+            self._flushing.release()
+
+    def _deliver(self, entry: OutboxEntry) -> bool:
+        """One attempt; False when the outbox should wait (backoff) before the next one."""
+        try:
+            self.center.receipt(entry.receipt())
+        except VaxcertError as exc:
+            if exc.status == 429 or exc.status >= 500:
+                self._back_off(entry, exc.code)
+                return False
+            log.error(
+                "receipt refused by the center; kept for the operator",
+                extra={"reason": exc.code, "receipt": entry.receipt_id},
+            )
+            self.outbox.settle(entry, "refused", exc.code)
+            return True
+        except Exception as exc:  # a bug or an unforeseen transport error: keep and retry
+            log.error("receipt delivery failed", extra={"error_type": type(exc).__name__})
+            self._back_off(entry, "internal_error")
+            return False
+        self.outbox.acknowledged(entry)
+        self._failures = 0
+        self._retry_at = 0.0
+        return True
+
+    def _back_off(self, entry: OutboxEntry, code: str) -> None:
+        self.outbox.attempted(entry)
+        self._failures += 1
+        delay = min(_RETRY_MAX, _RETRY_FIRST * 2 ** min(self._failures - 1, 20))
+        # Jitter: kiosks that lost the center together do not all come back at once.
+        self._retry_at = self.clock() + delay * random.uniform(0.5, 1.0)  # noqa: S311
+        log.warning(
+            "receipt not delivered; will retry",
+            extra={"reason": code, "retry_seconds": round(delay, 1)},
+        )
 
     def device_status(self) -> Heartbeat:
         """Every device's state, as the heartbeat reports it."""
@@ -609,9 +670,17 @@ class Kiosk:
             reader=reader,
             printer=printer.state,
             paper=printer.paper,
-            cash_unit=self.devices.cash.status(),
+            cash_unit=self._cash_state(),
             app_version=APP_VERSION,
         )
+
+    def _cash_state(self) -> DeviceState:
+        cash = self.devices.cash
+        if cash.is_open() and not any(s.cash_open for s in self.sessions.all()):
+            # Money in escrow that no resident's session accounts for: the unit refuses every
+            # later payment until an operator clears it.
+            return "error"
+        return cash.status()
 
     def heartbeat(self) -> bool:
         """One heartbeat with device status, then any queued receipts; True when delivered."""
@@ -634,6 +703,8 @@ class Kiosk:
             while not self._stop.wait(1.0):
                 try:
                     self.sweep()
+                    if self.outbox.pending():
+                        self.flush_receipts()  # itself waits out the backoff
                     if period and time.monotonic() >= next_beat:
                         next_beat = time.monotonic() + period
                         self.heartbeat()

@@ -155,6 +155,8 @@ def start_stack(
         "VAXCERT_CENTER__OPS__METRICS_TOKEN": secrets.token_urlsafe(24),
         "VAXCERT_CENTER__OPS__AUDITOR_TOKEN": secrets.token_urlsafe(24),
         "VAXCERT_ISSUER_URL": ISSUER,
+        # A started kiosk's receipt outbox stays with this stack (never another run's file).
+        "VAXCERT_KIOSK__OUTBOX_PATH": str(root / "kiosk" / "receipts.json"),
         # Everything a process writes to temp files lands here, where the C08 tests look.
         "TMPDIR": str(root / "tmp"),
     }

@@ -4,6 +4,7 @@ and PostgreSQL servers of the session's own (started only when a test asks for o
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # The product defaults to production, which refuses the development PKI every test builds: tests
 # run in the test environment (the processes they start inherit it) unless a test says otherwise.
 os.environ.setdefault("VAXCERT_ENVIRONMENT", "test")
+# Kiosks that tests start (in-process or as processes) keep their receipt outbox in this run's own
+# directory, never in the user's data directory that other runs and the demo share.
+os.environ.setdefault(
+    "VAXCERT_KIOSK__OUTBOX_PATH",
+    str(Path(tempfile.mkdtemp(prefix="vaxcert-test-outbox-")) / "receipts.json"),
+)
 
 # Fixtures that tests/e2e shares with the area folders (a conftest serves only its own folder).
 pytest_plugins = ("tests.support.cards", "tests.support.dev_trust")

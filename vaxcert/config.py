@@ -419,6 +419,10 @@ class KioskSettings(BaseModel):
     print_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     cash_unit: Literal["simulator"] = "simulator"
     heartbeat_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # The receipt outbox (kiosk.outbox): receipts not yet acknowledged by the center survive a
+    # restart here; money data only, never certificate or personal data (C08).
+    # None: `<user data dir>/kiosk/receipts-<kiosk_id>.json`.
+    outbox_path: Path | None = None
     # Demo mode: the reader starts empty and /demo offers a panel that inserts virtual cards,
     # takes paper, jams the printer and inserts coins. Never on in production.
     demo: bool = False

@@ -853,6 +853,22 @@ _ALL: tuple[Reason, ...] = (
         "取消を押して、最初からやり直してください。",
         "Please press Cancel and start again.",
     ),
+    Reason(
+        "kiosk_busy",
+        409,
+        "この端末は別の方がご利用中です。",
+        "Someone else is using this kiosk.",
+        "前の方のご利用が終わるまでお待ちください。",
+        "Please wait until the person before you has finished.",
+    ),
+    Reason(
+        "receipt_amount_mismatch",
+        422,
+        "領収の金額が手数料と一致しません。",
+        "The receipt's amount does not match the fee.",
+        "運用担当者に連絡してください。",
+        "Please contact the operator.",
+    ),
     # Configuration.
     Reason("config_invalid", 500, "設定が正しくありません。", "The configuration is invalid."),
     Reason(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from cert_center.app import create_app
@@ -85,7 +87,7 @@ def test_receipt_is_accepted_and_validated(kiosk_pem: dict[str, str]) -> None:
     client = _client(_settings())
     env = _as(kiosk_pem["KIOSK-0001"])
     good = {
-        "certificate_id": "AB12CD34EF56",
+        "receipt_id": "r-0001-aaaaaaaaaaaa",
         "municipality_code": "462012",
         "copies": 1,
         "amount_yen": 120,
@@ -174,3 +176,80 @@ def test_redis_down_is_service_unavailable_not_a_500(kiosk_pem: dict[str, str]) 
     response = _client(settings).get("/v1/kiosk/config", environ_base=_as(kiosk_pem["KIOSK-0001"]))
     assert response.status_code == 503
     assert response.json["error"]["code"] == "service_unavailable"
+
+
+def _receipt_counts(municipality: str) -> tuple[float, float, float]:
+    """(printed receipts, fees in yen, duplicates) counted so far for ``municipality``."""
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"municipality": municipality, **labels}) or 0.0
+
+    return (
+        value("vaxcert_center_receipts_total", outcome="printed"),
+        value("vaxcert_center_fees_yen_total"),
+        value("vaxcert_center_receipts_total", outcome="duplicate"),
+    )
+
+
+def test_a_repeated_receipt_is_acknowledged_and_counted_once_across_workers(
+    kiosk_pem: dict[str, str], redis_url: str
+) -> None:
+    # Two center processes' apps over one Redis: a repeat may reach either of them.
+    settings = _settings().model_copy(
+        update={"redis_url": redis_url, "redis_prefix": f"test-{secrets.token_hex(4)}:"}
+    )
+    first, second = _client(settings), _client(settings)
+    env = _as(kiosk_pem["KIOSK-0001"])
+    receipt = {
+        "receipt_id": secrets.token_urlsafe(16),
+        "municipality_code": "462187",
+        "copies": 2,
+        "amount_yen": 240,
+        "outcome": "printed",
+    }
+    before = _receipt_counts("462187")
+    for attempt in range(21):
+        client = first if attempt % 2 else second
+        response = client.post("/v1/kiosk/receipts", json=receipt, environ_base=env)
+        assert response.status_code == 202, response.json
+    printed, fees, duplicates = _receipt_counts("462187")
+    assert printed - before[0] == 1 and fees - before[1] == 240
+    assert duplicates - before[2] == 20
+    # Another receipt of the same kiosk, same amounts, is another sale.
+    other = {**receipt, "receipt_id": secrets.token_urlsafe(16)}
+    assert first.post("/v1/kiosk/receipts", json=other, environ_base=env).status_code == 202
+    assert _receipt_counts("462187")[0] - before[0] == 2
+
+
+def test_a_receipt_whose_amount_is_not_copies_times_the_fee_is_refused(
+    kiosk_pem: dict[str, str],
+) -> None:
+    client = _client(_settings())
+    env = _as(kiosk_pem["KIOSK-0001"])
+    before = _receipt_counts("462012")
+    base = {"municipality_code": "462012", "copies": 2, "outcome": "printed"}
+    for outcome, amount in (("printed", 120), ("printed", 0), ("misprint_refunded", 360)):
+        body = {**base, "outcome": outcome, "amount_yen": amount}
+        response = client.post(
+            "/v1/kiosk/receipts",
+            json={**body, "receipt_id": secrets.token_urlsafe(16)},
+            environ_base=env,
+        )
+        assert response.status_code == 422, (outcome, amount)
+        assert response.json["error"]["code"] == "receipt_amount_mismatch"
+    cancelled = {**base, "outcome": "cancelled", "amount_yen": 120}
+    response = client.post(
+        "/v1/kiosk/receipts",
+        json={**cancelled, "receipt_id": secrets.token_urlsafe(16)},
+        environ_base=env,
+    )
+    assert response.json["error"]["code"] == "receipt_amount_mismatch"
+    assert _receipt_counts("462012") == before
+    for outcome, amount in (("printed", 240), ("misprint_refunded", 240), ("cancelled", 0)):
+        body = {**base, "outcome": outcome, "amount_yen": amount}
+        response = client.post(
+            "/v1/kiosk/receipts",
+            json={**body, "receipt_id": secrets.token_urlsafe(16)},
+            environ_base=env,
+        )
+        assert response.status_code == 202, (outcome, amount)

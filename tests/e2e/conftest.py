@@ -62,11 +62,14 @@ MakeRig = Callable[..., Rig]
 
 
 @pytest.fixture
-def make_rig(stack: Stack) -> Iterator[MakeRig]:
+def make_rig(stack: Stack, tmp_path: Path) -> Iterator[MakeRig]:
     made: list[Kiosk] = []
 
-    def make(render: Renderer = stub_render) -> Rig:
-        settings = stack.settings
+    def make(render: Renderer = stub_render, outbox: Path | None = None) -> Rig:
+        # Each kiosk its own receipt outbox, unless a test shares one (a restart).
+        path = outbox or tmp_path / f"receipts-{len(made)}.json"
+        kiosk_options = stack.settings.kiosk.model_copy(update={"outbox_path": path})
+        settings = stack.settings.model_copy(update={"kiosk": kiosk_options})
         reader = create_reader(settings)
         assert isinstance(reader, InProcessCardReader)
         reader.remove()

@@ -4,11 +4,15 @@ browser have their own tests)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kiosk.clients import CenterClient
 from kiosk.models import KioskSession
+from launch.demo import free_port
 from tests.e2e.conftest import MakeRig, Rig
 from vaxcert.card.virtual import VirtualKenhojoCard
 from vaxcert.contracts.kiosk_api import Receipt
@@ -298,14 +302,133 @@ def test_removing_the_card_on_the_pin_pad_goes_back(make_rig: MakeRig) -> None:
     assert session.screen == "insert-card" and session.notice == "card_removed"
 
 
-def test_starting_anew_ends_a_forgotten_session(make_rig: MakeRig) -> None:
+def test_starting_anew_ends_a_session_forgotten_before_the_card(make_rig: MakeRig) -> None:
     rig = make_rig()
-    old = _read(rig, "elder", "5678")
-    _take_card(rig, old)
+    old = _to_insert_card(rig)
+    rig.kiosk.back(old)
+    assert old.screen == "copies"
     fresh = rig.kiosk.new_session()
     rig.kiosk.keep(fresh)
     rig.kiosk.start(fresh)
-    assert old.wiped and old.issued is None
+    assert old.wiped and fresh.screen == "terms"
+
+
+def test_another_start_never_ends_the_resident_the_terminal_serves(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = make_rig()
+    receipts = _receipts(rig, monkeypatch)
+    resident = _read(rig, "elder", "5678")
+    _take_card(rig, resident)
+    rig.kiosk.confirm(resident)
+    assert rig.cash.insert(100)
+    fresh = rig.kiosk.new_session()
+    rig.kiosk.keep(fresh)
+    rig.kiosk.start(fresh)
+    assert (fresh.screen, fresh.reason) == ("refused", "kiosk_busy")
+    assert not resident.wiped and resident.screen == "payment"
+    assert rig.cash.insert(100)
+    rig.kiosk.poll(resident)
+    rig.kiosk.pay(resident)
+    assert resident.screen == "take-certificate"
+    assert [(r.outcome, r.amount_yen) for r in receipts] == [("printed", 120)]
+
+
+def test_visitors_beyond_the_session_bound_evict_only_idle_welcome_sessions(
+    make_rig: MakeRig,
+) -> None:
+    rig = make_rig()
+    resident = _to_insert_card(rig)
+    visitors = []
+    for _ in range(100):
+        visitor = rig.kiosk.new_session()
+        rig.kiosk.keep(visitor)
+        visitors.append(visitor)
+    assert rig.kiosk.sessions.get(resident.id) is resident and not resident.wiped
+    assert len(rig.kiosk.sessions.all()) == 32
+    assert visitors[0].wiped and not visitors[-1].wiped
+
+
+def test_an_inactivity_wipe_with_coins_in_escrow_refunds_and_reports(
+    make_rig: MakeRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = make_rig()
+    receipts = _receipts(rig, monkeypatch)
+    now = [1000.0]
+    rig.kiosk.clock = lambda: now[0]
+    session = _read(rig, "elder", "5678")
+    _take_card(rig, session)
+    rig.kiosk.confirm(session)
+    assert rig.cash.insert(100) and rig.cash.insert(10)
+    rig.kiosk.poll(session)
+    options = rig.kiosk.options
+    now[0] += options.idle_seconds + options.warning_seconds + 16
+    rig.kiosk.sweep()
+    assert session.wiped and session.refunded_yen == 110
+    assert rig.cash.payouts == [("refund", 110)] and not rig.cash.is_open()
+    assert [(r.outcome, r.amount_yen) for r in receipts] == [("cancelled", 0)]
+    assert rig.kiosk.device_status().cash_unit == "ok"
+    # The next resident can pay.
+    nxt = _read(rig, "elder", "5678")
+    _take_card(rig, nxt)
+    rig.kiosk.confirm(nxt)
+    assert nxt.screen == "payment"
+
+
+def test_money_in_escrow_that_no_session_accounts_for_is_a_cash_unit_error(
+    make_rig: MakeRig,
+) -> None:
+    rig = make_rig()
+    rig.cash.open(120)
+    assert rig.cash.insert(100)
+    assert rig.kiosk.device_status().cash_unit == "error"
+    rig.cash.refund()
+    assert rig.kiosk.device_status().cash_unit == "ok"
+
+
+def test_c08_the_receipt_outbox_holds_no_certificate_or_personal_data(
+    make_rig: MakeRig, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "receipts.json"
+    rig = make_rig(outbox=outbox)
+    printed = _read(rig, "canary", CANARY.pin, kind="overseas")
+    _take_card(rig, printed)
+    assert printed.issued is not None
+    certificate_id = printed.issued.certificate_id
+    # The dedicated line goes down after issuance: the receipts wait in the outbox on disk.
+    settings = rig.kiosk.settings
+    dead = settings.model_copy(
+        update={
+            "kiosk": settings.kiosk.model_copy(
+                update={"center_url": f"https://127.0.0.1:{free_port()}"}
+            )
+        }
+    )
+    rig.kiosk.center = CenterClient.from_settings(dead)
+    _pay_and_print(rig, printed)
+    assert printed.screen == "take-certificate"
+    rig.printer.take_paper()
+    rig.kiosk.poll(printed)
+    raw = outbox.read_text(encoding="utf-8")
+    entries = json.loads(raw)
+    assert [(e["outcome"], e["amount_yen"], e["state"]) for e in entries] == [
+        ("printed", 120, "pending")
+    ]
+    assert set(entries[0]) <= {
+        "receipt_id",
+        "kiosk_id",
+        "municipality_code",
+        "copies",
+        "amount_yen",
+        "outcome",
+        "incident_id",
+        "created_at",
+        "state",
+        "reason",
+        "attempts",
+    }
+    for value in (*CANARY.canary_values, certificate_id):
+        assert value not in raw, "the outbox holds certificate or personal data"
 
 
 def test_heartbeat_reports_device_status(make_rig: MakeRig) -> None:

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from kiosk.app import COOKIE, create_app
 from kiosk.models import SCREENS
 from tests.e2e.conftest import MakeRig, Rig
+from vaxcert import reasons
 from vaxcert.residents import CANARY
 
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -187,3 +188,50 @@ def test_security_headers(app: Flask) -> None:
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_cookieless_requests_mid_payment_never_evict_the_paying_resident(
+    app: Flask, rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[tuple[str, int]] = []
+    real = rig.kiosk.center.receipt
+    monkeypatch.setattr(
+        rig.kiosk.center, "receipt", lambda r: (sent.append((r.outcome, r.amount_yen)), real(r))
+    )
+    resident = Screen(app.test_client())
+    for path, form in (
+        ("/start", {}),
+        ("/terms", {}),
+        ("/municipality", {"code": "462012"}),
+        ("/kind", {"kind": "domestic"}),
+        ("/copies", {"copies": "1"}),
+    ):
+        resident.post(path, **form)
+    rig.insert("canary")
+    assert resident.refresh() == "pin"
+    assert resident.post("/pin", pin=CANARY.pin) == "take-card"
+    rig.reader.remove()
+    assert resident.refresh() == "confirm"
+    assert resident.post("/confirm") == "payment"
+    assert rig.cash.insert(100)
+    # The attack: more cookie-less visitors than the kiosk keeps sessions.
+    for _ in range(40):
+        visitor = app.test_client()
+        response = visitor.get("/")
+        assert response.status_code == 200
+        assert 'data-screen="welcome"' in response.get_data(as_text=True)
+    # A visitor who presses Start is told the kiosk is in use; the resident is not ended.
+    newcomer = Screen(app.test_client())
+    assert newcomer.post("/start") == "refused"
+    assert reasons.get("kiosk_busy").ja in newcomer.html
+    assert rig.kiosk.device_status().cash_unit == "ok"
+    assert resident.refresh() == "payment"
+    assert rig.cash.insert(50)
+    assert resident.post("/pay") == "take-certificate"
+    assert rig.cash.payouts == [("change", 30)]
+    assert sent == [("printed", 120)]
+    rig.printer.take_paper()
+    assert resident.refresh() == "welcome"
+    # The next resident is served (the cash unit is free).
+    assert newcomer.post("/cancel") == "welcome"
+    assert Screen(app.test_client()).post("/start") == "terms"

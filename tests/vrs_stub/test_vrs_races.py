@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from tests.vrs_stub.test_vrs_staff import _csv, _line
+from tests.support.vrs_csv import csv_file, csv_line
 from vaxcert import residents
 from vaxcert.contracts.vrs_relay import (
     IssuanceRequest,
@@ -103,7 +103,7 @@ def test_racing_passport_calls_all_succeed(store: Store) -> None:
 def test_racing_imports_of_the_same_person_never_fail_with_a_500(store: Store) -> None:
     service = StaffService(store)
     principal = StaffPrincipal("t1", KAGOSHIMA, "staff-1", frozenset({"import"}))
-    data = _csv([_line()])
+    data = csv_file([csv_line()])
     results = _race(lambda: service.import_csv(principal, KAGOSHIMA, data, Caller("t", "r")))
     # The first creates the person; each later one replaces it or, when it checked before the
     # first committed, is refused as a whole with a code of its own.

@@ -41,13 +41,21 @@ class KioskConfig(BaseModel):
 
 
 class Receipt(BaseModel):
-    """``POST /v1/kiosk/receipts``: what happened at the printer and the cash unit."""
+    """``POST /v1/kiosk/receipts``: what happened at the printer and the cash unit.
+
+    Money, so delivered at least once and counted at most once: ``receipt_id`` is chosen by the
+    kiosk (random, nothing else in it) and the center acknowledges a repeat without counting it.
+    No certificate data and no personal data (C08): the kiosk keeps receipts on disk until
+    acknowledged, and settlement counts by municipality only.
+    """
 
     model_config = _STRICT
 
-    certificate_id: str = Field(pattern=r"^[A-Z0-9]{12}$")
+    receipt_id: str = Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")
     municipality_code: str = Field(pattern=r"^[0-9]{6}$")
     copies: int = Field(ge=0, le=20)
+    # printed: the fee collected; misprint_refunded: the fee paid back; cancelled: 0. The center
+    # checks it against copies × the municipality's fee.
     amount_yen: int = Field(ge=0, le=100_000)
     outcome: Literal["printed", "misprint_refunded", "cancelled"]
     # The number the kiosk showed the resident after a refunded misprint (no personal data).
