@@ -68,6 +68,11 @@ RECEIPTS = Counter(
     ["municipality", "outcome"],
 )
 FEES = Counter("vaxcert_center_fees_yen", "Fees collected (yen) for settlement", ["municipality"])
+SHED = Counter(
+    "vaxcert_center_shed",
+    "Requests refused by admission control (overloaded), by cause",
+    ["cause"],
+)
 CLIENT_REFUSALS = Counter(
     "vaxcert_center_client_refusals",
     "Kiosk connections refused (deny-list, unknown, disabled)",
