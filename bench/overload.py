@@ -126,11 +126,15 @@ class Figures:
         return ", ".join(f"{detail} x{n}" for detail, n in counts.most_common(5))
 
 
-def _p99(values: list[float]) -> float:
+def _p(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[max(0, int(len(ordered) * 0.99) - 1)]
+    return ordered[max(0, int(len(ordered) * share) - 1)]
+
+
+def _p99(values: list[float]) -> float:
+    return _p(values, 0.99)
 
 
 def _channel(job: Job) -> Channel:
@@ -161,12 +165,13 @@ def classify(request: SeededRequest, status: int, headers: Any, data: bytes) -> 
             return WRONG, "another record"
         return RIGHT, ""
     try:
-        code = str(json.loads(data)["error"]["code"])
+        error = json.loads(data)["error"]
+        code = str(error["code"])
     except (ValueError, KeyError, TypeError):
-        code = "no JSON error"
+        error, code = {}, "no JSON error"
     retry_after = headers.get("Retry-After", "")
     if status == 503 and code == "overloaded" and retry_after.isdigit():
-        return REFUSED, ""
+        return REFUSED, str(error.get("detail", ""))  # the cause
     return OTHER, f"{status} {code}{' with Retry-After' if retry_after else ''}"
 
 
@@ -482,10 +487,15 @@ def _report(
     )
     for phase in phases:
         print(_row(phase, base_p99))
-    print("\nrefusals by cause (the center's metrics):")
+    print("\nrefusals by cause: how many (center metrics) and (p50/p99 ms as the clients saw them)")
     for phase in phases:
-        listed = ", ".join(f"{cause} {n}" for cause, n in sorted(phase.shed.items())) or "none"
-        print(f"  {phase.label:18}{listed}")
+        listed = []
+        for cause, n in sorted(phase.shed.items()):
+            seen = [
+                s.latency for s in phase.run.samples if s.outcome == REFUSED and s.detail == cause
+            ]
+            listed.append(f"{cause} {n} ({_p(seen, 0.5) * 1000:.0f}/{_p(seen, 0.99) * 1000:.0f})")
+        print(f"  {phase.label:18}{', '.join(listed) or 'none'}")
     if idle is not None:
         print(
             f"after {args.idle_seconds:.0f} s idle, a burst of {args.clients}: "

@@ -9,9 +9,11 @@ may wait in a first-come, first-served queue of at most ``queue`` requests, for 
 ``max_wait`` seconds counted from when it *arrived* (the edge worker stamps that before the
 request waits for a thread, ``launch/edge.py``). It is refused at once when the queue is full,
 when it has already waited that long, or when the requests ahead of it would, at the recent pace
-of the slots, take longer than the time it has left; it is refused when its wait runs out. So no
-request starts work later than ``max_wait`` after it arrived, none waits without bound, and most
-refusals are immediate rather than at the end of a wait.
+of the slots, take longer than the time it has left; it is refused when its wait runs out. A
+request that finds a slot free takes it even if it came a little late (a busy machine delays
+threads by tens of milliseconds), but not after ``late_after`` seconds: then the process is
+hopelessly behind, and answering quickly drains its backlog. So no request waits in the queue
+past ``max_wait`` from its arrival, none waits without bound, and most refusals are immediate.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Literal, NewType
 from vaxcert.errors import VaxcertError
 
 # Why a request was refused: the queue holds more than can be served in its time (or is full);
-# it already waited its time before it reached the application (in the server's own queue); or
+# it already waited too long before it reached the application (in the server's own queue); or
 # its time ran out while it waited in the queue.
 ShedCause = Literal["queue_full", "arrived_late", "wait_expired"]
 
@@ -63,14 +65,20 @@ class Admission:
         queue: int,
         max_wait: float,
         retry_after: int,
+        late_after: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if concurrency < 1 or queue < 0 or max_wait <= 0 or retry_after < 1:
             raise ValueError("needs concurrency >= 1, queue >= 0, max_wait > 0, retry_after >= 1")
+        # Default: a second, or max_wait if longer.
+        late_after = max(1.0, max_wait) if late_after is None else late_after
+        if late_after < max_wait:
+            raise ValueError("late_after must be at least max_wait")
         self.concurrency = concurrency
         self.queue = queue
         self.max_wait = max_wait
         self.retry_after = retry_after
+        self.late_after = late_after
         self._clock = clock
         self._lock = threading.Lock()
         self._active = 0
@@ -96,15 +104,18 @@ class Admission:
         ticket must be given back once with :meth:`leave`.
         """
         now = self._clock()
-        left = self.max_wait - (now - arrived_at if arrived_at is not None else 0.0)
+        waited = now - arrived_at if arrived_at is not None else 0.0
+        left = self.max_wait - waited
         with self._lock:
-            if left <= 0:
-                # Even with a slot free now: work that starts this late eats the time its caller
-                # has left, and the request has had its share of waiting.
+            if waited >= self.late_after:
+                # Even with a slot free now: the process is far behind its arrivals, and work
+                # that starts this late eats the time its caller has left.
                 raise OverloadedError("arrived_late", self.retry_after)
             if self._active < self.concurrency and not self._waiting:
                 self._active += 1
                 return Ticket(now)
+            if left <= 0:
+                raise OverloadedError("arrived_late", self.retry_after)
             ahead = len(self._waiting) + 1
             if ahead > self.queue or self._expected_wait(ahead) > left:
                 raise OverloadedError("queue_full", self.retry_after)

@@ -170,8 +170,9 @@ class AdmissionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # Two workers of 16: the 32 kiosks at once of design.md §5 never wait for a slot.
-    concurrency: int = Field(default=16, ge=1, le=256)
+    # The 32 kiosks at once of design.md §5 never wait for a slot, however the kept-alive
+    # connections happen to be split between the workers.
+    concurrency: int = Field(default=32, ge=1, le=256)
     queue: int = Field(default=16, ge=0, le=1024)
     # design.md §5: a refusal within 100 ms, so no request waits longer for its slot.
     max_wait_seconds: float = Field(default=0.1, gt=0, le=10)
@@ -179,7 +180,7 @@ class AdmissionSettings(BaseModel):
     deadline_seconds: float = Field(default=8.0, gt=0, le=60)
     # Threads beyond the slots and the queue, for the cheap calls (configuration, receipts,
     # heartbeats, health) and for answering refusals while every slot is busy.
-    spare_threads: int = Field(default=4, ge=0, le=256)
+    spare_threads: int = Field(default=8, ge=0, le=256)
 
     @model_validator(mode="after")
     def _wait_within_deadline(self) -> AdmissionSettings:

@@ -1,5 +1,5 @@
 """What every Flask app of the product shares: request ids, JSON errors with reason codes, health,
-and the verified TLS peer (C09).
+the verified TLS peer (C09) and admission control for expensive endpoints (:func:`admit`).
 
 A view never parses certificates itself: it calls :func:`current_peer`.
 """

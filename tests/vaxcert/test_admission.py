@@ -93,14 +93,21 @@ def test_a_waiter_whose_time_runs_out_is_refused_and_leaves_the_queue() -> None:
     assert admission.active == 0
 
 
-def test_a_request_that_waited_its_time_elsewhere_is_refused_even_with_a_free_slot() -> None:
+def test_a_request_far_behind_its_arrival_is_refused_even_with_a_free_slot() -> None:
     now = [1000.0]
-    admission = Admission(concurrency=4, queue=4, max_wait=0.1, retry_after=1, clock=lambda: now[0])
+    admission = Admission(
+        concurrency=1, queue=4, max_wait=0.1, retry_after=1, late_after=1.0, clock=lambda: now[0]
+    )
     with pytest.raises(OverloadedError) as refused:
-        admission.enter(arrived_at=now[0] - 0.1)
+        admission.enter(arrived_at=now[0] - 1.0)
     assert refused.value.cause == "arrived_late"
     assert admission.active == 0
-    ticket = admission.enter(arrived_at=now[0] - 0.05)  # half its time left: it gets the slot
+    # A little late (a busy machine delays threads): a free slot still takes it.
+    ticket = admission.enter(arrived_at=now[0] - 0.5)
+    # But with every slot busy it has no time left to wait: refused at once.
+    with pytest.raises(OverloadedError) as refused:
+        admission.enter(arrived_at=now[0] - 0.1)
+    assert refused.value.cause == "arrived_late" and admission.waiting == 0
     admission.leave(ticket)
 
 
@@ -161,6 +168,7 @@ def test_leave_without_enter_is_a_bug_not_a_free_slot() -> None:
         {"concurrency": 1, "queue": -1, "max_wait": 1.0, "retry_after": 1},
         {"concurrency": 1, "queue": 0, "max_wait": 0.0, "retry_after": 1},
         {"concurrency": 1, "queue": 0, "max_wait": 1.0, "retry_after": 0},
+        {"concurrency": 1, "queue": 0, "max_wait": 1.0, "retry_after": 1, "late_after": 0.5},
     ],
 )
 def test_nonsense_limits_are_refused(arguments: dict[str, float]) -> None:
