@@ -29,18 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from launch.stack import CENTER_PROCESSES, SEEDED_CODES, remove, start_stack
+from launch.stack import CENTER_PROCESSES, remove, seeded_requests, start_stack
 from vaxcert import pki
-from vaxcert.card import cards
 from vaxcert.config import Settings
 from vaxcert.errors import VaxcertError
 from vaxcert.relay import Channel
-from vaxcert.residents import SyntheticResident
-from vrs_stub import seed
 
 PROCESSES = CENTER_PROCESSES
 _SPAWN_SECONDS = 8  # spawn + imports of every load process fit in this on a busy box
-CODES = list(SEEDED_CODES)
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -105,45 +101,8 @@ class _RssSampler:
 
 
 def _bodies(settings: Settings, count: int) -> list[dict[str, Any]]:
-    """Request bodies for residents of the seeded population that have doses."""
-    issuer = cards.CardIssuer.from_pki(settings.pki_dir)
-    population = seed.Population.of(CODES)
-    bodies: list[dict[str, Any]] = []
-    index = 0
-    while len(bodies) < count:
-        person = seed.synthetic_person(index, seed.DEFAULT_SEED, population)
-        index += 1
-        done = [v for v in person.vaccinations if v.status == "done"]
-        if not done or person.municipality_code not in CODES or person.support_measure:
-            continue
-        who = person.identity
-        resident = SyntheticResident(
-            key=f"bench-{index}",
-            family_kanji=who.family_kanji,
-            given_kanji=who.given_kanji,
-            family_kana=who.family_kana,
-            given_kana=who.given_kana,
-            family_roman="BENCH",
-            given_roman="RESIDENT",
-            my_number=who.my_number,
-            birth_date=who.birth_date,
-            sex=who.sex,
-            municipality_code=person.municipality_code,
-            address=who.address,
-            pin="1234",
-            passport=None,
-            description="bench",
-        )
-        files = cards.issue_files(resident, issuer, cards.ap_key("bench"))
-        bodies.append(
-            {
-                "card": files.to_json(),
-                "municipality_code": person.municipality_code,
-                "kind": "domestic",
-                "consent": {"terms_version": settings.center.terms_version, "accepted": True},
-            }
-        )
-    return bodies
+    """Request bodies for residents of the seeded population that get a certificate."""
+    return [request.body for request in seeded_requests(settings, count)]
 
 
 def _client(

@@ -15,6 +15,7 @@ from cert_center.ops import OpsCredentials, ops
 from cert_center.refusal_days import DailyRefusals
 from cert_center.services import Center
 from vaxcert import kvstore, web
+from vaxcert.admission import Admission
 from vaxcert.card import ca_key_table
 from vaxcert.config import Settings, load_settings
 
@@ -42,6 +43,22 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
         )
         web.require_client_certificate(  # C09
             app, on_refused=lambda code: metrics.CLIENT_REFUSALS.labels(code).inc()
+        )
+        # Issuance is where the time goes (VRS, signer): it runs under admission control
+        # (launch/serve.py gives this surface a thread per slot and queue place, and spares).
+        # The other calls are cheap and always answered.
+        admission = settings.center.admission
+        web.admit(
+            app,
+            Admission(
+                admission.concurrency,
+                admission.queue,
+                admission.max_wait_seconds,
+                admission.retry_after_seconds,
+            ),
+            {"kiosk_api.certificates"},
+            admission.deadline_seconds,
+            on_shed=lambda cause: metrics.SHED.labels(cause).inc(),
         )
         app.register_blueprint(kiosk_api)
     elif surface == "ops":

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from cert_center import metrics
 from vaxcert import pki
@@ -26,12 +26,16 @@ from vaxcert.contracts.vrs_relay import (
     QueryRequest,
 )
 from vaxcert.errors import VaxcertError
-from vaxcert.relay import Channel
+from vaxcert.relay import Channel, NoTimeLeftError
 from vaxcert.resilience import CircuitBreaker, CircuitOpenError
 
 T = TypeVar("T")
 QueryAnswer = QueryMatch | QueryNoMatch | QueryIdentityMismatch
-_QUERY_ANSWER: TypeAdapter[QueryAnswer] = TypeAdapter(QueryAnswer)
+# The answer must name its kind: the models default ``result`` for VRS's convenience, so without
+# the tag an empty object would read as "no match", and an outage as "no vaccination record".
+_QUERY_ANSWER: TypeAdapter[QueryAnswer] = TypeAdapter(
+    Annotated[QueryAnswer, Field(discriminator="result")]
+)
 _ISSUANCE_ANSWER: TypeAdapter[IssuanceResponse] = TypeAdapter(IssuanceResponse)
 
 
@@ -47,7 +51,12 @@ def guarded(breaker: CircuitBreaker, target: str, call: Callable[[], T]) -> T:
 
 
 def _is_outage(exc: BaseException) -> bool:
-    return isinstance(exc, VaxcertError) and exc.code == "service_unavailable"
+    # A call never sent because the request's deadline had passed says nothing about the peer.
+    return (
+        isinstance(exc, VaxcertError)
+        and exc.code == "service_unavailable"
+        and not isinstance(exc, NoTimeLeftError)
+    )
 
 
 def breaker_for(target: str, settings: Settings) -> CircuitBreaker:

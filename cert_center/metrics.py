@@ -76,6 +76,11 @@ CARD_USE_ANOMALIES = Counter(
     "Card data used past a daily limit (kiosks, municipalities, attempts, issuances)",
     ["kind"],
 )
+SHED = Counter(
+    "vaxcert_center_shed",
+    "Requests refused by admission control (overloaded), by cause",
+    ["cause"],
+)
 CLIENT_REFUSALS = Counter(
     "vaxcert_center_client_refusals",
     "Kiosk connections refused (deny-list, unknown, disabled)",

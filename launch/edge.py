@@ -8,7 +8,9 @@ handshakes in progress (the oldest one makes room: a real client finishes in mil
 stalled one never does), and gives a connection to the thread pool only once its handshake is
 done and its first bytes of a request have arrived. Reads and writes inside a request thread wait
 at most ``client_io_timeout``. Errors gunicorn answers itself (414, 431, a malformed request) are
-the product's JSON errors with reason codes, like every other refusal.
+the product's JSON errors with reason codes, like every other refusal. Each request carries the
+time it was ready to be served (``environ["vaxcert.arrived_at"]``), taken before it waits for a
+thread, so admission control counts that wait too (``vaxcert.web.admit``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import selectors
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -89,6 +92,23 @@ def error_bytes(exc: BaseException, accept_language: str | None, hsts: str | Non
     return ("\r\n".join(headers) + "\r\n\r\n").encode("ascii") + body
 
 
+# The arrival time of the request the current pool thread is handling.
+_arrival = threading.local()
+
+
+class _Stamped:
+    """The application, with the arrival time of each request in its environ."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        arrived_at = getattr(_arrival, "at", None)
+        if arrived_at is not None:
+            environ[web.ARRIVED_AT] = arrived_at
+        return self.app(environ, start_response)
+
+
 class _Conn(TConn):  # type: ignore[misc]
     """A connection whose reads and writes in a request thread wait at most the policy's I/O
     timeout; for TLS, one whose handshake the poller already completed."""
@@ -99,6 +119,7 @@ class _Conn(TConn):  # type: ignore[misc]
         super().__init__(cfg, sock, client, server)
         self.io_timeout = io_timeout
         self.handshaken = False
+        self.ready_at: float | None = None
 
     def init(self) -> None:
         # The thread pool calls this before every request on the connection, right after making
@@ -137,6 +158,7 @@ class EdgeWorker(ThreadWorker):  # type: ignore[misc]
     """
 
     policy: ClassVar[EdgePolicy] = EdgePolicy()
+    wsgi: Any  # the application, set by gunicorn's load_wsgi
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -147,6 +169,29 @@ class EdgeWorker(ThreadWorker):  # type: ignore[misc]
         """Set up the worker (then run its loop: this does not return)."""
         self.log.error_log.addFilter(_StalledClientFilter())
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        """Load the application, wrapped so that it sees each request's arrival time."""
+        super().load_wsgi()
+        self.wsgi = _Stamped(self.wsgi)
+
+    def enqueue_req(self, conn: _Conn) -> None:
+        """Hand a connection to the thread pool, noting when its request was ready.
+
+        A kept-alive connection or one the poller saw readable has its request waiting now; a
+        new plain-http connection may not have sent anything yet, so it gets no stamp (the
+        application then counts from when it sees the request).
+        """
+        conn.ready_at = time.monotonic() if conn.initialized or conn.data_ready else None
+        super().enqueue_req(conn)
+
+    def handle(self, conn: _Conn) -> Any:
+        """Serve one request of ``conn`` in a pool thread (gthread's), with its arrival time."""
+        _arrival.at = conn.ready_at
+        try:
+            return super().handle(conn)
+        finally:
+            _arrival.at = None
 
     def accept(self, listener: socket.socket) -> None:
         """Accept a connection: plain ones go to the pool as in gthread, TLS ones to handshake."""

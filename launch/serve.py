@@ -48,6 +48,24 @@ def workers_for(spec: ServiceSpec, settings: Settings) -> int:
     return settings.workers
 
 
+# Surfaces whose requests run under admission control (cert_center/app.py, vaxcert/admission.py).
+ADMITTED = frozenset({"center-kiosk-api"})
+
+
+def threads_for(spec: ServiceSpec, settings: Settings) -> int:
+    """How many request threads each worker of ``spec`` gets.
+
+    ``VAXCERT_THREADS``, except on a surface under admission control: one thread per slot and per
+    place in its queue, and a few spare for cheap calls and refusals. A request must wait in that
+    queue, which is bounded in length and time and refuses with ``Retry-After``, never in
+    gunicorn's thread-pool queue, which is neither.
+    """
+    if spec.name not in ADMITTED:
+        return settings.threads
+    admission = settings.center.admission
+    return admission.concurrency + admission.queue + admission.spare_threads
+
+
 def _child_exit(_server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -96,7 +114,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
             # gthread with TLS handshakes under a deadline off the request threads (edge.py).
             "worker_class": edge.worker_class(policy),
             "workers": workers_for(self.spec, self.settings),
-            "threads": self.settings.threads,
+            "threads": threads_for(self.spec, self.settings),
             "keepalive": 75,
             "timeout": 60,
             "graceful_timeout": 5,

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -190,6 +191,73 @@ def start_stack(
         stack.stop()
         raise
     return stack
+
+
+@dataclass(frozen=True)
+class SeededRequest:
+    """A kiosk's ``POST /v1/kiosk/certificates`` body (without its nonce) for a resident of the
+    seeded population, and the doses a right answer shows: (number, ISO date, lot) in order."""
+
+    body: dict[str, Any]
+    doses: tuple[tuple[int, str, str], ...]
+    birth_date: str
+
+
+def seeded_requests(settings: Settings, count: int) -> list[SeededRequest]:
+    """Requests for ``count`` residents of the seeded population who get a certificate: with
+    doses, in a seeded municipality, with no flag that sends them to the counter. Their card
+    files are signed by the stack's dev J-LIS CA."""
+    from vaxcert.card import cards
+    from vaxcert.residents import SyntheticResident
+    from vrs_stub import seed
+
+    issuer = cards.CardIssuer.from_pki(settings.pki_dir)
+    population = seed.Population.of(list(SEEDED_CODES))
+    requests: list[SeededRequest] = []
+    index = 0
+    while len(requests) < count:
+        person = seed.synthetic_person(index, seed.DEFAULT_SEED, population)
+        index += 1
+        done = [v for v in person.vaccinations if v.status == "done" and v.vaccinated_on]
+        if (
+            not done
+            or person.municipality_code not in SEEDED_CODES
+            or person.support_measure
+            or person.residency != "resident"
+        ):
+            continue
+        who = person.identity
+        resident = SyntheticResident(
+            key=f"seeded-{index}",
+            family_kanji=who.family_kanji,
+            given_kanji=who.given_kanji,
+            family_kana=who.family_kana,
+            given_kana=who.given_kana,
+            family_roman="SEEDED",
+            given_roman="RESIDENT",
+            my_number=who.my_number,
+            birth_date=who.birth_date,
+            sex=who.sex,
+            municipality_code=person.municipality_code,
+            address=who.address,
+            pin="1234",
+            passport=None,
+            description="seeded resident",
+        )
+        files = cards.issue_files(resident, issuer, cards.ap_key("seeded"))
+        body = {
+            "card": files.to_json(),
+            "municipality_code": person.municipality_code,
+            "kind": "domestic",
+            "consent": {"terms_version": settings.center.terms_version, "accepted": True},
+        }
+        doses = tuple(
+            (v.dose_number, v.vaccinated_on.isoformat(), v.lot_number or "")
+            for v in sorted(done, key=lambda v: (v.vaccinated_on, v.dose_number))
+            if v.vaccinated_on is not None
+        )
+        requests.append(SeededRequest(body, doses, who.birth_date.isoformat()))
+    return requests
 
 
 def remove(stack: Stack) -> None:

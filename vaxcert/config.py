@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import click
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -188,6 +196,37 @@ class CardUseSettings(BaseModel):
     action: Literal["alert", "refuse"] = "alert"
 
 
+class AdmissionSettings(BaseModel):
+    """Admission control of a surface whose requests call other services (vaxcert/admission.py).
+
+    Per worker process: ``concurrency`` requests at work, ``queue`` more waiting at most
+    ``max_wait_seconds`` from their arrival, the rest refused at once with 503 ``overloaded`` and
+    ``Retry-After``. An admitted request's calls to other services end by ``deadline_seconds``
+    after its arrival, so its caller always gets an answer before it gives up. The surface runs
+    ``concurrency + queue + spare_threads`` request threads per worker (not ``VAXCERT_THREADS``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The 32 kiosks at once of design.md §5 never wait for a slot, however the kept-alive
+    # connections happen to be split between the workers.
+    concurrency: int = Field(default=32, ge=1, le=256)
+    queue: int = Field(default=16, ge=0, le=1024)
+    # design.md §5: a refusal within 100 ms, so no request waits longer for its slot.
+    max_wait_seconds: float = Field(default=0.1, gt=0, le=10)
+    retry_after_seconds: int = Field(default=2, ge=1, le=3600)
+    deadline_seconds: float = Field(default=8.0, gt=0, le=60)
+    # Threads beyond the slots and the queue, for the cheap calls (configuration, receipts,
+    # heartbeats, health) and for answering refusals while every slot is busy.
+    spare_threads: int = Field(default=8, ge=0, le=256)
+
+    @model_validator(mode="after")
+    def _wait_within_deadline(self) -> AdmissionSettings:
+        if self.max_wait_seconds >= self.deadline_seconds:
+            raise ValueError("max_wait_seconds must be below deadline_seconds")
+        return self
+
+
 class CenterSettings(BaseModel):
     """The issuance center: kiosk registry, what kiosks may show (C05), rules, relays."""
 
@@ -216,6 +255,8 @@ class CenterSettings(BaseModel):
     nonce_ttl_seconds: int = Field(default=900, ge=60)
     kiosk_requests_per_minute: int = Field(default=120, ge=1)
     relay_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # The kiosk API's admission control; its deadline stays below the kiosk's own timeout.
+    admission: AdmissionSettings = AdmissionSettings()
     breaker_failures: int = Field(default=5, ge=1)
     breaker_reset_seconds: float = Field(default=10.0, gt=0)
     # Whether a record flagged moved out / deceased may still get a certificate at a kiosk.
@@ -484,6 +525,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"kiosk id {value!r} may hold only ASCII letters, digits and '-'")
         return values
 
+    @model_validator(mode="after")
+    def _center_answers_before_the_kiosk_gives_up(self) -> Settings:
+        deadline = self.center.admission.deadline_seconds
+        if deadline >= self.kiosk.center_timeout_seconds:
+            raise ValueError(
+                f"VAXCERT_CENTER__ADMISSION__DEADLINE_SECONDS ({deadline}) must be below "
+                f"VAXCERT_KIOSK__CENTER_TIMEOUT_SECONDS ({self.kiosk.center_timeout_seconds}): "
+                "the kiosk would give up before the center answers"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -525,7 +577,10 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
             settings = Settings(**overrides)
         except ValidationError as exc:
             first = exc.errors()[0]
+            # A check across settings has no location of its own: its message names them.
             setting = "VAXCERT_" + "__".join(str(part).upper() for part in first["loc"])
+            if not first["loc"]:
+                setting = "VAXCERT_*"
             raise ConfigError(setting, first["msg"]) from None
         except ValueError as exc:  # e.g. a TOML syntax error
             raise ConfigError("VAXCERT_CONFIG", str(exc)) from None

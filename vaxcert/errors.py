@@ -11,12 +11,16 @@ class VaxcertError(Exception):
     """An expected failure with a reason code; the web layer turns it into a 4xx/5xx JSON reply.
 
     ``detail`` is for operators and tests (never personal data); the public text comes from the
-    catalogue.
+    catalogue. ``retry_after`` (seconds) goes out as ``Retry-After``.
     """
 
-    def __init__(self, code: str, detail: str = "", **extra: Any) -> None:
+    def __init__(
+        self, code: str, detail: str = "", *, retry_after: int | None = None, **extra: Any
+    ) -> None:
         self.reason = reasons.get(code)
         self.detail = detail
+        # Seconds after which a retry may succeed: the answer's Retry-After header.
+        self.retry_after = retry_after
         self.extra = extra
         super().__init__(f"{code}: {detail}" if detail else code)
 

@@ -311,6 +311,14 @@ _ALL: tuple[Reason, ...] = (
         _RETRY_EN,
     ),
     Reason(
+        "overloaded",
+        503,
+        "ただいま混み合っています。",
+        "The service is busy right now.",
+        "少し待ってからもう一度お試しください。料金はかかっていません。",
+        "Please try again in a moment. You have not been charged.",
+    ),
+    Reason(
         "maintenance",
         503,
         "ただいまメンテナンス中です。",

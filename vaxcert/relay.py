@@ -6,6 +6,10 @@ service-to-service hops are the center's hot path (design.md §5), and ``request
 times more CPU per call. A peer's refusal (4xx with a catalogue reason code) becomes the same typed
 error here; anything else (connection failure, timeout, 5xx, an unreadable body) is
 ``service_unavailable``.
+
+A request may carry a deadline (:data:`deadline_var`, set by admission control in
+:func:`vaxcert.web.admit`): every call made for it waits at most until then, and a call with no
+time left is not sent at all, so the request's own caller gets an answer before it gives up.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import select
 import socket
 import ssl
 import threading
+import time
+from contextvars import ContextVar
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -27,6 +33,25 @@ from vaxcert.errors import VaxcertError
 from vaxcert.logging import request_id_var
 
 T = TypeVar("T")
+
+# The monotonic time by which the current request must be answered (None: no deadline).
+deadline_var: ContextVar[float | None] = ContextVar("vaxcert_deadline", default=None)
+
+
+class NoTimeLeftError(VaxcertError):
+    """The request's deadline has passed: the call was not sent (the peer never saw it)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__("service_unavailable", f"{target}: no time left before the deadline")
+
+
+class Reply(NamedTuple):
+    """A peer's answer: status, headers and the whole body."""
+
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
 
 # A kept-alive connection the peer closed in the meantime fails like this on first use. gunicorn
 # closes idle connections without a TLS close_notify, which reads as SSLEOFError (platform.md).
@@ -86,14 +111,27 @@ class Channel:
         self._context = tls.client_context(ca, cert, key)
         self._local = threading.local()
 
-    def _connection(self) -> tuple[http.client.HTTPSConnection, bool]:
+    def _time_left(self) -> float:
+        """How long this call may wait: the channel's timeout, or less before a deadline."""
+        deadline = deadline_var.get()
+        if deadline is None:
+            return self.timeout
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise NoTimeLeftError(self.target)
+        return min(self.timeout, left)
+
+    def _connection(self, timeout: float) -> tuple[http.client.HTTPSConnection, bool]:
         connection: http.client.HTTPSConnection | None = getattr(self._local, "connection", None)
         if connection is not None:
             if not _closed_by_peer(connection):
+                connection.timeout = timeout
+                if connection.sock is not None:
+                    connection.sock.settimeout(timeout)
                 return connection, True
             connection.close()
         connection = _NoDelayConnection(
-            self.host, self.port, timeout=self.timeout, context=self._context
+            self.host, self.port, timeout=timeout, context=self._context
         )
         self._local.connection = connection
         return connection, False
@@ -109,9 +147,15 @@ class Channel:
         return self.exchange("POST", path, body)
 
     def exchange(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        """Send one request and return status and body; outages raise ``service_unavailable``.
+        """Send one request and return status and body; see :meth:`call`."""
+        reply = self.call(method, path, body)
+        return reply.status, reply.body
 
-        A kept-alive connection that turns out closed is replaced once; a fresh one is not.
+    def call(self, method: str, path: str, body: bytes | None = None) -> Reply:
+        """Send one request and return the whole reply; outages raise ``service_unavailable``.
+
+        A kept-alive connection that turns out closed is replaced once; a fresh one is not. Each
+        wait ends by the request's deadline; with none left, nothing is sent.
         """
         headers = {
             "Content-Type": "application/json",
@@ -119,7 +163,7 @@ class Channel:
             "X-Request-ID": request_id_var.get() or "",
         }
         for _ in range(2):
-            connection, reused = self._connection()
+            connection, reused = self._connection(self._time_left())
             try:
                 connection.request(method, self.prefix + path, body=body, headers=headers)
                 response = connection.getresponse()
@@ -138,7 +182,7 @@ class Channel:
                 ) from None
             if response.will_close:
                 self._drop()
-            return response.status, data
+            return Reply(response.status, response.headers, data)
         raise VaxcertError("service_unavailable", f"{self.target}: connection lost")
 
     def post_json(

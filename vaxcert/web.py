@@ -1,5 +1,5 @@
 """What every Flask app of the product shares: request ids, JSON errors with reason codes, health,
-and the verified TLS peer (C09).
+the verified TLS peer (C09) and admission control for expensive endpoints (:func:`admit`).
 
 A view never parses certificates itself: it calls :func:`current_peer`.
 """
@@ -11,7 +11,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -22,7 +22,8 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.http import parse_accept_header
 
-from vaxcert import reasons
+from vaxcert import reasons, relay
+from vaxcert.admission import Admission, OverloadedError, ShedCause
 from vaxcert.config import Settings
 from vaxcert.errors import VaxcertError
 from vaxcert.logging import new_request_id, request_id_var
@@ -95,9 +96,12 @@ def error_body(error: VaxcertError, lang: reasons.Language) -> dict[str, Any]:
 
 
 def error_response(error: VaxcertError) -> tuple[Response, int]:
-    """The JSON body every service answers a refusal with."""
+    """The JSON body every service answers a refusal with (and ``Retry-After`` when known)."""
     lang = language_of(request.headers.get("Accept-Language"))
-    return jsonify(error_body(error, lang)), error.status
+    response = jsonify(error_body(error, lang))
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response, error.status
 
 
 def hsts_value(max_age: int) -> str:
@@ -177,6 +181,54 @@ def require_client_certificate(app: Flask, on_refused: Callable[[str], None] | N
         if on_refused is not None:
             on_refused(code)
         raise VaxcertError(code)
+
+
+# Set by the edge worker (launch/edge.py): when the request was ready to be served, on the
+# time.monotonic() clock, before it waited for a thread.
+ARRIVED_AT = "vaxcert.arrived_at"
+
+
+def arrived_at() -> float:
+    """When this request arrived (the edge worker's stamp), else now."""
+    stamp = request.environ.get(ARRIVED_AT)
+    return stamp if isinstance(stamp, float) else time.monotonic()
+
+
+def admit(
+    app: Flask,
+    admission: Admission,
+    endpoints: Collection[str],
+    deadline_seconds: float,
+    on_shed: Callable[[ShedCause], None] | None = None,
+) -> None:
+    """Requests to ``endpoints`` of ``app`` run under ``admission`` (vaxcert/admission.py).
+
+    A refused one is answered 503 ``overloaded`` with ``Retry-After`` before anything else of it
+    runs (no rate-limit count, no nonce, no call to another service). An admitted one carries a
+    deadline ``deadline_seconds`` after its arrival, which every :class:`vaxcert.relay.Channel`
+    call made for it keeps to. ``on_shed(cause)`` lets a service count refusals.
+    """
+    guarded = frozenset(endpoints)
+
+    @app.before_request
+    def _admit() -> None:
+        if request.endpoint not in guarded:
+            return
+        arrival = arrived_at()
+        try:
+            g.vaxcert_admission_ticket = admission.enter(arrival)
+        except OverloadedError as refused:
+            if on_shed is not None:
+                on_shed(refused.cause)
+            raise
+        relay.deadline_var.set(arrival + deadline_seconds)
+
+    @app.teardown_request
+    def _leave(_exc: BaseException | None) -> None:
+        ticket = g.pop("vaxcert_admission_ticket", None)
+        if ticket is not None:
+            relay.deadline_var.set(None)
+            admission.leave(ticket)
 
 
 _access_log = logging.getLogger("vaxcert.access")

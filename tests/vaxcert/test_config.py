@@ -88,3 +88,21 @@ def test_municipality_codes_need_their_check_digit(monkeypatch: pytest.MonkeyPat
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert caught.value.setting.startswith("VAXCERT_CENTER__MUNICIPALITIES")
+
+
+def test_the_centers_deadline_must_end_before_the_kiosk_gives_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VAXCERT_CENTER__ADMISSION__DEADLINE_SECONDS", "12")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "VAXCERT_CENTER__ADMISSION__DEADLINE_SECONDS" in caught.value.detail
+    assert "VAXCERT_KIOSK__CENTER_TIMEOUT_SECONDS" in caught.value.detail
+    monkeypatch.setenv("VAXCERT_KIOSK__CENTER_TIMEOUT_SECONDS", "15")
+    assert load_settings().center.admission.deadline_seconds == 12
+
+
+def test_a_request_may_not_wait_for_its_slot_beyond_its_deadline() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(center={"admission": {"max_wait_seconds": 5, "deadline_seconds": 4}})
+    assert caught.value.setting == "VAXCERT_CENTER__ADMISSION"

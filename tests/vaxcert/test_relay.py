@@ -199,3 +199,46 @@ def test_a_close_that_races_the_check_is_still_replaced(
     _wait_for(lambda: peer.idle_closes == 1)
     assert channel.post("/v1/x", b"{}")[0] == 200
     assert peer.connections == 2
+
+
+def test_a_call_with_no_time_left_before_the_deadline_is_never_sent(
+    peer: GunicornLikePeer, pki_dir: Path
+) -> None:
+    channel = _channel(pki_dir, peer.port)
+    assert channel.post("/v1/x", b"{}")[0] == 200
+    token = relay.deadline_var.set(time.monotonic() - 0.001)
+    try:
+        with pytest.raises(relay.NoTimeLeftError) as refused:
+            channel.post("/v1/x", b"{}")
+    finally:
+        relay.deadline_var.reset(token)
+    assert refused.value.code == "service_unavailable"
+    assert peer.requests == 1, "the peer must never see a call made after the deadline"
+    assert channel.post("/v1/x", b"{}")[0] == 200  # without a deadline, calls go on as before
+
+
+def test_a_stalled_peer_is_given_up_on_at_the_deadline_not_at_the_channel_timeout(
+    pki_dir: Path,
+) -> None:
+    # A peer whose TCP backlog takes the connection but which never answers the TLS handshake.
+    with socket.socket() as stalled:
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen(8)
+        channel = Channel(
+            f"https://127.0.0.1:{stalled.getsockname()[1]}",
+            pki.cert_path(pki_dir, "internal-ca"),
+            pki.cert_path(pki_dir, "center-internal-client"),
+            pki.key_path(pki_dir, "center-internal-client"),
+            120.0,
+            "signer",
+        )
+        started = time.monotonic()
+        token = relay.deadline_var.set(started + 0.3)
+        try:
+            with pytest.raises(VaxcertError) as refused:
+                channel.post("/v1/x", b"{}")
+        finally:
+            relay.deadline_var.reset(token)
+        assert refused.value.code == "service_unavailable"
+        # Far from the channel's own 120 s: the deadline bounded the wait.
+        assert time.monotonic() - started < 60

@@ -15,3 +15,15 @@ def test_in_memory_state_means_one_worker() -> None:
     assert workers_for(SERVICES["vrs"], settings) == 4
     with_redis = load_settings(workers=4, redis_url="redis://127.0.0.1:6379/0")
     assert workers_for(SERVICES["center-kiosk-api"], with_redis) == 4
+
+
+def test_an_admitted_surface_has_a_thread_for_every_slot_and_queue_place_and_spares() -> None:
+    from launch.serve import threads_for
+    from vaxcert.config import load_settings
+
+    settings = load_settings(
+        threads=8, center={"admission": {"concurrency": 5, "queue": 7, "spare_threads": 2}}
+    )
+    assert threads_for(SERVICES["center-kiosk-api"], settings) == 5 + 7 + 2
+    assert threads_for(SERVICES["vrs"], settings) == 8
+    assert threads_for(SERVICES["signer-api"], settings) == 8

@@ -157,6 +157,8 @@ class CertificateIssued(BaseModel):
     issue_date: IsoDate
     municipality: IssuedMunicipality
     holder: HolderView
-    doses: list[DoseView]
+    # A certificate always shows at least one dose: a reply without any is refused by the kiosk
+    # as an outage, never shown as "0 doses".
+    doses: list[DoseView] = Field(min_length=1, max_length=10)
     shc_qr_text: str
     vdsnc: str | None
