@@ -245,8 +245,12 @@ class Alerts:
         self, rule: str, subject: str, count: int, threshold: int, window_seconds: int
     ) -> Alert | None:
         """Raise an alert unless one of ``rule`` for ``subject`` fired within the cool-down."""
+        cooldown = self.settings.cooldown_seconds
+        period = int(self.clock() // cooldown)
         try:
-            if not self.store.add(f"alert:cool:{rule}:{subject}", self.settings.cooldown_seconds):
+            # One alert per rule and subject per cool-down period (on the same clock as the
+            # windows, so that every process agrees on the period).
+            if not self.store.add(f"alert:cool:{rule}:{subject}:{period}", cooldown + 60):
                 return None
         except VaxcertError:
             log.warning("an alert could not be deduplicated (store unavailable); raised anyway")
