@@ -22,7 +22,7 @@ from cert_center.alerts import Alerts
 from cert_center.fleet import DeviceStates, Fleet, KioskStatus
 from cert_center.tallies import Tallies
 from launch.stack import CENTER_PROCESSES, Stack, remove, start_stack
-from tests.e2e.conftest import MakeRig
+from tests.e2e.conftest import MakeRig, to_insert_card
 from vaxcert import pki
 from vaxcert.kvstore import RedisStore
 from vaxcert.residents import CANARY
@@ -166,13 +166,7 @@ def test_c21_pin_lockouts_at_a_kiosk_are_tallied_alerted_and_posted_to_the_webho
     rig = make_rig()
     kiosk = rig.kiosk
     for _ in range(2):
-        session = kiosk.new_session()
-        kiosk.keep(session)
-        kiosk.start(session)
-        kiosk.accept_terms(session)
-        kiosk.choose_municipality(session, "462012")
-        kiosk.choose_kind(session, "domestic")
-        kiosk.choose_copies(session, 1)
+        session = to_insert_card(rig)
         rig.insert("locked-card")
         kiosk.poll(session)
         assert session.screen == "take-card" and session.after_card == "locked"
