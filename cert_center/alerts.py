@@ -61,13 +61,15 @@ _SLOTS = 10
 _KEEP_RECENT = 200
 NO_CERTIFICATE = "(none)"
 
-AuditDetail = Mapping[str, str | int]
+# The detail of an audit event: the console's ``cert_center.console.audit.Detail``.
+AuditDetail = dict[str, str | int | bool | None]
 
 
 class AuditSink(Protocol):
-    """Where alerts go as audit events (C15); the console's ``audit.record`` in production."""
+    """Where alerts go as audit events (C15). In production the console's trail: the module
+    ``cert_center.console.audit`` itself fits (its ``record`` never raises)."""
 
-    def record(self, event: str, actor: str, detail: AuditDetail, source: str) -> None:
+    def record(self, event: str, actor: str, detail: AuditDetail, source: str) -> object:
         """Append one audit event: ``actor`` and ``source`` say who and where from."""
         ...
 
@@ -78,9 +80,10 @@ class LogAuditSink:
     def __init__(self) -> None:
         self.log = logging.getLogger("cert_center.audit")
 
-    def record(self, event: str, actor: str, detail: AuditDetail, source: str) -> None:
+    def record(self, event: str, actor: str, detail: AuditDetail, source: str) -> object:
         """See :meth:`AuditSink.record`."""
         self.log.warning(event, extra={"event": event, "actor": actor, "source": source, **detail})
+        return None
 
 
 @dataclass(frozen=True, slots=True)

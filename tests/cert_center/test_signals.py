@@ -11,7 +11,7 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,7 +21,7 @@ import redis
 from cryptography import x509
 from prometheus_client import REGISTRY
 
-from cert_center.alerts import RULES, Alert, Alerts, Webhook
+from cert_center.alerts import RULES, Alert, Alerts, AuditDetail, Webhook
 from cert_center.app import create_app
 from cert_center.card_use import CardUseMonitor
 from cert_center.fleet import DeviceStates, Fleet
@@ -47,9 +47,9 @@ HEARTBEAT = {
 class RecordingSink:
     """The audit trail as a list (implements cert_center.alerts.AuditSink)."""
 
-    events: list[tuple[str, str, dict[str, str | int], str]] = field(default_factory=list)
+    events: list[tuple[str, str, AuditDetail, str]] = field(default_factory=list)
 
-    def record(self, event: str, actor: str, detail: Mapping[str, str | int], source: str) -> None:
+    def record(self, event: str, actor: str, detail: AuditDetail, source: str) -> None:
         self.events.append((event, actor, dict(detail), source))
 
     def rules(self) -> list[str]:
