@@ -207,9 +207,11 @@ class Alerts:
         """The center's alerts, with the webhook when one is configured."""
         config = settings.alerts
         webhook = None
-        if config.webhook_url:
+        if config.webhook_url is not None:
             webhook = Webhook(
-                config.webhook_url, config.webhook_timeout_seconds, config.webhook_queue
+                config.webhook_url.get_secret_value(),
+                config.webhook_timeout_seconds,
+                config.webhook_queue,
             )
         return cls(store, config, sink, webhook)
 

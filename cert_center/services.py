@@ -182,7 +182,7 @@ class Center:
             )
         lockouts = {
             code: count
-            for code, count in heartbeat.pin_lockouts.items()
+            for code, count in (heartbeat.pin_lockouts or {}).items()
             if code in self._municipalities
         }
         if lockouts:

@@ -40,6 +40,8 @@ from vaxcert.card.errors import (
 )
 from vaxcert.config import Settings, user_data_dir
 from vaxcert.contracts.kiosk_api import (
+    MAX_LOCKOUT_MUNICIPALITIES,
+    MAX_LOCKOUTS_PER_MUNICIPALITY,
     CardFilesIn,
     CertificateIssued,
     CertificateRequest,
@@ -699,8 +701,12 @@ class Kiosk:
         """One heartbeat with device status and the PIN lockouts seen since the last delivered
         one, then any queued receipts; True when delivered."""
         with self._lockouts_lock:
-            lockouts = dict(self._lockouts)
-        status = self.device_status().model_copy(update={"pin_lockouts": lockouts})
+            # Within the contract's bounds; what does not fit goes with a later beat.
+            lockouts = {
+                code: min(count, MAX_LOCKOUTS_PER_MUNICIPALITY)
+                for code, count in list(self._lockouts.items())[:MAX_LOCKOUT_MUNICIPALITIES]
+            }
+        status = self.device_status().model_copy(update={"pin_lockouts": lockouts or None})
         try:
             self.center.heartbeat(status)
         except VaxcertError as exc:

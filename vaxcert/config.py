@@ -230,15 +230,16 @@ class AlertSettings(BaseModel):
     # One alert per rule and subject per cool-down; the console shows it for active_seconds.
     cooldown_seconds: int = Field(default=900, ge=10, le=86_400)
     active_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
-    # Optional webhook (chat, pager): POSTed off the request path, bounded queue, timeout.
-    webhook_url: str | None = None
+    # Optional webhook (chat, pager): POSTed off the request path, bounded queue, timeout. A
+    # secret: chat webhooks carry their credential in the URL (masked by `vaxcert config show`).
+    webhook_url: SecretStr | None = None
     webhook_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     webhook_queue: int = Field(default=100, ge=1, le=10_000)
 
     @field_validator("webhook_url")
     @classmethod
-    def _webhook_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
+    def _webhook_is_http(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("https://", "http://")):
             raise ValueError("must be an http(s):// URL")
         return value
 

@@ -66,6 +66,9 @@ DeviceState = Literal["ok", "warning", "error", "absent"]
 
 
 MunicipalityCode = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+# Bounds of one heartbeat's lockout report; a kiosk sends at most this much and keeps the rest.
+MAX_LOCKOUTS_PER_MUNICIPALITY = 10_000
+MAX_LOCKOUT_MUNICIPALITIES = 64
 
 
 class Heartbeat(BaseModel):
@@ -74,6 +77,8 @@ class Heartbeat(BaseModel):
     ``pin_lockouts``: cards found PIN-locked (or locked by a wrong PIN) since the last
     acknowledged heartbeat, by the municipality chosen in the session. Counts only (C08): no
     card, no time, no session (the center tallies them per hour and alerts on bursts, C21).
+    Left out when there is nothing to report, so a center that predates it still takes the
+    heartbeat.
     """
 
     model_config = _STRICT
@@ -83,9 +88,9 @@ class Heartbeat(BaseModel):
     paper: Literal["ok", "low", "empty"]
     cash_unit: DeviceState
     app_version: str = Field(pattern=r"^[0-9A-Za-z.+-]{1,32}$")
-    pin_lockouts: dict[MunicipalityCode, Annotated[int, Field(ge=1, le=10_000)]] = Field(
-        default_factory=dict, max_length=64
-    )
+    pin_lockouts: (
+        dict[MunicipalityCode, Annotated[int, Field(ge=1, le=MAX_LOCKOUTS_PER_MUNICIPALITY)]] | None
+    ) = Field(default=None, max_length=MAX_LOCKOUT_MUNICIPALITIES)
 
 
 class Accepted(BaseModel):
