@@ -29,6 +29,7 @@ from cert_center.refusal_days import SENSITIVE_CATEGORIES
 from cert_center.services import Center
 from cert_center.tallies import Incident, Tallies
 from tests.support.center import CenterRig, center_rig
+from tests.support.services import redis_contents
 from vaxcert.card import cards
 from vaxcert.config import AlertSettings, CardUseSettings, Settings, TlsSettings, load_settings
 from vaxcert.kvstore import RedisStore
@@ -75,28 +76,13 @@ def _settings(center_pki: Path, redis_url: str, prefix: str, **center: Any) -> S
 
 
 def _leaks_personal_data(redis_url: str, prefix: str) -> list[str]:
-    """Keys or values under ``prefix`` that carry the canary's personal data (C08)."""
-    client = redis.Redis.from_url(redis_url)
-    needles = [
-        CANARY.my_number,
-        CANARY.family_kanji,
-        CANARY.given_kanji,
-        CANARY.birth_date.isoformat(),
+    """Keys under ``prefix`` whose name or content carries a canary value (C08)."""
+    return [
+        key.decode()
+        for key, content in redis_contents(redis_url, prefix).items()
+        for value in CANARY.canary_values
+        if value.encode() in key + content
     ]
-    found = []
-    for key in client.scan_iter(f"{prefix}*"):
-        kind = client.type(key).decode()
-        if kind == "string":
-            values = [client.get(key) or b""]
-        elif kind == "hash":
-            values = [b"".join(f + v for f, v in client.hgetall(key).items())]
-        elif kind == "list":
-            values = list(client.lrange(key, 0, -1))
-        else:
-            values = [b""]
-        text = key.decode() + b"".join(values).decode(errors="replace")
-        found += [key.decode() for needle in needles if needle in text]
-    return found
 
 
 # --- fleet --------------------------------------------------------------------------------

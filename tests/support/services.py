@@ -224,3 +224,22 @@ def service_url(env_name: str, start: Callable[[], ServerProcess]) -> Iterator[s
         yield server.url
     finally:
         server.stop()
+
+
+def redis_contents(url: str, prefix: str) -> dict[bytes, bytes]:
+    """Every key under ``prefix`` with all it holds as bytes (a string's value; a hash's fields
+    and values; a list's items), for scans that nothing personal was kept (C08)."""
+    client = redis.Redis.from_url(url)
+    contents: dict[bytes, bytes] = {}
+    for key in client.scan_iter(f"{prefix}*"):
+        kind = client.type(key)
+        if kind == b"hash":
+            value = b"\n".join(f + b"=" + v for f, v in client.hgetall(key).items())
+        elif kind == b"list":
+            value = b"\n".join(client.lrange(key, 0, -1))
+        elif kind == b"string":
+            value = client.get(key) or b""
+        else:
+            raise AssertionError(f"{key!r}: a {kind!r} the scan does not read")
+        contents[key] = value
+    return contents
