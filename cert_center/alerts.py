@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import requests
 
@@ -56,6 +56,15 @@ WINDOW_RULES = (
     "pin_lockouts",
 )
 RULES = (*WINDOW_RULES, "card_data_reuse")
+# How urgent each rule is: the console's banner and docker/prometheus/alerts.yml agree (tested).
+SEVERITY: dict[str, Literal["warning", "critical"]] = {
+    "kiosk_refusals": "warning",
+    "client_certificate_refusals": "critical",
+    "card_signature_failures": "critical",
+    "relay_errors": "critical",
+    "pin_lockouts": "warning",
+    "card_data_reuse": "critical",
+}
 AUDIT_EVENT = "security_alert"
 _SLOTS = 10
 _KEEP_RECENT = 200
@@ -96,6 +105,19 @@ class Alert:
     count: int
     threshold: int
     window_seconds: int
+
+    @property
+    def severity(self) -> Literal["warning", "critical"]:
+        """``warning`` or ``critical`` (:data:`SEVERITY`)."""
+        return SEVERITY[self.rule]
+
+    def summary(self) -> str:
+        """One line for a banner: ids and counts only, e.g.
+        ``kiosk_refusals KIOSK-0001: 30 in 600 s (threshold 30)``."""
+        return (
+            f"{self.rule} {self.subject}: {self.count} in {self.window_seconds} s "
+            f"(threshold {self.threshold})"
+        )
 
     def payload(self) -> dict[str, str | int]:
         """The JSON of the webhook and the active list (no personal data, C08)."""

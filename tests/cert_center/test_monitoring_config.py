@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from cert_center import metrics
-from cert_center.alerts import RULES
+from cert_center.alerts import RULES, SEVERITY
 from cert_center.app import create_app
 from cert_center.refusal_days import SENSITIVE_CATEGORIES
 from vaxcert.config import OpsSettings, load_settings
@@ -109,6 +109,7 @@ def test_c21_every_center_alert_rule_has_its_prometheus_alert() -> None:
     for name in RULES:
         assert name in by_rule, f"no Prometheus alert for the center's rule {name}"
         assert f'vaxcert_alerts_total{{rule="{name}"}}' in by_rule[name]["expr"]
+        assert by_rule[name]["labels"]["severity"] == SEVERITY[name]
 
 
 def test_every_dashboard_panel_asks_for_served_metrics(served: dict[str, set[str]]) -> None:

@@ -329,6 +329,8 @@ def test_c21_refusals_from_one_kiosk_alert_at_the_threshold_and_not_below(
     assert _alerts_total("kiosk_refusals") == before + 1
     (banner,) = signals.center.alerts.active()
     assert (banner.rule, banner.subject, banner.count) == ("kiosk_refusals", "KIOSK-0001", 3)
+    assert banner.severity == "warning"
+    assert banner.summary() == "kiosk_refusals KIOSK-0001: 3 in 600 s (threshold 3)"
     # One alert per rule and subject per cool-down.
     _refuse_consent(rig)
     assert sink.rules() == ["kiosk_refusals"] and _alerts_total("kiosk_refusals") == before + 1
