@@ -53,6 +53,7 @@ from vaxcert.contracts.vrs_relay import (
 )
 from vaxcert.errors import VaxcertError
 from vaxcert.policy import Failure
+from vaxcert.relay import NoTimeLeftError
 from vaxcert.resilience import CircuitBreaker
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,9 @@ class IssuanceService:
         try:
             return guarded(breaker, target, call)
         except VaxcertError as exc:
-            if exc.code == "service_unavailable":
+            # Like the breaker: a call never sent because this request ran out of time (an
+            # overloaded center) says nothing about the peer.
+            if exc.code == "service_unavailable" and not isinstance(exc, NoTimeLeftError):
                 self.center.alerts.observe("relay_errors", target)
             raise
 
