@@ -66,7 +66,8 @@ SEVERITY: dict[str, Literal["warning", "critical"]] = {
     "card_data_reuse": "critical",
 }
 AUDIT_EVENT = "security_alert"
-_SLOTS = 10
+_SLOTS = 10  # a window is counted in this many time slots (see KeyValueStore.window)
+_DAY = 86_400
 _KEEP_RECENT = 200
 NO_CERTIFICATE = "(none)"
 
@@ -321,7 +322,8 @@ class Alerts:
         return alert
 
     def active(self) -> list[Alert]:
-        """Alerts raised within ``active_seconds``, newest first (the console's banner)."""
+        """Alerts raised within ``active_seconds``, newest first (the console's banner);
+        ``service_unavailable`` when the store is down."""
         since = self.clock() - self.settings.active_seconds
         result = []
         for text in self.store.items("alert:recent"):
@@ -344,6 +346,3 @@ class Alerts:
     def card_data_reuse(self, kind: str, count: int, limit: int) -> Alert | None:
         """:mod:`cert_center.card_use` saw one card's data past a daily limit of ``kind``."""
         return self.fire("card_data_reuse", kind, count, limit + 1, _DAY)
-
-
-_DAY = 86_400
