@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 # Refusals before the municipality is known to take part (a code outside the registry).
 OTHER = "other"
 _DAY = 86_400
-_HOUR = 3_600
 _MAX_INCIDENTS_PER_DAY = 10_000
 
 
