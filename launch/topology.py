@@ -150,18 +150,21 @@ class Topology:
         return self.root / "edge" / "access.log"
 
     def replica_of(self, upstream_addr: str) -> str:
-        """The replica name of an ``$upstream_addr`` of the access log (``127.0.0.1:PORT``)."""
-        port = int(upstream_addr.rsplit(":", 1)[1])
-        return next(name for name, p in self.replicas.items() if p == port)
+        """The replica name of an ``$upstream_addr`` of the access log (``127.0.0.1:PORT``), or
+        ``-`` for none of them."""
+        port = upstream_addr.rsplit(":", 1)[-1]
+        return next((name for name, p in self.replicas.items() if str(p) == port), "-")
 
-    def served_by(self) -> list[str]:
-        """The replica (or ``-``) of each request of the access log, in order."""
+    def served_by(self, side: str = "kiosk") -> list[str]:
+        """The replica that answered each request of the edge's ``side``, in the log's order."""
+        port = str(self.edge_ports[side])
         names = []
         for line in self.access_log.read_text().splitlines():
-            upstream = line.split()[5]
-            # A retried request lists each upstream tried: the last one answered.
-            last = upstream.split(",")[-1].strip()
-            names.append(self.replica_of(last) if ":" in last else "-")
+            fields = line.split()
+            if fields[1] != port:
+                continue
+            # A retried request lists every upstream tried: the last one answered.
+            names.append(self.replica_of(fields[5].split(",")[-1].strip()))
         return names
 
     def kill(self, name: str) -> None:
