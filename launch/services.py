@@ -135,7 +135,8 @@ def start_redis(timeout: float = 20.0) -> ServerProcess:
     return server
 
 
-def _pg_bin() -> Path:
+def pg_bin() -> Path:
+    """The newest PostgreSQL server binaries (Debian: /usr/lib/postgresql/VERSION/bin)."""
     versions = sorted(Path("/").glob(PG_BIN_GLOB.lstrip("/")), key=lambda p: int(p.parent.name))
     if not versions:
         raise ServiceError("PostgreSQL is missing: `make test` installs the Debian package")
@@ -156,7 +157,7 @@ def start_postgres(timeout: float = 60.0) -> ServerProcess:
     """A throwaway PostgreSQL cluster (initdb) on a free loopback port, trust auth for
     ``postgres``, and durability off (fsync, synchronous_commit, full_page_writes): tests do
     not survive a crash of their own server, so they need not pay for it."""
-    bin_dir = _pg_bin()
+    bin_dir = pg_bin()
     account = _run_as()
     # Not under pytest's tmp dir: its root-only (0700) parents would lock the server account out.
     directory = Path(tempfile.mkdtemp(prefix="vaxcert-test-pg-"))

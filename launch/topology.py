@@ -174,13 +174,12 @@ class Topology:
             os.killpg(child.pid, signal.SIGKILL)
         child.wait()
 
-    def pids(self, name: str) -> list[int]:
-        """A child's process and its direct children (nginx master and workers)."""
-        pid = self.children[name].pid
-        found = subprocess.run(
-            ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        return [pid, *(int(p) for p in found)]
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU so far of each part (its process and all its descendants): the
+        edge, each replica, VRS, the signer, and Redis and PostgreSQL when started here."""
+        roots = {name: child.pid for name, child in self.children.items()}
+        roots.update({name: server.process.pid for name, server in self.servers.items()})
+        return {name: sum(_cpu_of(p) for p in _process_tree(pid)) for name, pid in roots.items()}
 
     def stop(self) -> None:
         """Stop every process started here, drop the VRS schema, stop owned servers."""
@@ -198,6 +197,26 @@ class Topology:
         """Stop everything and delete the directory."""
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (gunicorn or nginx workers, PostgreSQL backends)."""
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        with contextlib.suppress(FileNotFoundError):
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pending.extend(int(child) for child in children)
+    return tree
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _drop_schema(url: str, schema: str) -> None:

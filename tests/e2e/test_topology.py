@@ -298,6 +298,8 @@ def test_postgresql_restart_ends_in_a_reason_code_and_recovers(
         database.restart()
     met = _until_issued(topology, bodies[4])
     assert set(met) <= {"service_unavailable"}
+    # VRS answered the outage with a reason code, not as a bug of its own.
+    assert "unhandled error" not in (topology.stack.logs / "vrs.log").read_text()
     assert _service_pids(topology) == before
     assert all(child.poll() is None for child in topology.children.values())
 
