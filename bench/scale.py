@@ -193,7 +193,8 @@ def main() -> None:
             )
     if len(results) > 1:
         ratio = results[-1]["run"]["per_second"] / max(1e-9, results[0]["run"]["per_second"])
-        print(f"issuances/s, {results[-1]['replicas']} vs {results[0]['replicas']} replica: {ratio:.2f}")
+        first, last = results[0]["replicas"], results[-1]["replicas"]
+        print(f"issuances/s, {last} vs {first} replica(s): {ratio:.2f}")
     print("\nCPU per issuance (ms), and as raw P-256 signatures:")
     print(f"{'part':12}" + "".join(f"{r['replicas']:>10} rep" for r in results))
     for part in (*PARTS, "total"):

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,7 +117,7 @@ def start_redis(timeout: float = 20.0) -> ServerProcess:
     args += ["--logfile", str(directory / "server.log")]
 
     def spawn() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
+        return subprocess.Popen(  # noqa: S603 - Debian's server binaries, our arguments
             args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -171,7 +171,7 @@ def start_postgres(timeout: float = 60.0) -> ServerProcess:
     # Only root may set the group list; an empty one drops root's groups.
     groups: list[int] | None = [] if account is not None else None
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
-    initdb = subprocess.run(
+    initdb = subprocess.run(  # noqa: S603 - Debian's initdb, our arguments
         [str(bin_dir / "initdb"), "--pgdata", str(data), "--username", "postgres", *INITDB_FLAGS],
         capture_output=True,
         env=env,
@@ -202,7 +202,7 @@ def start_postgres(timeout: float = 60.0) -> ServerProcess:
 
     def spawn() -> subprocess.Popen[bytes]:
         with log.open("ab") as log_file:
-            return subprocess.Popen(
+            return subprocess.Popen(  # noqa: S603 - Debian's server binaries, our arguments
                 args,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,

@@ -160,7 +160,7 @@ class Topology:
         port = str(self.edge_ports[side])
         names = []
         for line in self.access_log.read_text().splitlines():
-            fields = line.split()
+            fields = line.split("|")
             if fields[1] != port:
                 continue
             # A retried request lists every upstream tried: the last one answered.
@@ -264,7 +264,9 @@ def start_topology(
     Raises with the failing part's name if something does not start (its log is in
     ``ROOT/logs`` or ``ROOT/edge/error.log``).
     """
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
     if nginx is None:
         raise RuntimeError("nginx is missing: the Makefile installs the Debian package")
     root = root or Path(tempfile.mkdtemp(prefix="vaxcert-topology-"))

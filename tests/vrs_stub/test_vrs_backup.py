@@ -77,7 +77,13 @@ def test_backup_drop_restore_keeps_records_issuances_and_logs(
     assert gone == 0
 
     subprocess.run(
-        [str(pg_bin() / "pg_restore"), "--exit-on-error", "--no-owner", f"--dbname={url}", str(backup)],
+        [
+            str(pg_bin() / "pg_restore"),
+            "--exit-on-error",
+            "--no-owner",
+            f"--dbname={url}",
+            str(backup),
+        ],
         check=True,
         capture_output=True,
     )
