@@ -123,6 +123,8 @@ def start_redis(timeout: float = 20.0) -> ServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=parent_death_signal(signal.SIGTERM),
+            # Its own session: a Ctrl-C for the launcher does not reach it (the launcher stops it).
+            start_new_session=True,
         )
 
     def ready() -> bool:
@@ -211,6 +213,7 @@ def start_postgres(timeout: float = 60.0) -> ServerProcess:
                 cwd=directory,
                 # SIGQUIT: immediate shutdown; the cluster is thrown away anyway.
                 preexec_fn=parent_death_signal(signal.SIGQUIT),
+                start_new_session=True,
                 user=uid,
                 group=gid,
                 extra_groups=groups,

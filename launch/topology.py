@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import redis
 import requests
 
 from launch import demo, services
@@ -185,7 +186,9 @@ class Topology:
         """Stop every process started here, drop the VRS schema, stop owned servers."""
         demo.stop(self.children)
         self.children.clear()
-        self.stack.stop()
+        # Its Redis keys go too, unless that Redis is already gone.
+        with contextlib.suppress(redis.RedisError):
+            self.stack.stop()
         database = self.servers.get("postgresql")
         url = self.env.get("VAXCERT_VRS__DATABASE_URL")
         if url and database is None and self.database_schema:
@@ -545,7 +548,10 @@ def stack_up(kind: str, replicas: int) -> None:
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            topology = start_topology(replicas=replicas)
+            # Development mode: the stack runs on its own development PKI.
+            topology = start_topology(
+                replicas=replicas, extra_env={"VAXCERT_ENVIRONMENT": "development"}
+            )
         except (RuntimeError, services.ServiceError) as exc:
             raise click.ClickException(str(exc)) from None
         try:
