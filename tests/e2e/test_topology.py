@@ -394,6 +394,10 @@ def test_a_replica_killed_under_load_loses_no_issuance_and_charges_nothing_twice
     # Both replicas served before the kill, only the survivor after it.
     served = served_since(topology, mark)
     assert {"center-kiosk-api-1", "center-kiosk-api-2"} <= set(served)
+    last_on_killed = max(i for i, name in enumerate(served) if name == "center-kiosk-api-1")
+    after_kill = served[last_on_killed + 1 :]
+    assert len(after_kill) >= LOAD // 2
+    assert set(after_kill) <= {"center-kiosk-api-2", "-"}
     # Nothing the kiosk was told is lost: every certificate is recorded in VRS (C20).
     ids = [certificate_id for certificate_id, _ in issued]
     with _database(topology) as conn:
