@@ -17,6 +17,7 @@ import re
 import secrets
 import socket
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -100,6 +101,25 @@ def test_every_edge_variable_is_documented_in_the_template_header() -> None:
     assert documented == set(topo.edge_variables())
     with pytest.raises(KeyError):
         topo.render_edge({})
+
+
+def test_envsubst_renders_the_template_as_the_launcher_does() -> None:
+    # The official nginx image runs `envsubst "$defined_envs"` over each template, naming every
+    # variable of its environment: nginx's own $variables must come through untouched.
+    variables = {name: f"value-of-{name.lower()}" for name in topo.edge_variables()}
+    env = {"PATH": "/usr/bin:/bin", **variables}
+    defined = " ".join(f"${{{name}}}" for name in env)
+    rendered = subprocess.run(
+        ["envsubst", defined],
+        input=topo.TEMPLATE.read_text(),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert rendered == topo.render_edge(variables)
+    assert "$ssl_client_escaped_cert" in rendered
+    assert not re.search(r"\$\{VAXCERT_EDGE_[A-Z]", rendered)
 
 
 def test_edge_refusals_are_the_catalogue_json_errors() -> None:
