@@ -34,6 +34,7 @@ from pathlib import Path
 import click
 import redis
 import requests
+from cryptography.hazmat.primitives import serialization
 
 from launch import demo, services
 from launch.services import ServerProcess
@@ -139,6 +140,8 @@ class Topology:
     servers: dict[str, ServerProcess] = field(default_factory=dict)
     database_schema: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    # Serials in the dedicated-line CA's CRL the edge checks kiosks against.
+    revoked: list[int] = field(default_factory=list)
 
     @property
     def root(self) -> Path:
@@ -174,6 +177,14 @@ class Topology:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)
         child.wait()
+
+    def revoke(self, client: str) -> None:
+        """Put the dedicated-line client certificate ``client`` (``kiosk-<ID>``) into the CA's
+        CRL and have the edge reload it (SIGHUP: new connections are checked against it)."""
+        pki_dir = self.stack.pki_dir
+        self.revoked.append(pki.load_cert(pki.cert_path(pki_dir, client)).serial_number)
+        _write_kiosk_crl(pki_dir, self.root / "edge" / "pki", self.revoked)
+        self.children["edge"].send_signal(signal.SIGHUP)
 
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU so far of each part (its process and all its descendants): the
@@ -411,6 +422,14 @@ def _start(topology: Topology, nginx: str, replicas: int, edge_workers: int) -> 
     topology.env = outside
 
 
+def _write_kiosk_crl(pki_dir: Path, edge_pki: Path, revoked: Sequence[int]) -> None:
+    """The dedicated-line CA's CRL (development: signed with the dev CA's key), for the edge."""
+    crl = pki.sign_crl(pki_dir, "dedicated-ca", revoked, number=len(revoked) + 1)
+    staged = edge_pki / "dedicated-ca.crl.pem.new"
+    staged.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    staged.replace(edge_pki / "dedicated-ca.crl.pem")  # never half a file for a reload
+
+
 def _edge_pki(pki_dir: Path, edge_dir: Path) -> Path:
     """The files the edge reads, under the names the template expects (``NAME.crt/.key``)."""
     target = edge_dir / "pki"
@@ -420,6 +439,7 @@ def _edge_pki(pki_dir: Path, edge_dir: Path) -> Path:
         pki.write_private(target / f"{name}.key", pki.key_path(pki_dir, name).read_bytes())
     for name in ("dedicated-ca", "lgwan-ca", "public-ca"):
         shutil.copyfile(pki.cert_path(pki_dir, name), target / f"{name}.crt")
+    _write_kiosk_crl(pki_dir, target, [])
     return target
 
 

@@ -180,6 +180,25 @@ def test_c09_the_edge_replaces_a_certificate_header_a_kiosk_sends(
     assert response.status_code == 200 and response.json()["kiosk_id"] == "KIOSK-0002"
 
 
+def test_c09_a_kiosk_revoked_in_the_crl_is_refused_at_the_edge(topology: topo.Topology) -> None:
+    # KIOSK-0002 is decommissioned: its certificate goes into the dedicated-line CA's CRL and the
+    # edge reloads; KIOSK-0001 goes on. (Last use of KIOSK-0002 in this module.)
+    with kiosk_session(topology, "KIOSK-0002") as session:
+        assert session.get(edge_url(topology, "/v1/kiosk/config"), timeout=10).status_code == 200
+    topology.revoke("kiosk-KIOSK-0002")
+    deadline = time.monotonic() + 20
+    while True:
+        # A new session each time: a reload applies to new connections.
+        with kiosk_session(topology, "KIOSK-0002") as session:
+            refused = session.get(edge_url(topology, "/v1/kiosk/config"), timeout=10)
+        if refused.status_code != 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert refused.status_code == 401 and error_code(refused) == "client_cert_required"
+    with kiosk_session(topology) as session:
+        assert session.get(edge_url(topology, "/v1/kiosk/config"), timeout=10).status_code == 200
+
+
 def _replica_request(
     topology: topo.Topology, source: str, client: str, headers: dict[str, str]
 ) -> tuple[int, dict[str, Any]]:
