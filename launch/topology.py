@@ -195,6 +195,11 @@ class Topology:
 
     def stop(self) -> None:
         """Stop every process started here, drop the VRS schema, stop owned servers."""
+        # The edge first: its kept-alive upstream connections would hold each gunicorn in its
+        # graceful shutdown until the timeout.
+        edge = self.children.pop("edge", None)
+        if edge is not None:
+            demo.stop({"edge": edge})
         demo.stop(self.children)
         self.children.clear()
         # Its Redis keys go too, unless that Redis is already gone.
@@ -245,6 +250,16 @@ def _drop_schema(url: str, schema: str) -> None:
 
 
 def _wait_for(check: Mapping[str, tuple[subprocess.Popen[bytes], requests.Session, str]]) -> None:
+    """Until each URL answers 200 (its session is closed then: a kept-alive probe connection
+    would hold the service's graceful shutdown later)."""
+    try:
+        _poll(check)
+    finally:
+        for _child, session, _url in check.values():
+            session.close()
+
+
+def _poll(check: Mapping[str, tuple[subprocess.Popen[bytes], requests.Session, str]]) -> None:
     pending = dict(check)
     deadline = time.monotonic() + 120
     while pending and time.monotonic() < deadline:
