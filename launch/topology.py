@@ -298,6 +298,8 @@ def start_topology(
     )
     if nginx is None:
         raise RuntimeError("nginx is missing: the Makefile installs the Debian package")
+    if not TEMPLATE.exists():
+        raise RuntimeError(f"{TEMPLATE} is missing: the topology runs from a checkout")
     root = root or Path(tempfile.mkdtemp(prefix="vaxcert-topology-"))
     owned: dict[str, ServerProcess] = {}
     if redis_url is None:
