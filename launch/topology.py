@@ -22,7 +22,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import tempfile
@@ -50,7 +49,7 @@ EDGE_ADDRESS = "127.0.0.2"
 CLIENT_CERT_HEADER = "X-Vaxcert-Client-Cert"
 EDGE_CA = "edge-ca"
 EDGE_CLIENT = "edge-client"
-# The surfaces behind the edge, by their edge side: (service, listener, edge listen variable).
+# The center surfaces that run as replicas behind the edge.
 REPLICATED = ("center-kiosk-api", "center-app-api")
 # The name every dev server certificate holds (vaxcert.pki: DNS localhost, IP 127.0.0.1); nginx
 # checks a DNS name against the replica's certificate.
@@ -521,17 +520,6 @@ def _wait_healthy(topology: Topology, pki_dir: Path, ports: Mapping[str, int]) -
             ),
         }
     )
-
-
-def wait_closed(port: int, timeout: float = 10.0) -> None:
-    """Until nothing listens on ``port`` (a killed replica's socket is gone)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"port {port} still accepts connections")
 
 
 def banner(topology: Topology) -> str:
