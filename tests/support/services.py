@@ -12,10 +12,19 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 
 from launch.services import ServerProcess, ServiceError, start_postgres, start_redis
 
-__all__ = ["PG_ENV", "REDIS_ENV", "ServerProcess", "service_url", "start_postgres", "start_redis"]
+__all__ = [
+    "PG_ENV",
+    "REDIS_ENV",
+    "ServerProcess",
+    "redis_contents",
+    "service_url",
+    "start_postgres",
+    "start_redis",
+]
 
 REDIS_ENV = "VAXCERT_TEST_REDIS_URL"
 PG_ENV = "VAXCERT_TEST_PG_URL"
