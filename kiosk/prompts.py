@@ -63,7 +63,8 @@ class Prompt:
     """One spoken prompt: the ``data-prompt`` id on the screen and what it says, in order.
 
     Each part is a msgid of the kiosk catalogue, ``reason:CODE`` / ``next:CODE`` (the message /
-    next step of a reason code) or :data:`NUMBER`. A msgid may hold one ``%(name)s`` placeholder: the number.
+    next step of a reason code) or :data:`NUMBER`. A msgid may hold one ``%(name)s``
+    placeholder: where the number is said.
     """
 
     id: str
@@ -112,11 +113,6 @@ def all_prompts() -> tuple[Prompt, ...]:
     return SCREEN_PROMPTS + reason_prompts()
 
 
-def alias(prompt_id: str) -> str:
-    """``notice-CODE`` says what ``reason-CODE`` says: one recording serves both."""
-    return "reason-" + prompt_id.removeprefix("notice-") if prompt_id.startswith("notice-") else prompt_id
-
-
 # --- texts -------------------------------------------------------------------------------
 
 
@@ -157,7 +153,11 @@ def number_parts(value: int, lang: Language) -> list[str]:
     if lang == "en":
         thousands, rest = divmod(value, 1000)
         if thousands:
-            parts += [*number_parts(thousands, "en"), "1000x"] if thousands > 9 else [str(thousands * 1000)]
+            parts += (
+                [*number_parts(thousands, "en"), "1000x"]
+                if thousands > 9
+                else [str(thousands * 1000)]
+            )
         hundreds, rest = divmod(rest, 100)
         if hundreds:
             parts.append(str(hundreds * 100))
@@ -317,14 +317,22 @@ class Playlists:
                     files.append(file)
                 self._parts[(lang, prompt.id)] = files
 
-    def for_page(self, lang: Language, numbers: Iterable[int]) -> dict[str, object]:
-        """The JSON the page embeds: prompt id → files (NUMBER marks the slot), the numbers'
-        files for the amounts this page may show, and the prompts that cannot be played."""
-        prompts = {
-            prompt_id: files
-            for (language, prompt_id), files in self._parts.items()
-            if language == lang and prompt_id not in self.unplayable[lang]
-        }
+    def for_page(
+        self, lang: Language, numbers: Iterable[int], codes: Iterable[str | None] = ()
+    ) -> dict[str, object]:
+        """The JSON the page embeds: prompt id → files (NUMBER marks the slot) for the screens
+        and the reason ``codes`` the page shows (as ``reason-`` and ``notice-``), the numbers'
+        files for the amounts it may say, and which of them cannot be played."""
+        shown = {f"reason-{code}" for code in codes if code}
+        prompts: dict[str, list[str]] = {}
+        for (language, prompt_id), files in self._parts.items():
+            if language != lang or prompt_id in self.unplayable[lang]:
+                continue
+            if prompt_id.startswith("reason-") and prompt_id != "reason-unknown":
+                if prompt_id not in shown:
+                    continue
+                prompts["notice-" + prompt_id.removeprefix("reason-")] = files
+            prompts[prompt_id] = files
         said: dict[str, list[str]] = {}
         for value in sorted(set(numbers)):
             if 0 < value <= LARGEST_NUMBER:
@@ -345,11 +353,18 @@ def missing_tools() -> list[str]:
     return sorted({package for tool, package in TOOLS.items() if shutil.which(tool) is None})
 
 
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} is missing: apt install {TOOLS[name]}")
+    return path
+
+
 def reading(text: str, lang: Language) -> str:
     """What espeak-ng is given for ``text``: kana for Japanese, tone-numbered pinyin for Chinese."""
     if lang == "ja":
-        kana = subprocess.run(
-            ["kakasi", "-JH", "-i", "utf8", "-o", "utf8"],
+        kana = subprocess.run(  # noqa: S603 - a fixed system binary, our own arguments
+            [_tool("kakasi"), "-JH", "-i", "utf8", "-o", "utf8"],
             input=text.encode(),
             capture_output=True,
             check=True,
@@ -365,8 +380,8 @@ def reading(text: str, lang: Language) -> str:
 def render(recording: Recording, target: Path) -> None:
     """Speak ``recording`` into ``target`` (Ogg Opus, mono speech at 16 kbit/s)."""
     voice, speed = VOICES[recording.lang]
-    spoken = subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(speed), "--stdout"],
+    spoken = subprocess.run(  # noqa: S603 - a fixed system binary, our own arguments
+        [_tool("espeak-ng"), "-v", voice, "-s", str(speed), "--stdout"],
         input=reading(recording.text, recording.lang).encode(),
         capture_output=True,
         check=True,
@@ -375,8 +390,8 @@ def render(recording: Recording, target: Path) -> None:
     with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as part:
         temporary = Path(part.name)
     try:
-        subprocess.run(
-            ["opusenc", "--quiet", "--speech", "--bitrate", "16", "-", str(temporary)],
+        subprocess.run(  # noqa: S603 - a fixed system binary, our own arguments
+            [_tool("opusenc"), "--quiet", "--speech", "--bitrate", "16", "-", str(temporary)],
             input=spoken,
             capture_output=True,
             check=True,

@@ -50,7 +50,7 @@ def _playlists(session: KioskSession, warning: int) -> dict[str, object]:
     """The recorded prompts (C11) this page may play, with the amounts it may say."""
     playlists: Playlists = current_app.extensions["vaxcert_prompts"]
     amounts = [v for k, v in vars(session).items() if k.endswith("_yen") and isinstance(v, int)]
-    return playlists.for_page(session.lang, [*amounts, warning])
+    return playlists.for_page(session.lang, [*amounts, warning], [session.reason, session.notice])
 
 
 @bp.app_context_processor

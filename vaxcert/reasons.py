@@ -898,7 +898,7 @@ _ALL: tuple[Reason, ...] = (
     ),
 )
 
-# --- 简体中文 and 한국어 (issue 13): kiosk residents who read neither Japanese nor English ---------
+# --- 简体中文 and 한국어 (issue 13): for residents who read neither Japanese nor English ---
 # Kept apart from the ja/en entries above so that a reason's four languages are checked together
 # (tests/test_languages.py: every code has zh and ko wherever it has ja and en).
 _COUNTER_ZH = "请到接种时所住市区町村的窗口申请。"
@@ -1348,7 +1348,7 @@ _ZH_KO: dict[str, tuple[str, str, str, str]] = {
     "unknown_trust_anchor": (
         "未知的信任锚：没有受信任的 CSCA 签发该条码签名者证书。",
         _REISSUE_ZH,
-        "알 수 없는 신뢰 앵커입니다. 신뢰할 수 있는 CSCA가 바코드 서명자 인증서를 발급하지 않았습니다.",
+        "알 수 없는 신뢰 앵커입니다. 신뢰하는 CSCA가 바코드 서명자 인증서를 발급하지 않았습니다.",
         _REISSUE_KO,
     ),
     "bsc_chain_invalid": (

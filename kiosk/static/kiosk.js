@@ -128,7 +128,10 @@
   }
   function speak(elements) {
     stopSpeaking();
-    if (!speechOn) return;
+    if (!speechOn) {
+      body.dataset.promptSilenced = "true"; // the resident turned the voice off (tests wait on it)
+      return;
+    }
     elements.forEach((element) => { queue = queue.concat(playlist(element)); });
     playNext();
   }

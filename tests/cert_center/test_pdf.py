@@ -145,7 +145,28 @@ def test_japanese_font_is_embedded_truetype(overseas_pdf: bytes) -> None:
         descriptor = descendant["/FontDescriptor"].get_object()
         # FontFile2: TrueType outlines embedded; a viewer never substitutes another font.
         assert "/FontFile2" in descriptor, font["/BaseFont"]
-        assert str(font["/BaseFont"]).endswith("IPAexGothic"), font["/BaseFont"]
+        # IPAex Gothic for the page; Droid Sans Fallback only for the zh/ko legend (Hangul).
+        assert str(font["/BaseFont"]).endswith(("IPAexGothic", "DroidSansFallback")), font
+
+
+@pytest.mark.parametrize("kind", ["overseas", "domestic"])
+def test_the_zh_ko_legend_names_the_labels_of_the_page(
+    kind: str,
+    overseas_pdf: bytes,
+    domestic_pdf: bytes,
+    overseas_issued: CertificateIssued,
+    domestic_issued: CertificateIssued,
+) -> None:
+    document, issued = (
+        (overseas_pdf, overseas_issued) if kind == "overseas" else (domestic_pdf, domestic_issued)
+    )
+    text = pypdf.PdfReader(io.BytesIO(document)).pages[0].extract_text()
+    zh, ko = pdf.legend_lines(issued, 2 if kind == "overseas" else 1)
+    assert "新冠病毒疫苗接种证明书" in zh and "코로나19 예방접종 증명서" in ko
+    assert ("护照号码" in zh) == (kind == "overseas")  # C04: passport labels only on 海外用
+    for line in (zh, ko):
+        for word in line.split(" · ")[1:-1]:
+            assert word in text, word
 
 
 @pytest.mark.parametrize("kind", ["overseas", "domestic"])
