@@ -145,7 +145,7 @@
   );
   speakWarning = () => speak(timeoutPrompt());
   stopWarning = stopSpeaking;
-  window.setTimeout(() => speak(screenPrompts()), 300);
+  window.setTimeout(() => { if (overlay.hidden) speak(screenPrompts()); }, 300);
   if (screen === "take-card" || screen === "take-certificate") {
     // The reminders repeat until the card or certificate is taken (C11).
     window.setInterval(() => { if (!current && overlay.hidden) speak(screenPrompts()); }, 12000);
