@@ -13,8 +13,8 @@ SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
 SYSTEM_PACKAGES += redis-server postgresql
 # The kiosk's spoken prompts are recorded at build time (kiosk/prompts.py, `make prompts`):
 # espeak-ng speaks, opus-tools encodes Ogg Opus, kakasi gives espeak-ng the kana of Japanese
-# text. fonts-droid-fallback: Hangul and hanzi for the certificate's zh/ko legend and the screens.
-VOICE_PACKAGES := espeak-ng opus-tools kakasi fonts-droid-fallback
+# text. fonts-wqy-zenhei: Hangul and hanzi for the certificate's zh/ko legend and the screens.
+VOICE_PACKAGES := espeak-ng opus-tools kakasi fonts-wqy-zenhei
 SYSTEM_PACKAGES += $(VOICE_PACKAGES)
 
 # What `make demo` adds so that every command of the README works: `vaxcert card serve|readers|check`

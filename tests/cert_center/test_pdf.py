@@ -16,6 +16,7 @@ from typing import Any
 
 import pypdf
 import pytest
+from reportlab.pdfbase import pdfmetrics
 
 from tests.support.qr import SCAN_DPI, pdf_page, read_qr
 from vaxcert.certificate import pdf
@@ -145,8 +146,8 @@ def test_japanese_font_is_embedded_truetype(overseas_pdf: bytes) -> None:
         descriptor = descendant["/FontDescriptor"].get_object()
         # FontFile2: TrueType outlines embedded; a viewer never substitutes another font.
         assert "/FontFile2" in descriptor, font["/BaseFont"]
-        # IPAex Gothic for the page; Droid Sans Fallback only for the zh/ko legend (Hangul).
-        assert str(font["/BaseFont"]).endswith(("IPAexGothic", "DroidSansFallback")), font
+        # IPAex Gothic for the page; WenQuanYi Zen Hei only for the zh/ko legend (Hangul).
+        assert str(font["/BaseFont"]).endswith(("IPAexGothic", "WenQuanYiZenHei")), font
 
 
 @pytest.mark.parametrize("kind", ["overseas", "domestic"])
@@ -161,10 +162,13 @@ def test_the_zh_ko_legend_names_the_labels_of_the_page(
         (overseas_pdf, overseas_issued) if kind == "overseas" else (domestic_pdf, domestic_issued)
     )
     text = pypdf.PdfReader(io.BytesIO(document)).pages[0].extract_text()
-    zh, ko = pdf.legend_lines(issued, 2 if kind == "overseas" else 1)
+    zh, ko = pdf.legend_lines(issued)
     assert "新冠病毒疫苗接种证明书" in zh and "코로나19 예방접종 증명서" in ko
     assert ("护照号码" in zh) == (kind == "overseas")  # C04: passport labels only on 海外用
+    assert pdf.legend_font_available()
+    covered = pdfmetrics.getFont(pdf.LEGEND_FONT_NAME).face.charToGlyph
     for line in (zh, ko):
+        assert all(ord(character) in covered for character in line), line  # no empty boxes
         for word in line.split(" · ")[1:-1]:
             assert word in text, word
 

@@ -110,14 +110,16 @@ LABELS_ZH_KO: dict[str, tuple[str, str]] = {
     "接種国": ("接种国家", "접종 국가"),
     SHC_CAPTION[0]: ("二维码（SMART Health Card）", "QR 코드(SMART Health Card)"),
     VDSNC_CAPTION[0]: ("二维码（ICAO VDS-NC）", "QR 코드(ICAO VDS-NC)"),
+    "QRコード": ("二维码", "QR 코드"),  # the legend's short name for both captions
     ISSUER[0]: ("发行者", "발급자"),
     MUNICIPALITY_CODE[0]: ("市区町村代码", "시구정촌 코드"),
 }
 LEGEND_LANGUAGES = (("中文", 0), ("한국어", 1))
-# IPAex Gothic has no Hangul: the legend uses Droid Sans Fallback (Debian fonts-droid-fallback,
-# Apache-2.0, TrueType outlines: embedded as a subset of the few glyphs drawn, ≈ 10-20 KB).
-LEGEND_FONT_NAME = "DroidSansFallback"
-LEGEND_FONT = Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+# IPAex Gothic has no Hangul: the legend uses WenQuanYi Zen Hei (Debian fonts-wqy-zenhei, GPL-2
+# with the font embedding exception; TrueType outlines with Hangul, hanzi and Latin), embedded as
+# a subset of the glyphs drawn: ≈ 9 KB more per PDF (docs/certificate-pdf.md).
+LEGEND_FONT_NAME = "WenQuanYiZenHei"
+LEGEND_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 
 _font_lock = threading.Lock()
 # reportlab keeps per-document state inside the shared TTFont and warns against using one font
@@ -154,14 +156,14 @@ def register_font() -> None:
 
 
 def legend_font_available() -> bool:
-    """Whether the zh/ko legend can be drawn (Debian fonts-droid-fallback is installed)."""
+    """Whether the zh/ko legend can be drawn (Debian fonts-wqy-zenhei is installed)."""
     if LEGEND_FONT_NAME in pdfmetrics.getRegisteredFontNames():
         return True
     if not LEGEND_FONT.is_file():
         return False
     with _font_lock:
         if LEGEND_FONT_NAME not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(LEGEND_FONT_NAME, str(LEGEND_FONT)))
+            pdfmetrics.registerFont(TTFont(LEGEND_FONT_NAME, str(LEGEND_FONT), subfontIndex=0))
     return True
 
 
@@ -173,7 +175,7 @@ def render_certificate(issued: CertificateIssued, *, copies: int = 1) -> bytes:
     if not legend_font_available():
         raise VaxcertError(
             "certificate_unprintable",
-            "the zh/ko legend font is missing: apt fonts-droid-fallback (Makefile SYSTEM_PACKAGES)",
+            "the zh/ko legend font is missing: apt fonts-wqy-zenhei (Makefile SYSTEM_PACKAGES)",
         )
     _check_glyphs(issued)
     codes = _codes(issued)
@@ -350,10 +352,10 @@ def _draw_page(pen: _Pen, issued: CertificateIssued, codes: Sequence[_Code]) -> 
     footer_top = FOOTER_TOP
     _codes_block(pen, codes, y - 4 * mm, footer_top)
     _footer(pen, issued, footer_top)
-    _legend(pen, issued, codes)
+    _legend(pen, issued)
 
 
-def legend_lines(issued: CertificateIssued, codes: int) -> list[str]:
+def legend_lines(issued: CertificateIssued) -> list[str]:
     """The zh and ko lines: the title and kind, then the labels this page shows, in page order."""
     labels = [CERTIFICATE_ID[0], ISSUE_DATE[0], HOLDER_HEADING[0], NAME[0]]
     if issued.kind == "overseas":
@@ -361,9 +363,7 @@ def legend_lines(issued: CertificateIssued, codes: int) -> list[str]:
     labels += [BIRTH_DATE[0]]
     if issued.kind == "overseas":
         labels += [NATIONALITY[0], PASSPORT[0]]
-    labels += [DOSES_HEADING[0], *(column[0] for column in DOSE_COLUMNS), SHC_CAPTION[0]]
-    if codes > 1:
-        labels.append(VDSNC_CAPTION[0])
+    labels += [DOSES_HEADING[0], *(column[0] for column in DOSE_COLUMNS), "QRコード"]
     labels += [ISSUER[0], MUNICIPALITY_CODE[0]]
     kind = KIND_LABELS[issued.kind][0]
     lines = []
@@ -374,10 +374,10 @@ def legend_lines(issued: CertificateIssued, codes: int) -> list[str]:
     return lines
 
 
-def _legend(pen: _Pen, issued: CertificateIssued, codes: Sequence[_Code]) -> None:
+def _legend(pen: _Pen, issued: CertificateIssued) -> None:
     """zh/ko reading aid in the bottom margin, below the official text (no layout change)."""
     y = 8.5 * mm
-    for line in legend_lines(issued, len(codes)):
+    for line in legend_lines(issued):
         pen.text(MARGIN, y, line, 6, width=CONTENT_WIDTH, grey=True, font=LEGEND_FONT_NAME)
         y -= 3 * mm
 
