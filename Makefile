@@ -77,7 +77,7 @@ $(VENV)/.stamp-demo: pyproject.toml setup.py | $(VENV)/.stamp-runtime demo-deps
 	fi
 
 # The recorded prompts (git-ignored, in kiosk/static/audio): only what is missing or stale is
-# recorded again. Without the voice packages the demo runs silent and /health counts the gaps.
+# recorded again. Without the voice packages the demo runs silent and /healthz counts the gaps.
 prompts: $(VENV)/.stamp-runtime
 	@if command -v espeak-ng >/dev/null && command -v opusenc >/dev/null && command -v kakasi >/dev/null; then \
 	  $(BIN)/vaxcert kiosk-prompts build; \

@@ -242,8 +242,9 @@ def recordings(langs: Iterable[Language] = LANGUAGES) -> list[Recording]:
 # --- the manifest and what the kiosk plays -------------------------------------------------
 
 
-def load_manifest(audio_dir: Path = AUDIO_DIR) -> dict[str, dict[str, str]]:
-    """``{"lang/key": digest}`` of the built recordings; empty when none were built."""
+def load_manifest(audio_dir: Path | None = None) -> dict[str, dict[str, str]]:
+    """``{"lang/key": {"sha256", "text"}}`` of the built recordings; empty when none were."""
+    audio_dir = audio_dir or AUDIO_DIR
     try:
         data = json.loads((audio_dir / MANIFEST_NAME).read_text())
     except (OSError, ValueError):
@@ -266,8 +267,9 @@ class Check:
         return not self.missing and not self.stale
 
 
-def check(audio_dir: Path = AUDIO_DIR) -> Check:
+def check(audio_dir: Path | None = None) -> Check:
     """Compare the recordings the catalogue needs with those built (hash and file)."""
+    audio_dir = audio_dir or AUDIO_DIR
     manifest = load_manifest(audio_dir)
     missing: list[str] = []
     stale: list[str] = []
@@ -287,7 +289,8 @@ class Playlists:
     left out and the prompt is listed in ``unplayable`` (kiosk.js marks it, health counts it).
     """
 
-    def __init__(self, audio_dir: Path = AUDIO_DIR) -> None:
+    def __init__(self, audio_dir: Path | None = None) -> None:
+        audio_dir = audio_dir or AUDIO_DIR
         self.audio_dir = audio_dir
         manifest = load_manifest(audio_dir)
         self._good = {
@@ -401,11 +404,12 @@ def render(recording: Recording, target: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def build(audio_dir: Path = AUDIO_DIR, *, jobs: int = 4) -> tuple[int, int]:
+def build(audio_dir: Path | None = None, *, jobs: int = 4) -> tuple[int, int]:
     """Render what is missing or stale, drop what no prompt needs, write the manifest.
 
     Returns (rendered, kept). Needs espeak-ng, opusenc and kakasi (:func:`missing_tools`).
     """
+    audio_dir = audio_dir or AUDIO_DIR
     lacking = missing_tools()
     if lacking:
         raise RuntimeError(f"missing Debian packages for the prompts: {' '.join(lacking)}")

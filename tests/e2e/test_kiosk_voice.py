@@ -6,16 +6,21 @@ warning and amounts are said, and the happy path works in 简体中文 and 한�
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kiosk import prompts
+from launch.stack import Stack
 from tests.e2e import test_kiosk_browser as shared
 from tests.e2e.test_kiosk_browser import STATE_TIMEOUT_MS, Kiosk
 from vaxcert import reasons
+from vaxcert.errors import ConfigError
 from vaxcert.residents import CANARY
 
 pytestmark = [pytest.mark.slow]
@@ -232,3 +237,20 @@ def test_a_refusal_is_said_in_korean(voice: VoiceKiosk) -> None:
     main = k.page.inner_text("main")
     assert locked.ko in main and locked.next_ko in main
     k.act("cancel", "welcome")
+
+
+def test_without_current_recordings_nothing_is_said_and_production_refuses(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiosk.app import create_app
+
+    monkeypatch.setattr(prompts, "AUDIO_DIR", tmp_path)  # nothing was recorded here
+    app = create_app(stack.settings, background=False)
+    client = app.test_client()
+    assert client.get("/healthz").get_json()["unplayable_prompts"] > 0
+    page = client.get("/").get_data(as_text=True)
+    data = json.loads(page.split('id="prompt-data">')[1].split("</script>")[0])
+    assert data["prompts"] == {} and "welcome" in data["unplayable"]
+    production = stack.settings.model_copy(update={"environment": "production"})
+    with pytest.raises(ConfigError, match="spoken prompts"):
+        create_app(production, background=False)
