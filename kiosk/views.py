@@ -35,8 +35,10 @@ def _session() -> KioskSession:
 
 
 def _date(value: dt.date, lang: str) -> str:
-    if lang == "ja":
+    if lang in ("ja", "zh"):
         return f"{value.year}年{value.month}月{value.day}日"
+    if lang == "ko":
+        return f"{value.year}년 {value.month}월 {value.day}일"
     return value.strftime("%d %b %Y")
 
 

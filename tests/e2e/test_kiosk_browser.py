@@ -90,12 +90,14 @@ def axe_source() -> str:
 class Kiosk:
     """One browser context on the kiosk: screens, actions and the demo devices."""
 
-    def __init__(self, browser: Any, url: str, axe: str, voices: bool = False) -> None:
+    def __init__(
+        self, browser: Any, url: str, axe: str, voices: bool = False, spy: str = SPY
+    ) -> None:
         self.url = url
         self.axe = axe
         self.context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 1024})
         self.context.set_default_timeout(STATE_TIMEOUT_MS)
-        self.context.add_init_script(SPY)
+        self.context.add_init_script(spy)
         if voices:
             self.context.add_init_script(WITH_VOICES)
         self.page = self.context.new_page()

@@ -18,7 +18,7 @@ import pytest
 from kiosk import prompts
 from launch.stack import Stack
 from tests.e2e import test_kiosk_browser as shared
-from tests.e2e.test_kiosk_browser import STATE_TIMEOUT_MS, Kiosk
+from tests.e2e.test_kiosk_browser import Kiosk
 from vaxcert import reasons
 from vaxcert.errors import ConfigError
 from vaxcert.residents import CANARY
@@ -45,13 +45,7 @@ class VoiceKiosk(Kiosk):
     """A :class:`Kiosk` whose audio really plays, with every audio response's status kept."""
 
     def __init__(self, browser: Any, url: str, axe: str) -> None:
-        self.url = url
-        self.axe = axe
-        self.context = browser.new_context(locale="ja-JP", viewport={"width": 1280, "height": 1024})
-        self.context.set_default_timeout(STATE_TIMEOUT_MS)
-        self.context.add_init_script(PLAY_SPY)
-        self.page = self.context.new_page()
-        self.violations: dict[str, list[str]] = {}
+        super().__init__(browser, url, axe, spy=PLAY_SPY)
         self.audio: dict[str, int] = {}
         self.page.on("response", self._response)
         manifest = self.page.request.get(url + "/static/kiosk/audio/manifest.json")
