@@ -199,7 +199,7 @@ def test_c11_the_timeout_warning_is_said_with_its_seconds(voice: VoiceKiosk) -> 
 
 
 @pytest.mark.parametrize("lang", ["zh", "ko"])
-def test_happy_path_in_chinese_and_korean(voice: VoiceKiosk, lang: str) -> None:
+def test_c11_happy_path_in_chinese_and_korean_says_every_step(voice: VoiceKiosk, lang: str) -> None:
     k = voice
     _walk_to_insert_card(k, lang, scan=True)
     k.device("card", card="canary")
