@@ -98,7 +98,8 @@
   function playlist(element) {
     const id = element.dataset.prompt;
     const files = (promptData.prompts || {})[id];
-    const amount = element.dataset.amount || "";
+    // The countdown's seconds are the configured warning unless the element names its number.
+    const amount = element.dataset.amount || (id === "timeout-warning" ? body.dataset.warning : "");
     const said = (promptData.numbers || {})[amount];
     if (!files || (files.includes("#") && !said)) {
       element.dataset.promptState = "unplayable";
@@ -128,6 +129,7 @@
   }
   function speak(elements) {
     stopSpeaking();
+    elements.forEach((element) => spoken.add(element));
     if (!speechOn) {
       body.dataset.promptSilenced = "true"; // the resident turned the voice off (tests wait on it)
       return;
@@ -135,6 +137,30 @@
     elements.forEach((element) => { queue = queue.concat(playlist(element)); });
     playNext();
   }
+  // A notice that appears without a reload (e.g. live on the welcome screen) is said too,
+  // after whatever is being said.
+  const spoken = new WeakSet();
+  function sayLater(element) {
+    if (!speechOn || spoken.has(element) || element.closest("[hidden]")) return;
+    spoken.add(element);
+    queue = queue.concat(playlist(element));
+    if (!current) playNext();
+  }
+  const promptsIn = (node) => (node.nodeType !== 1 ? [] : [
+    ...(node.matches("[data-prompt]") ? [node] : []), ...node.querySelectorAll("[data-prompt]"),
+  ]);
+  new MutationObserver((changes) => changes.forEach((change) => {
+    if (change.type === "attributes") {
+      // Shown again later: said again then.
+      promptsIn(change.target).forEach((element) => {
+        if (element.closest("[hidden]")) spoken.delete(element); else sayLater(element);
+      });
+    } else {
+      change.addedNodes.forEach((node) => promptsIn(node).forEach(sayLater));
+    }
+  })).observe(document.querySelector("main"), {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["hidden"],
+  });
   function screenPrompts() {
     return Array.from(document.querySelectorAll("main [data-prompt]"))
       .filter((element) => !element.closest("[hidden]"));

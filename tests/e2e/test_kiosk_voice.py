@@ -142,6 +142,19 @@ def _pay_and_take(k: VoiceKiosk, lang: str, scan: bool = False) -> None:
 
 def test_c11_every_screen_speaks_replays_and_can_be_silenced(voice: VoiceKiosk) -> None:
     k = voice
+    k.open()
+    k.heard("welcome", "ja")
+    # A notice that appears without a reload (the welcome screen's live "card left") is said.
+    k.page.evaluate(
+        """text => {
+          const notice = document.createElement("div");
+          notice.dataset.prompt = "card-left";
+          notice.textContent = text;
+          document.querySelector("main").append(notice);
+        }""",
+        k.texts["ja/card-left"],
+    )
+    k.heard("card-left", "ja")
     _walk_to_insert_card(k, "ja")
     k.device("card", card="canary")
     k.wait("pin")
