@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -39,6 +40,8 @@ from vaxcert.vaccines import VaccineTable
 log = logging.getLogger(__name__)
 _CERTIFICATE_ID = re.compile(r"[0-9A-Z]{1,12}")
 ROTATE_AFTER_DAYS = 365
+UVCI_LIST_TYPE = "vaxcert-uvci-revocations+jws"
+UVCI_LIST_RESIGN_SECONDS = 3600
 # C08: the audit trail holds time (the record's), kid, certificate id and a digest; no content.
 audit = logging.getLogger("signer.audit")
 
@@ -59,6 +62,15 @@ class Issued:
 
     shc: shc_format.IssuedShc
     vdsnc: vdsnc_format.IssuedVdsnc | None
+
+
+def uvci_digest(certificate_id: str) -> str:
+    """How a revoked VDS-NC ``uvci`` appears in the published list: SHA-256 hex of its UTF-8."""
+    return hashlib.sha256(certificate_id.encode("utf-8")).hexdigest()
+
+
+def _compact_json(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
 def _now() -> dt.datetime:
@@ -99,6 +111,7 @@ class SignerService:
         self._token: Pkcs11Token | None = None
         self._state: tuple[tuple[int, int, int, int] | None, KeyState] | None = None
         self._active: _Active | None = None
+        self._uvci_list: tuple[tuple[int, int], int, str] | None = None
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -274,6 +287,48 @@ class SignerService:
         if key.status == "compromised":
             return None
         return {"kid": key.kid, "method": "rid", "ctr": key.crl_ctr, "rids": list(key.crl_rids)}
+
+    def uvci_revocations(self, now: float | None = None) -> str | None:
+        """The signed list of revoked certificate ids for VDS-NC (docs/signer.md §4), a compact
+        JWS by the active document signer with its certificate in ``x5c``; None without a BSC.
+
+        Re-signed when the list changed or after :data:`UVCI_LIST_RESIGN_SECONDS`, so its ``iat``
+        tells verifiers how current it is while repeated fetches get the same bytes (ETag).
+        """
+        state = self.state()
+        barcode = self.active().barcode
+        if barcode is None:
+            return None
+        moment = int(time.time() if now is None else now)
+        key = (state.revoked_ctr, barcode.serial)
+        cached = self._uvci_list
+        if (
+            cached is not None
+            and cached[0] == key
+            and moment - cached[1] < UVCI_LIST_RESIGN_SECONDS
+        ):
+            return cached[2]
+        header = {
+            "alg": "ES256",
+            "typ": UVCI_LIST_TYPE,
+            "x5c": [base64.b64encode(barcode.certificate_der).decode("ascii")],
+        }
+        payload = {
+            "iss": self.settings.issuer_url,
+            "ctr": state.revoked_ctr,
+            "iat": moment,
+            "hash": "SHA-256",
+            # Digests, not ids: the list does not tell anyone which certificate ids exist.
+            "revoked": sorted(uvci_digest(cid) for cid in state.revoked_certificate_ids),
+        }
+        signing_input = (
+            f"{jose.b64url_encode(_compact_json(header))}."
+            f"{jose.b64url_encode(_compact_json(payload))}"
+        )
+        signature = barcode.key.sign(signing_input.encode("ascii"))
+        jws = f"{signing_input}.{jose.b64url_encode(signature)}"
+        self._uvci_list = (key, moment, jws)
+        return jws
 
     def csca_der(self) -> bytes:
         """The CSCA certificate (DER) that verifiers trust for our VDS-NC and every BSC we use
@@ -580,6 +635,10 @@ class SignerService:
                 key.crl_rids = [*kept, f"{rid}.{cutoff}"]
                 key.crl_ctr += 1
                 revoked.append((key.kid, rid))
+            if certificate_id not in state.revoked_certificate_ids:
+                # VDS-NC: the same certificate id is its uvci (published as a digest).
+                state.revoked_certificate_ids.append(certificate_id)
+                state.revoked_ctr += 1
             self.store.save(state)
         log.info(
             "certificate revoked", extra={"certificate_id": certificate_id, "keys": len(revoked)}

@@ -104,6 +104,9 @@ class Result:
     signer_country: str | None = None  # VDS-NC: the document signer's country (subject C)
     trust_anchor: str | None = None  # the trust store entry that vouched: SHC issuer or CSCA
     revocation: Revocation | None = None  # None when checking stopped before it
+    # What the certificate states about its own validity (SHC nbf / exp); VDS-NC states none.
+    issued_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -166,4 +169,6 @@ class Result:
                 self.trust_updated_at.isoformat() if self.trust_updated_at else None
             ),
             "trust_age_seconds": self.trust_age_seconds,
+            "issued_at": self.issued_at.isoformat() if self.issued_at else None,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }
