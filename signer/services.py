@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 import logging
 import re
 import secrets
@@ -34,13 +33,12 @@ from vaxcert import pki
 from vaxcert.config import Settings
 from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
-from vaxcert.formats import jose, shc
+from vaxcert.formats import jose, shc, uvci_list
 from vaxcert.vaccines import VaccineTable
 
 log = logging.getLogger(__name__)
 _CERTIFICATE_ID = re.compile(r"[0-9A-Z]{1,12}")
 ROTATE_AFTER_DAYS = 365
-UVCI_LIST_TYPE = "vaxcert-uvci-revocations+jws"
 UVCI_LIST_RESIGN_SECONDS = 3600
 # C08: the audit trail holds time (the record's), kid, certificate id and a digest; no content.
 audit = logging.getLogger("signer.audit")
@@ -62,15 +60,6 @@ class Issued:
 
     shc: shc_format.IssuedShc
     vdsnc: vdsnc_format.IssuedVdsnc | None
-
-
-def uvci_digest(certificate_id: str) -> str:
-    """How a revoked VDS-NC ``uvci`` appears in the published list: SHA-256 hex of its UTF-8."""
-    return hashlib.sha256(certificate_id.encode("utf-8")).hexdigest()
-
-
-def _compact_json(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
 def _now() -> dt.datetime:
@@ -308,25 +297,14 @@ class SignerService:
             and moment - cached[1] < UVCI_LIST_RESIGN_SECONDS
         ):
             return cached[2]
-        header = {
-            "alg": "ES256",
-            "typ": UVCI_LIST_TYPE,
-            "x5c": [base64.b64encode(barcode.certificate_der).decode("ascii")],
-        }
-        payload = {
-            "iss": self.settings.issuer_url,
-            "ctr": state.revoked_ctr,
-            "iat": moment,
-            "hash": "SHA-256",
-            # Digests, not ids: the list does not tell anyone which certificate ids exist.
-            "revoked": sorted(uvci_digest(cid) for cid in state.revoked_certificate_ids),
-        }
-        signing_input = (
-            f"{jose.b64url_encode(_compact_json(header))}."
-            f"{jose.b64url_encode(_compact_json(payload))}"
+        jws = uvci_list.signed_list(
+            self.settings.issuer_url,
+            state.revoked_ctr,
+            moment,
+            state.revoked_certificate_ids,
+            barcode.certificate_der,
+            barcode.key.sign,
         )
-        signature = barcode.key.sign(signing_input.encode("ascii"))
-        jws = f"{signing_input}.{jose.b64url_encode(signature)}"
         self._uvci_list = (key, moment, jws)
         return jws
 

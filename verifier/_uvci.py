@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -21,12 +20,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from vaxcert.formats import FormatError, jose
+from vaxcert.formats.uvci_list import LIST_TYPE, uvci_digest
 from verifier import _x509
 
 if TYPE_CHECKING:
     from verifier.trust import TrustedCsca, TrustStore
 
-LIST_TYPE = "vaxcert-uvci-revocations+jws"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -47,11 +46,6 @@ class UvciRevocations:
     def revokes(self, uvci: str) -> bool:
         """Whether ``uvci`` is in the list."""
         return uvci_digest(uvci) in self.digests
-
-
-def uvci_digest(uvci: str) -> str:
-    """SHA-256 hex of the uvci's UTF-8, as the list carries it."""
-    return hashlib.sha256(uvci.encode("utf-8")).hexdigest()
 
 
 def _json_part(part: str, what: str) -> dict[str, Any]:

@@ -162,7 +162,7 @@ def verify_api() -> ResponseReturnValue:
         data = request.get_data(cache=False)
     elif request.mimetype == "application/json":
         body = _json_body()
-        if not isinstance(body, dict):
+        if not isinstance(body, dict) or not {"text", "texts"} & set(body):
             raise VaxcertError("missing_field", "text")
         if set(body) - {"text", "texts"}:
             raise VaxcertError("unknown_field", ",".join(sorted(set(body) - {"text", "texts"})))

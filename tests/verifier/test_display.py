@@ -105,7 +105,8 @@ def test_overseas_details_on_the_page_for_both_formats(
         content_type="multipart/form-data",
     )
     html = response.get_data(as_text=True)
-    assert html.count(f'<dd class="passport">{PASSPORT}</dd>') == 2
+    # Once for the sheet, once per code.
+    assert html.count(f'<dd class="passport">{PASSPORT}</dd>') == 3
     # The SHC names the nationality in its passport identifier; icao.vacc has no such member.
     assert html.count('<dd class="nationality">JPN</dd>') == 1
     assert "国籍" in html and "旅券番号" in html
