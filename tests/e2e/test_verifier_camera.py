@@ -160,31 +160,37 @@ def _forged(document: str) -> str:
 # The browser ------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def camera(video: Path) -> Iterator[Any]:
-    """Chromium whose fake camera plays ``video`` (the camera is granted per context)."""
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    """One Playwright driver for the module (each video still needs its own browser)."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@contextlib.contextmanager
+def camera(playwright: Any, video: Path) -> Iterator[Any]:
+    """Chromium whose fake camera plays ``video`` (the camera is granted per context)."""
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def open_page(
@@ -244,9 +250,11 @@ def fits_a_phone(page: Any) -> None:
 # The tests --------------------------------------------------------------------------------
 
 
-def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(gate: Gate) -> None:
+def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(
+    gate: Gate, playwright: Any
+) -> None:
     video = _whole_page(gate.genuine, gate.videos / "genuine-page.y4m")
-    with camera(video) as browser:
+    with camera(playwright, video) as browser:
         # 1280×800, English: one green verdict for the two codes, with what to compare.
         page = open_page(browser, gate, DESKTOP, "en")
         page.clock.install()
@@ -331,15 +339,15 @@ def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(gate: Gate)
         reader.context.close()
 
 
-def test_each_code_alone(gate: Gate) -> None:
+def test_each_code_alone(gate: Gate, playwright: Any) -> None:
     shc_video = _one_code(gate.genuine, "shc:/", gate.videos / "shc.y4m")
-    with camera(shc_video) as browser:
+    with camera(playwright, shc_video) as browser:
         page = open_page(browser, gate, DESKTOP, "ja")
         seen = scan(page)
         assert (seen["verdict"], seen["codes"]) == ("valid", "1"), seen["text"]
         assert "試験 花子" in seen["text"]
     vds_video = _one_code(gate.genuine, "{", gate.videos / "vdsnc.y4m")
-    with camera(vds_video) as browser:
+    with camera(playwright, vds_video) as browser:
         phone = open_page(browser, gate, PHONE, "en")
         seen = scan(phone)
         # Checked against the issuer's list of revoked ids: a plain VALID, not amber.
@@ -369,6 +377,7 @@ def _revoked_shc_beside_genuine_vdsnc(gate: Gate, path: Path) -> Path:
 )
 def test_one_not_valid_verdict_in_words_a_gate_agent_understands(
     gate: Gate,
+    playwright: Any,
     case: str,
     viewport: dict[str, int],
     lang: str,
@@ -389,7 +398,7 @@ def test_one_not_valid_verdict_in_words_a_gate_agent_understands(
         ),
         "not-a-certificate": lambda: _url_code(path),
     }
-    with camera(videos[case]()) as browser:
+    with camera(playwright, videos[case]()) as browser:
         page = open_page(browser, gate, viewport, lang)
         seen = scan(page)
         assert (seen["verdict"], seen["headline"]) == ("invalid", headline), seen["text"]

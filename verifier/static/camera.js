@@ -220,7 +220,11 @@
         status.textContent = text.scanning;
         return video.play();
       })
-      .then(function () { timer = setInterval(detector ? detect : grab, detector ? 150 : 700); })
+      .then(function () {
+        const tick = detector ? detect : grab;
+        timer = setInterval(tick, detector ? 150 : 700);
+        tick();  // the first frame now, not a tick later
+      })
       .catch(cameraProblem);
   }
 
