@@ -19,6 +19,11 @@ RevocationStatus = Literal["checked", "not_offered", "not_checked", "revoked"]
 RevocationScope = Literal["certificate", "signer"]
 
 
+def age_seconds(updated_at: dt.datetime | None, at: dt.datetime) -> float | None:
+    """How old data updated at ``updated_at`` was at ``at`` (None: never updated)."""
+    return None if updated_at is None else (at - updated_at).total_seconds()
+
+
 @dataclass(frozen=True, slots=True)
 class Dose:
     """One vaccination event as the certificate states it."""
@@ -129,9 +134,7 @@ class Result:
     @property
     def trust_age_seconds(self) -> float | None:
         """How old the trust data for this issuer was at ``checked_at``."""
-        if self.trust_updated_at is None:
-            return None
-        return (self.checked_at - self.trust_updated_at).total_seconds()
+        return age_seconds(self.trust_updated_at, self.checked_at)
 
     @property
     def codes(self) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from vaxcert.policy import Finding
-from verifier.models import Result, Verdict
+from verifier.models import Result, Verdict, age_seconds
 
 # The failure codes each headline stands for; a code not listed means damaged or altered.
 _HEADLINES: dict[str, tuple[str, ...]] = {
@@ -79,9 +79,7 @@ class Sheet:
     @property
     def trust_age_seconds(self) -> float | None:
         """How old the oldest trust data used was when the sheet was checked."""
-        if self.trust_updated_at is None:
-            return None
-        return (self.checked_at - self.trust_updated_at).total_seconds()
+        return age_seconds(self.trust_updated_at, self.checked_at)
 
     @property
     def certificate_id(self) -> str | None:
