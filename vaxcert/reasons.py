@@ -647,7 +647,7 @@ _ALL: tuple[Reason, ...] = (
                 "sheet_not_certificate",
                 "ワクチン接種証明書ではありません。",
                 "This is not a vaccination certificate.",
-                "接種証明書の二次元コード(紙またはアプリの画面)を見せてもらってください。",
+                "接種証明書のQRコード(紙またはアプリの画面)を見せてもらってください。",
                 "Ask for the QR code of the vaccination certificate (paper or app screen).",
             ),
             (

@@ -82,6 +82,11 @@ class Sheet:
         return age_seconds(self.trust_updated_at, self.checked_at)
 
     @property
+    def about_certificates(self) -> bool:
+        """Whether any code was a certificate at all (else trust data played no part)."""
+        return any(result.format != "unknown" for result in self.results)
+
+    @property
     def certificate_id(self) -> str | None:
         """The certificate id a valid code states (VDS-NC uvci)."""
         return next((r.certificate_id for r in self.results if r.certificate_id), None)
@@ -102,7 +107,7 @@ def headline_of(result: Result) -> str:
 def judge(results: Sequence[Result], at: dt.datetime | None = None) -> Sheet:
     """The one verdict for ``results`` (all codes found in one input)."""
     checked_at = at or (results[0].checked_at if results else dt.datetime.now(dt.UTC))
-    times = [r.trust_updated_at for r in results if r.trust_updated_at is not None]
+    times = [t for t in (_trust_time(r) for r in results) if t is not None]
     stale = any(_is_stale(r) for r in results)
     oldest = min(times) if times else None
     if not results:
@@ -127,6 +132,14 @@ def judge(results: Sequence[Result], at: dt.datetime | None = None) -> Sheet:
     verdicts = {r.verdict for r in results}
     verdict = next(v for v in _SEVERITY if v in verdicts)
     return Sheet(verdict, None, tuple(results), checked_at, oldest, stale)
+
+
+def _trust_time(result: Result) -> dt.datetime | None:
+    """When the trust data a code was checked with was current: its issuer's or CSCA's last
+    fetch, else the time its revocation data states (a CSCA CRL's thisUpdate, a list's iat)."""
+    if result.trust_updated_at is not None:
+        return result.trust_updated_at
+    return result.revocation.as_of if result.revocation else None
 
 
 def _is_stale(result: Result) -> bool:

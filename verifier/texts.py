@@ -139,4 +139,7 @@ def trust_age_line(sheet: Sheet, gettext: Gettext) -> str:
 
 def sheet_lines(sheet: Sheet, gettext: Gettext) -> list[str]:
     """Under the verdict: the time of the check and the trust data's age (every verdict)."""
-    return [gettext(CHECKED_AT) % {"when": when(sheet.checked_at)}, trust_age_line(sheet, gettext)]
+    lines = [gettext(CHECKED_AT) % {"when": when(sheet.checked_at)}]
+    if sheet.about_certificates:
+        lines.append(trust_age_line(sheet, gettext))
+    return lines
