@@ -54,6 +54,7 @@ class Gate:
     """The served page and the certificates the videos show."""
 
     server: LiveServer
+    plain: LiveServer  # the same page over plain http, as opened from another host
     videos: Path
     genuine: CertificateIssued
     revoked: CertificateIssued
@@ -92,8 +93,8 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
     revocations, anchors = parse_uvci_list(published, store, now)
     store.replace_uvci_list(anchors, revocations, now)
     app = create_app(settings, trust=store)
-    with serving(app, pki_context(pki_dir, "verifier")) as server:
-        yield Gate(server, root, genuine, revoked, other.vdsnc.document)
+    with serving(app, pki_context(pki_dir, "verifier")) as server, serving(app) as plain:
+        yield Gate(server, plain, root, genuine, revoked, other.vdsnc.document)
 
 
 # Videos -----------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ def playwright() -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def camera(playwright: Any, video: Path) -> Iterator[Any]:
+def camera(playwright: Any, video: Path, *extra: str) -> Iterator[Any]:
     """Chromium whose fake camera plays ``video`` (the camera is granted per context)."""
     browser = playwright.chromium.launch(
         executable_path=str(CHROMIUM),
@@ -185,6 +186,7 @@ def camera(playwright: Any, video: Path) -> Iterator[Any]:
             "--autoplay-policy=no-user-gesture-required",
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-video-capture={video}",
+            *extra,
         ],
     )
     try:
@@ -254,7 +256,8 @@ def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(
     gate: Gate, playwright: Any
 ) -> None:
     video = _whole_page(gate.genuine, gate.videos / "genuine-page.y4m")
-    with camera(playwright, video) as browser:
+    # gate.test: another host name for loopback, where plain http is not a secure context.
+    with camera(playwright, video, "--host-resolver-rules=MAP gate.test 127.0.0.1") as browser:
         # 1280×800, English: one green verdict for the two codes, with what to compare.
         page = open_page(browser, gate, DESKTOP, "en")
         page.clock.install()
@@ -317,6 +320,16 @@ def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(
         refused.wait_for_selector("#camera-status.problem", timeout=PATIENCE_MS)
         assert "Camera access was refused" in refused.inner_text("#camera-status")
         refused.context.close()
+
+        # Plain http from another host: no camera at all, and the page says why.
+        insecure = browser.new_context(viewport=PHONE, permissions=["camera"])
+        plain = insecure.new_page()
+        port = gate.plain.url.rsplit(":", 1)[1]
+        plain.goto(f"http://gate.test:{port}/?lang=ja")
+        assert plain.evaluate("window.isSecureContext") is False
+        plain.click("#camera-start")
+        assert "安全なページ(https)" in plain.inner_text("#camera-status")
+        insecure.close()
 
         # Where the browser can read QR codes itself, only the texts are sent, together.
         reader = open_page(browser, gate, DESKTOP, "en")
