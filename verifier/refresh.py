@@ -162,7 +162,14 @@ def fetch_uvci_list(
     """The issuer's list of revoked certificate ids at ``url``, verified against ``store``: the
     list and the CSCAs it speaks for. Raises :class:`FetchError` or :class:`UvciListError`."""
     body = fetcher.get(url)
-    return parse_uvci_list(body.decode("ascii", "replace"), store, dt.datetime.now(dt.UTC))
+    revocations, anchors = parse_uvci_list(
+        body.decode("ascii", "replace"), store, dt.datetime.now(dt.UTC)
+    )
+    # An older list (a replay of one from before a revocation) never replaces a newer one.
+    held = max((c.uvci_list.ctr for c in anchors if c.uvci_list is not None), default=0)
+    if revocations.ctr < held:
+        raise UvciListError(f"older than the list held (ctr {revocations.ctr} < {held})")
+    return revocations, anchors
 
 
 def _refresh_uvci_list(

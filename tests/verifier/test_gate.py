@@ -28,6 +28,7 @@ from verifier import TrustStore, verify_all
 from verifier._uvci import UvciListError, parse_uvci_list
 from verifier.app import TrustHolder, create_app
 from verifier.dev_trust import dev_trust_store, write_dev_trust_store
+from verifier.refresh import fetch_uvci_list
 from verifier.sheet import judge
 
 
@@ -209,3 +210,26 @@ def test_the_verifier_is_served_over_tls(tmp_path: Path) -> None:
     assert (files["cert"], files["key"]) == (tmp_path / "gate.crt", tmp_path / "gate.key")
     with pytest.raises(Exception, match="together"):
         load_settings(verifier={"tls_cert": tmp_path / "gate.crt"})
+
+
+def test_an_older_list_never_replaces_a_newer_one(dev_pki: Path) -> None:
+    store = dev_trust_store(dev_pki, issuance.ISSUER_URL)
+    attach_uvci_list(store, dev_pki, ["JP0000000123"])  # ctr 1
+    newer = issuance.uvci_list(dev_pki, ["JP0000000123", "JP0000000456"], ctr=3)
+    older = issuance.uvci_list(dev_pki, [], ctr=2)
+
+    class Serving:
+        """A fetcher that answers with one body (the publication as a replaying attacker
+        would serve it)."""
+
+        def __init__(self, body: str) -> None:
+            self.body = body
+
+        def get(self, url: str) -> bytes:
+            return self.body.encode("ascii")
+
+    url = "https://127.0.0.1:8446/issuer/.well-known/crl/vdsnc-uvci.jws"
+    revocations, anchors = fetch_uvci_list(url, store, Serving(newer))  # type: ignore[arg-type]
+    store.replace_uvci_list(anchors, revocations, dt.datetime.now(dt.UTC))
+    with pytest.raises(UvciListError, match="older than the list held"):
+        fetch_uvci_list(url, store, Serving(older))  # type: ignore[arg-type]
