@@ -102,14 +102,14 @@ def index() -> ResponseReturnValue:
 
 def _sheet_json(sheet: Sheet) -> dict[str, Any]:
     """The one verdict for the input, in the page's language."""
-    lang = _lang()
+    lang: reasons.Language = "en" if _lang() == "en" else "ja"
     headline = None
     if sheet.headline is not None:
         reason = sheet.headline.reason
         headline = {
             "code": sheet.headline.code,
-            "message": reason.message(lang),  # type: ignore[arg-type]
-            "next_step": reason.next_step(lang),  # type: ignore[arg-type]
+            "message": reason.message(lang),
+            "next_step": reason.next_step(lang),
         }
     return {
         "verdict": sheet.verdict,
@@ -154,8 +154,9 @@ def _json_body() -> object:
 
 @bp.post("/api/verify")
 def verify_api() -> ResponseReturnValue:
-    """JSON API: an image body (camera frames, ``?frame=1``), a multipart file, or
-    ``{"text": …}``. A frame without a QR code answers 200 with no results so scanning goes on."""
+    """JSON API: an image body (camera frames, ``?frame=1``), a multipart file, ``{"text": …}``
+    or ``{"texts": […]}`` (codes the browser read from one sheet). One verdict for all of it
+    (``sheet``). A frame without a QR code answers 200 with no results so scanning goes on."""
     frame = request.args.get("frame") == "1"
     data: str | bytes
     if request.mimetype.startswith("image/") or request.mimetype == "application/pdf":
