@@ -144,9 +144,8 @@ def test_human_output_names_verdict_holder_and_reasons(
 
 def test_an_image_with_two_codes_gives_two_lines(tmp_path: Path, dev_pki: Path) -> None:
     page = tmp_path / "page.png"
-    page.write_bytes(
-        issuance.certificate_page_png(issuance.issue_shc(dev_pki), issuance.issue_vdsnc(dev_pki))
-    )
+    overseas = issuance.issue_shc(dev_pki, issuance.overseas_shc_payload())  # one person
+    page.write_bytes(issuance.certificate_page_png(overseas, issuance.issue_vdsnc(dev_pki)))
     trust = tmp_path / "trust"
     CliRunner().invoke(
         main, ["trust", "init-dev", "--out", str(trust)], env={"VAXCERT_PKI_DIR": str(dev_pki)}

@@ -233,3 +233,22 @@ def test_an_older_list_never_replaces_a_newer_one(dev_pki: Path) -> None:
     store.replace_uvci_list(anchors, revocations, dt.datetime.now(dt.UTC))
     with pytest.raises(UvciListError, match="older than the list held"):
         fetch_uvci_list(url, store, Serving(older))  # type: ignore[arg-type]
+
+
+def test_the_cli_gives_a_sheet_of_two_people_one_not_valid(dev_pki: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from launch.cli import main
+
+    other = issuance.jp_vdsnc_data()
+    other["msg"]["pid"] = {"n": "SATO TARO", "dob": "1990-01-01", "i": "TK7654321"}
+    key = pki.load_key(pki.key_path(dev_pki, "vdsnc-bsc"))
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    other_vds = issuance.sign_vdsnc(key, (dev_pki / "vdsnc-bsc.der").read_bytes(), other)
+    page = tmp_path / "page.png"
+    overseas = issuance.issue_shc(dev_pki, issuance.overseas_shc_payload())
+    page.write_bytes(issuance.certificate_page_png(overseas, other_vds))
+    env = {"VAXCERT_PKI_DIR": str(dev_pki), "VAXCERT_ISSUER_URL": issuance.ISSUER_URL}
+    result = CliRunner().invoke(main, ["--dev", "verify", str(page)], env=env)
+    assert result.exit_code == 1, result.output
+    assert "sheet 無効 NOT VALID" in result.output and "different people" in result.output
