@@ -28,6 +28,8 @@
   let lastRequest = null;
   let detector = null;
   let gathered = null;
+  // Each scan has its number: an answer for an earlier scan never shows over a later one.
+  let generation = 0;
 
   function localTimes() {
     // The server states the time of the check in UTC; show it as the agent's clock reads.
@@ -90,7 +92,8 @@
     }
   }
 
-  function unreachable() {
+  function unreachable(failure) {
+    if (failure && failure.generation !== undefined && failure.generation !== generation) { return; }
     halt();
     status.textContent = text.unreachable;
     status.classList.add("problem");
@@ -100,6 +103,7 @@
   // One request with a deadline: a server that does not answer is said within seconds.
   function post(request) {
     lastRequest = request;
+    const mine = generation;
     const controller = new AbortController();
     const deadline = setTimeout(function () { controller.abort(); }, timeoutMs);
     const url = text.api + "?html=1&lang=" + encodeURIComponent(text.lang) +
@@ -111,10 +115,13 @@
         if (!r.ok && r.status >= 500) { throw new Error("server " + r.status); }
         return r.json();
       })
+      .then(function (reply) { reply.generation = mine; return reply; },
+            function (error) { throw { generation: mine, cause: error }; })
       .finally(function () { clearTimeout(deadline); });
   }
 
   function handle(reply) {
+    if (reply.generation !== generation) { return; }
     status.classList.remove("problem");
     if (reply.results && reply.results.length) { show(reply); }
   }
@@ -204,6 +211,7 @@
   }
 
   function begin() {
+    generation += 1;
     clearResult();
     status.classList.remove("problem");
     status.textContent = text.starting;
@@ -229,7 +237,7 @@
   }
 
   start.addEventListener("click", begin);
-  stop.addEventListener("click", function () { halt(); status.textContent = ""; });
+  stop.addEventListener("click", function () { generation += 1; halt(); status.textContent = ""; });
   retry.addEventListener("click", function () {
     retry.hidden = true;
     status.classList.remove("problem");
