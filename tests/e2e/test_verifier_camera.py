@@ -427,3 +427,16 @@ def test_one_not_valid_verdict_in_words_a_gate_agent_understands(
         assert "SHIKEN" not in page.inner_text("#results .sheet > p.verdict")
         if viewport == PHONE:
             fits_a_phone(page)
+
+
+def test_a_device_without_a_camera_says_so(gate: Gate, playwright: Any) -> None:
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+    )
+    try:
+        page = open_page(browser, gate, PHONE, "en")  # no fake device: no camera at all
+        page.click("#camera-start")
+        page.wait_for_selector("#camera-status.problem", timeout=PATIENCE_MS)
+        assert "No camera was found on this device" in page.inner_text("#camera-status")
+    finally:
+        browser.close()
