@@ -164,7 +164,11 @@ def test_an_installed_wheel_serves_kiosk_and_verifier_pages_from_anywhere(
             assert "demo" in _get(session, base + "/demo").text
             for name in ("kiosk.js", "kiosk.css", "demo.js", "audio/ja/take-card.ogg"):
                 _get(session, f"{base}/static/kiosk/{name}")
-            base = f"http://127.0.0.1:{verifier}"
+        with requests.Session() as session:
+            session.trust_env = False
+            # The verifier page is TLS (a camera needs a secure page): the demo's dev CA.
+            session.verify = str(tmp_path / "data" / "vaxcert" / "pki" / "public-bundle.pem")
+            base = f"https://127.0.0.1:{verifier}"
             assert "証明書" in _get(session, base + "/?lang=ja").text  # the compiled catalogue
             assert "<html" in _get(session, base + "/?lang=en").text
             for name in ("verifier.css", "camera.js"):

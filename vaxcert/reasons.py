@@ -637,6 +637,71 @@ _ALL: tuple[Reason, ...] = (
                 "信頼データを更新してください(vaxcert trust refresh)。",
                 "Refresh the trust data (vaxcert trust refresh).",
             ),
+            (
+                "uvci_list_missing",
+                "発行者の失効証明書リストがないため、この証明書の失効は確認していません。",
+                "The issuer's list of revoked certificates is not available: this "
+                "certificate's revocation was not checked.",
+                "信頼データに発行者の失効証明書リスト(uvci_list_url)を設定してください。",
+                "Add the issuer's list of revoked certificates (uvci_list_url) to the trust data.",
+            ),
+        )
+    ),
+    # The verifier page's one verdict per sheet, in words a person at a gate understands.
+    *(
+        Reason(code, 422, ja, en, next_ja, next_en)
+        for code, ja, en, next_ja, next_en in (
+            (
+                "sheet_not_certificate",
+                "ワクチン接種証明書ではありません。",
+                "This is not a vaccination certificate.",
+                "接種証明書のQRコード(紙またはアプリの画面)を見せてもらってください。",
+                "Ask for the QR code of the vaccination certificate (paper or app screen).",
+            ),
+            (
+                "sheet_damaged",
+                "コードが破損しているか、改ざんされています。",
+                "The code is damaged or has been altered.",
+                "原本(紙またはアプリの画面)でもう一度読み取ってください。原本でも同じ場合は"
+                "受け付けず、証明書の再発行を案内してください。",
+                "Scan the original (paper or app screen) again. If the original gives the same "
+                "result, do not accept it: the holder must have the certificate re-issued.",
+            ),
+            (
+                "sheet_revoked",
+                "この証明書は発行者によって取り消されています。",
+                "This certificate has been withdrawn (revoked) by its issuer.",
+                "受け付けないでください。別の方法で接種歴を確認してください。",
+                "Do not accept it. Check vaccination another way.",
+            ),
+            (
+                "sheet_untrusted",
+                "信頼できる発行者の証明書ではありません。",
+                "This certificate is not from a trusted issuer.",
+                "受け付けないでください。別の方法で接種歴を確認してください。",
+                "Do not accept it. Check vaccination another way.",
+            ),
+            (
+                "sheet_expired",
+                "証明書の有効期限が切れています。",
+                "The certificate has expired.",
+                "新しい証明書を見せてもらってください。",
+                "Ask for a current certificate.",
+            ),
+            (
+                "sheet_unreadable",
+                "コードを読み取れませんでした。",
+                "The code could not be read.",
+                "コード全体を枠に入れ、明るい場所で、ゆっくり近づけてください。",
+                "Hold the whole code in the frame, in good light, and bring it slowly closer.",
+            ),
+            (
+                "sheet_mismatch",
+                "この用紙のコードは別々の人、または別々の証明書のものです。",
+                "The codes on this sheet belong to different people or different certificates.",
+                "受け付けないでください。本人の証明書の原本を見せてもらってください。",
+                "Do not accept the sheet. Ask for the holder's own original certificate.",
+            ),
         )
     ),
     Reason(
