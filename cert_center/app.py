@@ -7,7 +7,7 @@ from typing import Literal
 
 from flask import Flask
 
-from cert_center import metrics
+from cert_center import console, metrics
 from cert_center.api import kiosk_api
 from cert_center.clients import SignerClient, VrsClient
 from cert_center.issuance import IssuanceService
@@ -60,9 +60,12 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
             admission.deadline_seconds,
             on_shed=lambda cause: metrics.SHED.labels(cause).inc(),
         )
+        # An operator's disable reaches every replica at once (cert_center/console/kiosks.py).
+        center.kiosk_enabled = console.kiosk_states(settings, store).is_enabled
         app.register_blueprint(kiosk_api)
     elif surface == "ops":
         app.extensions["vaxcert_ops_credentials"] = OpsCredentials(settings.center.ops)
         app.extensions["vaxcert_daily_refusals"] = DailyRefusals(store, settings.center)
         app.register_blueprint(ops)
+        console.install(app, settings, store)  # C15, C17: the operator console at /ops
     return app

@@ -62,6 +62,8 @@ class Center:
         self.hours = ServiceHours.parse(settings.service_hours, settings.timezone)
         self._kiosks = {k.kiosk_id: k for k in settings.kiosks}
         self._municipalities = {m.code: m for m in settings.municipalities}
+        # The console's kiosk enable/disable (cert_center/console/kiosks.py); None: config only.
+        self.kiosk_enabled: Callable[[str], bool] | None = None
 
     def authorise_kiosk(self, kiosk_id: str) -> KioskEntry:
         """The registry entry of the calling kiosk (its client cert CN), or a 403 refusal."""
@@ -69,7 +71,7 @@ class Center:
         if entry is None:
             metrics.CLIENT_REFUSALS.labels("kiosk_unknown").inc()
             raise VaxcertError("kiosk_unknown")
-        if not entry.enabled:
+        if not entry.enabled or (self.kiosk_enabled is not None and not self.kiosk_enabled(kiosk_id)):
             metrics.CLIENT_REFUSALS.labels("kiosk_disabled").inc()
             raise VaxcertError("kiosk_disabled")
         window = int(time.time() // 60)

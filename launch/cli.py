@@ -21,6 +21,7 @@ from vaxcert.errors import ConfigError
 PACKAGE_GROUPS: dict[str, str] = {
     "card": "vaxcert.card.cli:group",
     "kiosk-sim": "kiosk.cli:sim_command",
+    "ops": "cert_center.cli:group",
     "signer": "signer.cli:group",
     "trust": "verifier.cli:trust_group",
     "verify": "verifier.cli:verify_command",

@@ -62,6 +62,10 @@ class KeyValueStore(Protocol):
         """Remove ``key``."""
         ...
 
+    def set_int(self, key: str, value: int, ttl_seconds: int) -> None:
+        """Set ``key`` to ``value`` with a TTL, whatever it held."""
+        ...
+
     def ping(self) -> bool:
         """True when the store answers."""
         ...
@@ -125,6 +129,10 @@ class MemoryStore:
         with self._lock:
             self._values.pop(key, None)
 
+    def set_int(self, key: str, value: int, ttl_seconds: int) -> None:
+        with self._lock:
+            self._values[key] = (value, self._now() + ttl_seconds)
+
     def ping(self) -> bool:
         return True
 
@@ -186,6 +194,10 @@ class RedisStore:
     def delete(self, key: str) -> None:
         with _outage_is_unavailable():
             self._redis.delete(self._prefix + key)
+
+    def set_int(self, key: str, value: int, ttl_seconds: int) -> None:
+        with _outage_is_unavailable():
+            self._redis.set(self._prefix + key, value, ex=ttl_seconds)
 
     def tally(self, ops: Sequence[Tally], ttl_seconds: int) -> list[Tallied]:
         # One round trip for the whole sequence, atomic like every Lua script.
