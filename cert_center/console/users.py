@@ -63,7 +63,7 @@ class NewUser:
 
     @property
     def otpauth_uri(self) -> str:
-        return pyotp.TOTP(self.totp_secret).provisioning_uri(self.user_id, issuer_name=ISSUER)
+        return pyotp.TOTP(self.totp_secret).provisioning_uri(name=self.user_id, issuer_name=ISSUER)
 
 
 Outcome = Literal["ok", "bad_credentials", "bad_totp", "locked", "disabled"]
