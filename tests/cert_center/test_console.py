@@ -255,3 +255,34 @@ def test_fee_csv_is_audited_and_its_cells_never_run_as_formulas(settings: Settin
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
     assert client.get("/ops/fees/999999.csv").status_code == 404
     assert AuditTrail(_db(settings)).latest()[0].event == "fees_exported"
+
+
+def test_every_console_text_has_a_current_japanese_translation() -> None:
+    import gettext
+
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[2]
+    folder = root / "cert_center" / "translations" / "ja" / "LC_MESSAGES"
+    with (folder / "messages.po").open("rb") as handle:
+        catalog = read_po(handle, locale="ja")
+    with (folder / "messages.mo").open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    sources = [
+        *(("jinja2", p) for p in (root / "templates" / "cert_center" / "console").glob("*.html")),
+        *(("python", p) for p in (root / "cert_center" / "console").glob("*.py")),
+    ]
+    texts = {
+        found[1]
+        for method, path in sources
+        for found in extract_from_file(method, str(path))
+        if isinstance(found[1], str)
+    }
+    assert len(texts) > 80
+    for text_id in texts:
+        message = catalog.get(text_id)
+        assert message is not None and message.string, f"no Japanese for {text_id!r}"
+        assert compiled.gettext(text_id) == message.string, (
+            "stale messages.mo: run .venv/bin/pybabel compile -d cert_center/translations"
+        )
