@@ -144,7 +144,7 @@ def audit() -> None:
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
     """Check the hash chain; exit 1 naming each changed or removed entry."""
-    _settings, database, trail = _opened(ctx)
+    _settings, _database, trail = _opened(ctx)
     problems = trail.verify()
     for problem in problems:
         click.echo(problem, err=True)

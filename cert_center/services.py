@@ -71,7 +71,8 @@ class Center:
         if entry is None:
             metrics.CLIENT_REFUSALS.labels("kiosk_unknown").inc()
             raise VaxcertError("kiosk_unknown")
-        if not entry.enabled or (self.kiosk_enabled is not None and not self.kiosk_enabled(kiosk_id)):
+        disabled_by_console = self.kiosk_enabled is not None and not self.kiosk_enabled(kiosk_id)
+        if not entry.enabled or disabled_by_console:
             metrics.CLIENT_REFUSALS.labels("kiosk_disabled").inc()
             raise VaxcertError("kiosk_disabled")
         window = int(time.time() // 60)

@@ -164,7 +164,10 @@ def _demo_operators(settings: Settings, data_dir: Path) -> tuple[dict[str, str],
     database.migrate()
     users = UserStore(database)
     url = settings.url("center_ops")
-    notes = [f"  Console:  {url}/ops  (user id, password, then the code of an authenticator app", "            holding the TOTP secret; `oathtool --totp -b SECRET` prints one)"]
+    notes = [
+        f"  Console:  {url}/ops  (user id, password, then the 6-digit code of an authenticator",
+        "            app holding the TOTP secret, e.g. `oathtool --totp -b SECRET`)",
+    ]
     for user_id, role in (("demo-admin", "admin"), ("demo-auditor", "auditor")):
         password = secrets.token_urlsafe(12)
         made = users.add(user_id, role, password)  # type: ignore[arg-type]

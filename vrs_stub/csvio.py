@@ -109,8 +109,6 @@ class Parsed:
 _COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
-
-
 def _text(value: str, limit: int) -> bool:
     # No control or format characters (category C*); U+3000 between names is fine. No value may
     # start like a formula: staff open these files in spreadsheets.

@@ -118,7 +118,7 @@ def install(
                 "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                 "frame-ancestors 'none'; base-uri 'none'",
             )
-            # same-origin: Flask-WTF checks the Referer of HTTPS form posts; nothing leaves the site.
+            # same-origin: Flask-WTF checks the Referer of HTTPS form posts; none leaves the site.
             response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 

@@ -69,7 +69,9 @@ def chain_hash(
 ) -> str:
     """SHA-256 over the row's fields and the previous row's hash."""
     material = json.dumps(
-        [seq, at, actor, event, detail, source, prev_hash], ensure_ascii=False, separators=(",", ":")
+        [seq, at, actor, event, detail, source, prev_hash],
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256(material.encode()).hexdigest()
 
@@ -114,9 +116,7 @@ class AuditTrail:
     def latest(self, limit: int = 100) -> list[Entry]:
         """The newest entries first."""
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(db.audit).order_by(db.audit.c.seq.desc()).limit(limit)
-            ).all()
+            rows = conn.execute(select(db.audit).order_by(db.audit.c.seq.desc()).limit(limit)).all()
         return [Entry(*row) for row in rows]
 
     def count(self) -> int:
@@ -155,7 +155,7 @@ _installed: AuditSink | None = None
 
 def install(sink: AuditSink | None) -> None:
     """Make ``sink`` the trail :func:`record` appends to in this process."""
-    global _installed  # noqa: PLW0603 - one trail per process, set by the app factory
+    global _installed  # one trail per process, set by the app factory
     _installed = sink
 
 

@@ -160,9 +160,11 @@ class CenterDb:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (SQLite: no write lock)."""
-        with self.engine.connect().execution_options(center_begin="DEFERRED") as conn:
-            with conn.begin():
-                yield conn
+        with (
+            self.engine.connect().execution_options(center_begin="DEFERRED") as conn,
+            conn.begin(),
+        ):
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -356,18 +356,25 @@ class LocalHealth:
         errors = sum(
             v
             for labels, v in requests
-            if labels["endpoint"] == "certificates"
-            and labels["reason"] == "service_unavailable"
+            if labels["endpoint"] == "certificates" and labels["reason"] == "service_unavailable"
         )
         rate = errors / total if total else 0.0
         checks.append(
-            Check("error_rate", "unknown" if not total else "ok" if rate < 0.01 else "warn",
-                  f"{rate:.1%}" if total else "-")
+            Check(
+                "error_rate",
+                "unknown" if not total else "ok" if rate < 0.01 else "warn",
+                f"{rate:.1%}" if total else "-",
+            )
         )
         shed = sum(v for _labels, v in _samples(metrics, "vaxcert_center_shed_total"))
         checks.append(Check("shed", "ok" if not shed else "warn", f"{int(shed)}"))
-        checks.append(Check("redis", "ok" if self._redis_ok() else "fail",
-                            "redis" if self.settings.redis_url else "in-process"))
+        checks.append(
+            Check(
+                "redis",
+                "ok" if self._redis_ok() else "fail",
+                "redis" if self.settings.redis_url else "in-process",
+            )
+        )
         checks.append(Check("database", "ok" if self._db_ok() else "fail", self.db.dialect))
         now = dt.datetime.now(dt.UTC)
         expiries = [
@@ -411,6 +418,8 @@ class NoAlerts:
 def build_sources(settings: Settings, store: KeyValueStore, database: CenterDb) -> Sources:
     """Today's implementations."""
     return Sources(
-        MetricsFleet(settings), MetricsTallies(settings), LocalHealth(settings, store, database),
+        MetricsFleet(settings),
+        MetricsTallies(settings),
+        LocalHealth(settings, store, database),
         NoAlerts(),
     )

@@ -97,7 +97,9 @@ class UserStore:
             raise UserError(f"a password has at least {MIN_PASSWORD} characters")
         secret = pyotp.random_base32()
         with self.db.begin() as conn:
-            if conn.execute(select(db.users.c.user_id).where(db.users.c.user_id == user_id)).first():
+            if conn.execute(
+                select(db.users.c.user_id).where(db.users.c.user_id == user_id)
+            ).first():
                 raise UserError(f"user {user_id} exists")
             conn.execute(
                 insert(db.users).values(
@@ -147,16 +149,18 @@ class UserStore:
     def get(self, user_id: str) -> User | None:
         with self.db.read() as conn:
             row = conn.execute(
-                select(db.users.c.user_id, db.users.c.role, db.users.c.enabled, db.users.c.epoch)
-                .where(db.users.c.user_id == user_id)
+                select(
+                    db.users.c.user_id, db.users.c.role, db.users.c.enabled, db.users.c.epoch
+                ).where(db.users.c.user_id == user_id)
             ).first()
         return User(row.user_id, row.role, bool(row.enabled), row.epoch) if row else None
 
     def all(self) -> list[User]:
         with self.db.read() as conn:
             rows = conn.execute(
-                select(db.users.c.user_id, db.users.c.role, db.users.c.enabled, db.users.c.epoch)
-                .order_by(db.users.c.user_id)
+                select(
+                    db.users.c.user_id, db.users.c.role, db.users.c.enabled, db.users.c.epoch
+                ).order_by(db.users.c.user_id)
             ).all()
         return [User(r.user_id, r.role, bool(r.enabled), r.epoch) for r in rows]
 

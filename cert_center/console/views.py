@@ -102,7 +102,6 @@ def _where() -> str:
     return request.remote_addr or "unknown"
 
 
-@login_manager.user_loader
 def _load(session_id: str) -> SessionUser | None:
     """The session's user, only while enabled and of the same epoch (C17: revocation at once)."""
     user_id, _sep, epoch = session_id.rpartition(":")
@@ -110,6 +109,9 @@ def _load(session_id: str) -> SessionUser | None:
     if user is None or not user.enabled or str(user.epoch) != epoch:
         return None
     return SessionUser(user)
+
+
+login_manager.user_loader(_load)
 
 
 def _me() -> User:
@@ -268,7 +270,9 @@ def issuance() -> str:
                 code,
                 name,
                 _chart(_("%(name)s per hour", name=name), hourly, lambda b: b.start.strftime("%H")),
-                _chart(_("%(name)s per day", name=name), daily, lambda b: b.start.strftime("%m-%d")),
+                _chart(
+                    _("%(name)s per day", name=name), daily, lambda b: b.start.strftime("%m-%d")
+                ),
             )
         )
     return render_template("console/issuance.html", view=view, chart_sets=chart_sets)
@@ -276,7 +280,7 @@ def issuance() -> str:
 
 def _municipality_name(code: str) -> str:
     if code == "all":
-        return _("All municipalities")
+        return str(_("All municipalities"))
     for entry in _settings().center.municipalities:
         if entry.code == code:
             return entry.name_ja if g.get("console_lang") == "ja" else entry.name_en
@@ -300,13 +304,30 @@ def fees_csv(code: str) -> Any:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(
-        ["date", "municipality", "certificates", "fee_yen", "expected_yen", "collected_yen",
-         "refunded_misprints", "issued", "reconciled"]
+        [
+            "date",
+            "municipality",
+            "certificates",
+            "fee_yen",
+            "expected_yen",
+            "collected_yen",
+            "refunded_misprints",
+            "issued",
+            "reconciled",
+        ]
     )
     for row in rows:
-        cells = [row.day.isoformat(), row.municipality, row.certificates, row.fee_yen,
-                 row.expected_yen, row.collected_yen, row.refunded, row.issued,
-                 "yes" if row.reconciled else "no"]
+        cells = [
+            row.day.isoformat(),
+            row.municipality,
+            row.certificates,
+            row.fee_yen,
+            row.expected_yen,
+            row.collected_yen,
+            row.refunded,
+            row.issued,
+            "yes" if row.reconciled else "no",
+        ]
         # Spreadsheets run a cell that starts like a formula: never from our export.
         writer.writerow([spreadsheet_safe(str(cell)) for cell in cells])
     _trail().record("fees_exported", _me().user_id, {"municipality": code}, _where())

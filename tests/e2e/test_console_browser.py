@@ -176,9 +176,10 @@ def test_c17_sign_in_with_totp_and_every_page_shows_the_stack(
     console.scan("issuance")
     charts = console.page.locator("svg.chart")
     assert charts.count() >= 4
-    assert "municipality_not_participating" in console.page.locator(
-        'section[data-municipality="all"]'
-    ).inner_text()
+    assert (
+        "municipality_not_participating"
+        in console.page.locator('section[data-municipality="all"]').inner_text()
+    )
     assert console.visit("fees") == "fees"
     console.scan("fees")
     fees = console.page.locator("tr[data-fees]").all_inner_texts()
