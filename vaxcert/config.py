@@ -189,6 +189,9 @@ class ConsoleSettings(BaseModel):
     # So many failed sign-ins in a row lock the user id for lockout_minutes (C17).
     max_failed_logins: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=1440)
+    # Sign-in attempts per client address and minute, whatever the user ids (password spraying;
+    # each attempt costs an argon2 hash).
+    login_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
     # How long a kiosk API process trusts the shared copy of a kiosk's enabled state before it
     # reads the database again; an operator's change is written to the shared copy at once.
     kiosk_state_cache_seconds: int = Field(default=30, ge=1, le=3600)

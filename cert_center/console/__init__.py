@@ -97,6 +97,14 @@ def install(
     )
     CSRFProtect(app)
     views.login_manager.init_app(app)
+    app.config.update(
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_KEY_PREFIX=f"{settings.redis_prefix}center:login-limit",
+        # Redis down: count in this process instead of failing sign-in with a 500.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+    )
+    views.limiter.init_app(app)
 
     def locale() -> str:
         chosen = session.get("lang") or request.accept_languages.best_match(["ja", "en"]) or "ja"
@@ -105,6 +113,10 @@ def install(
 
     Babel(app, locale_selector=locale)
     app.register_blueprint(views.console)
+
+    @app.errorhandler(429)
+    def _too_many(_error: Exception) -> tuple[str, int]:
+        return render_template("console/too-many.html"), 429
 
     @app.errorhandler(CSRFError)
     def _stale_form(_error: CSRFError) -> tuple[str, int]:

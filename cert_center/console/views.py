@@ -27,6 +27,8 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
@@ -49,6 +51,14 @@ login_manager.login_view = "console.login"
 login_manager.login_message = ""
 # "strong": a session cookie replayed from another address or browser is dropped.
 login_manager.session_protection = "strong"
+
+# Sign-in attempts per client address (C17); storage and the limit come from install().
+limiter = Limiter(get_remote_address)
+
+
+def _login_limit() -> str:
+    return f"{_settings().center.console.login_attempts_per_minute}/minute"
+
 
 View = TypeVar("View", bound=Callable[..., Any])
 PAGES = ("fleet", "health", "issuance", "fees")
@@ -180,6 +190,7 @@ def language(lang: str) -> BaseResponse:
 
 
 @console.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 def login() -> Any:
     form = LoginForm()
     if request.method == "GET":

@@ -286,3 +286,34 @@ def test_every_console_text_has_a_current_japanese_translation() -> None:
         assert compiled.gettext(text_id) == message.string, (
             "stale messages.mo: run .venv/bin/pybabel compile -d cert_center/translations"
         )
+
+
+def test_c17_an_idle_session_ends(settings: Settings) -> None:
+    client = _https(create_app(settings, surface="ops"))
+    made = UserStore(_db(settings)).add("op-idle", "viewer", PASSWORD)
+    assert _sign_in(client, made) == 302
+    assert client.get("/ops/health").status_code == 200
+    idle = settings.center.console.idle_timeout_minutes * 60
+    with client.session_transaction() as session:
+        session["seen"] -= idle + 1  # as if the operator had walked away
+    response = client.get("/ops/health")
+    assert response.status_code == 302 and response.location.endswith("/ops/login")
+    assert client.get("/ops/health").status_code == 302  # the session is gone, not resumed
+    assert AuditTrail(_db(settings)).latest()[0].event == "session_expired"
+
+
+def test_c17_sign_in_attempts_are_limited_per_address(settings: Settings) -> None:
+    console = settings.center.console.model_copy(update={"login_attempts_per_minute": 3})
+    limited = settings.model_copy(
+        update={"center": settings.center.model_copy(update={"console": console})}
+    )
+    client = _https(create_app(limited, surface="ops"))
+    token = _csrf(client)
+    statuses = [
+        client.post(
+            "/ops/login",
+            data={"csrf_token": token, "user_id": f"u{n}x", "password": "x", "code": "123456"},
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
