@@ -69,17 +69,23 @@ def user_add(ctx: click.Context, user_id: str, role: Role, password: str) -> Non
     click.echo(made.otpauth_uri)
 
 
+def _change_user(ctx: click.Context, user_id: str, event: str, change: str, **detail: str) -> None:
+    """Apply one change of ``UserStore`` to ``user_id`` and audit it as ``event``."""
+    _settings, database, trail = _opened(ctx)
+    users = UserStore(database)
+    try:
+        getattr(users, change)(user_id, *detail.values())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    trail.record(event, ACTOR, {"user": user_id, **detail}, SOURCE)
+
+
 @user.command("disable")
 @click.argument("user_id")
 @click.pass_context
 def user_disable(ctx: click.Context, user_id: str) -> None:
     """Disable a user: every session of theirs ends at its next request."""
-    _settings, database, trail = _opened(ctx)
-    try:
-        UserStore(database).disable(user_id)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    trail.record("user_disabled", ACTOR, {"user": user_id}, SOURCE)
+    _change_user(ctx, user_id, "user_disabled", "disable")
     click.echo(f"disabled {user_id}")
 
 
@@ -88,12 +94,7 @@ def user_disable(ctx: click.Context, user_id: str) -> None:
 @click.pass_context
 def user_enable(ctx: click.Context, user_id: str) -> None:
     """Enable a disabled or locked user again."""
-    _settings, database, trail = _opened(ctx)
-    try:
-        UserStore(database).enable(user_id)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    trail.record("user_enabled", ACTOR, {"user": user_id}, SOURCE)
+    _change_user(ctx, user_id, "user_enabled", "enable")
     click.echo(f"enabled {user_id}")
 
 
@@ -103,12 +104,7 @@ def user_enable(ctx: click.Context, user_id: str) -> None:
 @click.pass_context
 def user_set_role(ctx: click.Context, user_id: str, role: Role) -> None:
     """Change a user's role (their sessions end)."""
-    _settings, database, trail = _opened(ctx)
-    try:
-        UserStore(database).set_role(user_id, role)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    trail.record("role_changed", ACTOR, {"user": user_id, "role": role}, SOURCE)
+    _change_user(ctx, user_id, "role_changed", "set_role", role=role)
     click.echo(f"{user_id} is now {role}")
 
 

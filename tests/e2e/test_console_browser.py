@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -21,17 +20,15 @@ from cert_center.console.users import NewUser, Role, UserStore
 from kiosk.clients import CenterClient
 from launch.cli import main
 from launch.stack import CENTER_PROCESSES, Stack, remove, seeded_requests, start_stack
+from tests.support.browser import CHROMIUM, axe_script, chromium, serious_violations
 from vaxcert.contracts.kiosk_api import CertificateRequest, Heartbeat, Receipt
 from vaxcert.errors import VaxcertError
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is in SYSTEM_PACKAGES"),
 ]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 PASSWORD = "console test password"
-SERIOUS = ("serious", "critical")
 STATE_TIMEOUT_MS = 60_000
 
 
@@ -82,19 +79,13 @@ def _user(stack: Stack, role: Role) -> NewUser:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
 def axe_source() -> str:
-    import axe_playwright_python
-
-    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
+    return axe_script()
 
 
 class Console:
@@ -130,12 +121,7 @@ class Console:
         return self.shown()
 
     def scan(self, name: str) -> None:
-        self.page.evaluate(self.axe)
-        result = self.page.evaluate(
-            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-            ".map(v => ({id: v.id, impact: v.impact}))"
-        )
-        bad = [v["id"] for v in result if v["impact"] in SERIOUS]
+        bad = serious_violations(self.page, self.axe)
         if bad:
             self.violations[name] = bad
 
