@@ -62,6 +62,7 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
         )
         # An operator's disable reaches every replica at once (cert_center/console/kiosks.py).
         center.kiosk_enabled = console.kiosk_states(settings, store).is_enabled
+        console.install_audit(settings)  # C15: security events raised here reach the trail
         app.register_blueprint(kiosk_api)
     elif surface == "ops":
         app.extensions["vaxcert_ops_credentials"] = OpsCredentials(settings.center.ops)

@@ -30,6 +30,16 @@ SESSION_KEY_FILE = "console-session.key"
 COOKIE = "__Host-vaxcert-ops"
 
 
+def install_audit(settings: Settings) -> AuditTrail:
+    """This process's audit trail: :func:`audit.record` (the alert rules) appends to it."""
+    database = CenterDb.from_settings(settings)
+    if database.dialect == "sqlite":
+        database.migrate()  # PostgreSQL: `vaxcert ops db setup` as the tables' owner
+    trail = AuditTrail(database)
+    audit.install(trail)
+    return trail
+
+
 def kiosk_states(settings: Settings, store: KeyValueStore) -> KioskStates:
     """The registry's enabled states over the center database and the shared store."""
     return KioskStates(
@@ -68,11 +78,8 @@ def install(
     """Mount the console at ``/ops`` (the ops surface) with its database, sessions and pages."""
     from cert_center.console import views
 
-    database = CenterDb.from_settings(settings)
-    if database.dialect == "sqlite":
-        database.migrate()  # PostgreSQL: `vaxcert ops db setup` as the tables' owner
-    trail = AuditTrail(database)
-    audit.install(trail)
+    trail = install_audit(settings)
+    database = trail.db
     policy = settings.center.console
     app.extensions["vaxcert_console_audit"] = trail
     app.extensions["vaxcert_console_users"] = UserStore(
@@ -135,4 +142,4 @@ def install(
         return response
 
 
-__all__ = ["install", "kiosk_states"]
+__all__ = ["install", "install_audit", "kiosk_states"]

@@ -230,8 +230,14 @@ def home() -> BaseResponse:
 @requires()
 def fleet() -> str:
     states = {state.kiosk_id: state for state in _kiosk_states().all()}
+    # Three heartbeats missed: the kiosk or its line is down.
+    stale_after = 3 * max(_settings().kiosk.heartbeat_seconds, 1)
     return render_template(
-        "console/fleet.html", kiosks=_sources().fleet.kiosks(), states=states, now=time.time()
+        "console/fleet.html",
+        kiosks=_sources().fleet.kiosks(),
+        states=states,
+        now=time.time(),
+        stale_after=stale_after,
     )
 
 

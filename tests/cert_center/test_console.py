@@ -317,3 +317,19 @@ def test_c17_sign_in_attempts_are_limited_per_address(settings: Settings) -> Non
         for n in range(4)
     ]
     assert statuses == [401, 401, 401, 429]
+
+
+def test_c15_security_events_of_the_kiosk_api_reach_the_trail(settings: Settings) -> None:
+    from cert_center.console import audit
+
+    create_app(settings, surface="kiosk_api")
+    audit.record("alert", "alerts", {"rule": "refusal_burst", "kiosk": "KIOSK-0001"}, "alerts")
+    (entry,) = AuditTrail(_db(settings)).latest(1)
+    assert (entry.event, entry.actor, entry.source) == ("alert", "alerts", "alerts")
+    assert '"kiosk":"KIOSK-0001"' in entry.detail
+    # The database gone: the caller's request goes on, the event still reaches the audit log.
+    broken = settings.model_copy(
+        update={"center": settings.center.model_copy(update={"data_dir": Path("/proc/none")})}
+    )
+    audit.install(AuditTrail(CenterDb.from_settings(broken)))
+    audit.record("alert", "alerts", {}, "alerts")
