@@ -333,3 +333,19 @@ def test_c15_security_events_of_the_kiosk_api_reach_the_trail(settings: Settings
     )
     audit.install(AuditTrail(CenterDb.from_settings(broken)))
     audit.record("alert", "alerts", {}, "alerts")
+
+
+def test_without_redis_each_process_sees_a_disable_within_a_second(settings: Settings) -> None:
+    from cert_center.console.kiosks import KioskStates
+    from vaxcert.kvstore import MemoryStore
+
+    now = [1000.0]
+    database = _db(settings)
+    kiosks = settings.center.kiosks
+    api_process = KioskStates(database, MemoryStore(clock=lambda: now[0]), kiosks, 30)
+    ops_process = KioskStates(database, MemoryStore(), kiosks, 30)
+    assert api_process.is_enabled("KIOSK-0001")
+    ops_process.set_enabled("KIOSK-0001", False, "admin-1")
+    now[0] += 1.01  # the in-process copy lives one second, not cache_seconds
+    assert not api_process.is_enabled("KIOSK-0001")
+    assert [s.enabled for s in ops_process.all() if s.kiosk_id == "KIOSK-0001"] == [False]

@@ -68,3 +68,13 @@ def test_tally_counts_a_marked_pair_once_and_expires(store: KeyValueStore) -> No
     time.sleep(1.2)
     assert store.get_int("pairs") == 0 and store.get_int("uses") == 0
     assert store.tally([Tally("pairs", marker="seen:a")], 1) == [Tallied(1, True)]
+
+
+def test_set_int_overwrites_and_expires(store: KeyValueStore) -> None:
+    store.incr("state", amount=5)
+    store.set_int("state", 2, ttl_seconds=1)
+    assert store.get_int("state") == 2
+    store.set_int("state", 1, ttl_seconds=1)
+    assert store.get_int("state") == 1
+    time.sleep(1.2)
+    assert store.get_int("state") == 0
