@@ -176,9 +176,12 @@ class UserStore:
             if row is None:
                 _verify(_DUMMY_HASH, password)
                 return SignIn("bad_credentials")
+            # A hash each time, so that the answer's timing does not tell these apart either.
             if not row.enabled:
+                _verify(_DUMMY_HASH, password)
                 return SignIn("disabled", known=True)
             if row.locked_until is not None and db.aware(row.locked_until) > now:
+                _verify(_DUMMY_HASH, password)
                 return SignIn("locked", known=True)
             outcome: Outcome = "ok"
             step = 0
