@@ -146,6 +146,12 @@ def test_c15_postgresql_app_role_may_append_and_read_but_not_change(
     app_db = CenterDb(app_url)
     _fill(AuditTrail(app_db))  # the app role appends
     assert AuditTrail(app_db).verify() == []
+    # ... and runs the console: users made, signed in (counters updated), disabled.
+    users = UserStore(app_db)
+    made = users.add("op-pg", "admin", PASSWORD)
+    assert users.sign_in("op-pg", PASSWORD, pyotp.TOTP(made.totp_secret).now()).outcome == "ok"
+    users.disable("op-pg")
+    assert users.sign_in("op-pg", PASSWORD, "123456").outcome == "disabled"
     for statement in ("UPDATE ops_audit SET actor = 'x' WHERE seq = 2", "DELETE FROM ops_audit"):
         with pytest.raises(DBAPIError, match="permission denied"), app_db.begin() as conn:
             conn.execute(text(statement))
@@ -349,3 +355,32 @@ def test_without_redis_each_process_sees_a_disable_within_a_second(settings: Set
     now[0] += 1.01  # the in-process copy lives one second, not cache_seconds
     assert not api_process.is_enabled("KIOSK-0001")
     assert [s.enabled for s in ops_process.all() if s.kiosk_id == "KIOSK-0001"] == [False]
+
+
+def test_active_alerts_show_as_a_banner_on_every_page(settings: Settings) -> None:
+    import datetime as dt
+
+    from cert_center.console import sources as src
+    from cert_center.console.db import CenterDb as Db
+    from vaxcert import kvstore
+
+    class Firing:
+        def active(self) -> list[src.Alert]:
+            since = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+            return [src.Alert("refusal_burst", "critical", since, "KIOSK-0002: 40 in 5 min")]
+
+    store = kvstore.MemoryStore()
+    database = Db.from_settings(settings)
+    base = src.build_sources(settings, store, database)
+    app = create_app(settings, surface="ops")
+    app.extensions["vaxcert_console_sources"] = src.Sources(
+        base.fleet, base.tallies, base.health, Firing()
+    )
+    client = _https(app)
+    assert 'data-alert="refusal_burst"' not in client.get("/ops/login").get_data(as_text=True)
+    made = UserStore(_db(settings)).add("op-alert", "viewer", PASSWORD)
+    assert _sign_in(client, made) == 302
+    for page in ("fleet", "health", "issuance", "fees"):
+        html = client.get(f"/ops/{page}").get_data(as_text=True)
+        assert 'role="alert" data-alert="refusal_burst"' in html
+        assert "KIOSK-0002: 40 in 5 min" in html
