@@ -134,7 +134,8 @@ def install(
         if request.path.startswith("/ops"):
             response.headers.setdefault(
                 "Content-Security-Policy",
-                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
+                "form-action 'self'; "
                 "frame-ancestors 'none'; base-uri 'none'",
             )
             # same-origin: Flask-WTF checks the Referer of HTTPS form posts; none leaves the site.

@@ -151,6 +151,8 @@ def _idle_timeout() -> BaseResponse | None:
     """End a session idle longer than the setting (C17); a viewer's wall screen refresh counts
     as activity, nobody else's (an admin's screen left open signs itself out)."""
     g.wall = request.args.get("wall") == "1"
+    # How often a wall screen reloads (?refresh=SECONDS, 5 to 600; 30 by default).
+    g.wall_seconds = min(max(request.args.get("refresh", 30, type=int) or 30, 5), 600)
     if not current_user.is_authenticated:
         return None
     now = time.time()

@@ -229,8 +229,10 @@ def test_c17_roles_least_privilege(browser: Any, console_stack: Stack, axe_sourc
         assert refused.status == 403
         assert as_viewer.visit("audit") == "forbidden"
         # A wall screen: the same page, larger, reloading itself.
-        assert as_viewer.visit("issuance?wall=1") == "issuance"
-        assert as_viewer.page.locator('meta[http-equiv="refresh"]').count() == 1
+        assert as_viewer.visit("issuance?wall=1&refresh=5") == "issuance"
+        assert as_viewer.page.locator("script[data-seconds]").count() == 1
+        as_viewer.page.evaluate("window.__before = true")
+        as_viewer.page.wait_for_function("() => window.__before === undefined", timeout=60_000)
         as_viewer.scan("issuance-wall")
         assert as_viewer.page.request.get(as_viewer.url + "/fees/462012.csv").status == 403
 
