@@ -126,16 +126,14 @@ def test_c15_audit_verify_catches_a_changed_or_removed_entry_on_sqlite(
 def test_c15_postgresql_app_role_may_append_and_read_but_not_change(
     pg_url: str, settings: Settings
 ) -> None:
-    schema_db = f"console_{secrets.token_hex(4)}"
     role = f"app_{secrets.token_hex(4)}"
     url = make_url(pg_url)
     with psycopg.connect(
         host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
     ) as admin:
-        admin.execute(f"CREATE DATABASE {schema_db}")
         admin.execute(f"CREATE ROLE {role} LOGIN")
-    owner_url = url.set(database=schema_db).render_as_string(hide_password=False)
-    app_url = url.set(database=schema_db, username=role).render_as_string(hide_password=False)
+    owner_url = _fresh_pg(pg_url)
+    app_url = make_url(owner_url).set(username=role).render_as_string(hide_password=False)
     from pydantic import SecretStr
 
     owner = settings.model_copy(
@@ -384,3 +382,41 @@ def test_active_alerts_show_as_a_banner_on_every_page(settings: Settings) -> Non
         html = client.get(f"/ops/{page}").get_data(as_text=True)
         assert 'role="alert" data-alert="refusal_burst"' in html
         assert "KIOSK-0002: 40 in 5 min" in html
+
+
+def _fresh_pg(pg_url: str) -> str:
+    """A new database on the test cluster, as its superuser."""
+    name = f"console_{secrets.token_hex(4)}"
+    url = make_url(pg_url)
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_c15_appends_from_many_threads_keep_one_unbroken_chain(
+    backend: str, settings: Settings, request: pytest.FixtureRequest
+) -> None:
+    import threading
+
+    if backend == "postgresql":
+        database = CenterDb(_fresh_pg(request.getfixturevalue("pg_url")))
+        database.migrate()
+    else:
+        database = _db(settings)
+    trail = AuditTrail(database)
+
+    def append(worker: int) -> None:
+        for number in range(15):
+            trail.record("login", f"op{worker}", {"n": number}, "127.0.0.1")
+
+    threads = [threading.Thread(target=append, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert trail.count() == 90
+    assert trail.verify() == []
+    database.dispose()
