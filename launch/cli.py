@@ -23,6 +23,8 @@ PACKAGE_GROUPS: dict[str, str] = {
     "kiosk-sim": "kiosk.cli:sim_command",
     "ops": "cert_center.cli:group",
     "signer": "signer.cli:group",
+    # The roof's own: the production topology on loopback (launch/topology.py).
+    "stack": "launch.topology:stack_group",
     "trust": "verifier.cli:trust_group",
     "verify": "verifier.cli:verify_command",
     "vrs": "vrs_stub.cli:group",

@@ -4,7 +4,7 @@ An admin disables a kiosk in the console; every kiosk API process of every repli
 it from its next request on (``kiosk_disabled``), while the issuance path (~270 requests/s)
 pays one key-value lookup per request and no database query. So the state is written to the
 database (authoritative, audited) and at once to ``kiosk-state:<id>`` in the shared store
-(1 enabled, 2 disabled) with a TTL of ``console.kiosk_state_cache_seconds``. A kiosk API
+(``enabled`` or ``disabled``) with a TTL of ``console.kiosk_state_cache_seconds``. A kiosk API
 process reads that key; when it is missing (expired, evicted, a fresh Redis) it reads the
 database once and puts the key back. Without Redis (the embedded in-process store), each
 process keeps its own copy for one second, so a change reaches the other processes within it.
@@ -25,7 +25,7 @@ from vaxcert.errors import VaxcertError
 from vaxcert.kvstore import KeyValueStore, MemoryStore
 
 log = logging.getLogger(__name__)
-ENABLED, DISABLED = 1, 2
+ENABLED, DISABLED = "enabled", "disabled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +59,11 @@ class KioskStates:
 
     def is_enabled(self, kiosk_id: str) -> bool:
         """The kiosk API's check on every request: one store lookup while the copy lives."""
-        cached = self.store.get_int(self._key(kiosk_id))
-        if cached:
+        (cached,) = self.store.get_texts([self._key(kiosk_id)])
+        if cached is not None:
             return cached == ENABLED
         enabled = self._stored(kiosk_id)
-        self.store.set_int(self._key(kiosk_id), ENABLED if enabled else DISABLED, self.ttl)
+        self.store.put(self._key(kiosk_id), ENABLED if enabled else DISABLED, self.ttl)
         return enabled
 
     def _stored(self, kiosk_id: str) -> bool:
@@ -91,7 +91,7 @@ class KioskStates:
             )
             if done.rowcount == 0:
                 conn.execute(insert(db.kiosks).values(kiosk_id=kiosk_id, **values))
-        self.store.set_int(self._key(kiosk_id), ENABLED if enabled else DISABLED, self.ttl)
+        self.store.put(self._key(kiosk_id), ENABLED if enabled else DISABLED, self.ttl)
 
     def all(self) -> list[KioskState]:
         """Every configured kiosk with its effective state, by id."""
