@@ -32,7 +32,8 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
     if settings.redis_url is None and surface != "ops":
         log.warning("no VAXCERT_REDIS_URL: nonces and rate limits are kept per process")
     store = kvstore.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}center:")
-    center = Center(settings.center, store)
+    # C15: alerts become entries of the console's audit trail (install_audit below).
+    center = Center(settings.center, store, audit=console.audit)
     app.extensions["vaxcert_center"] = center
     if surface == "kiosk_api":
         app.extensions["vaxcert_issuance"] = IssuanceService(
@@ -67,7 +68,7 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
         app.extensions["vaxcert_ops_credentials"] = OpsCredentials(settings.center.ops)
         app.extensions["vaxcert_daily_refusals"] = DailyRefusals(store, settings.center)
         app.register_blueprint(ops)
-        console.install(app, settings, store)  # C15, C17: the operator console at /ops
+        console.install(app, settings, store, center)  # C15, C17: the operator console at /ops
     return app
 
 

@@ -21,6 +21,7 @@ from cert_center.console.db import CenterDb
 from cert_center.console.kiosks import KioskStates
 from cert_center.console.sources import Sources, build_sources
 from cert_center.console.users import UserStore
+from cert_center.services import Center
 from vaxcert import pki
 from vaxcert.config import Settings
 from vaxcert.kvstore import KeyValueStore
@@ -73,9 +74,14 @@ def _session_key(settings: Settings) -> str:
 
 
 def install(
-    app: Flask, settings: Settings, store: KeyValueStore, sources: Sources | None = None
+    app: Flask,
+    settings: Settings,
+    store: KeyValueStore,
+    center: Center | None = None,
+    sources: Sources | None = None,
 ) -> None:
-    """Mount the console at ``/ops`` (the ops surface) with its database, sessions and pages."""
+    """Mount the console at ``/ops`` (the ops surface) with its database, sessions and pages;
+    the pages read ``center``'s signals (fleet, tallies, alerts)."""
     from cert_center.console import views
 
     trail = install_audit(settings)
@@ -86,7 +92,9 @@ def install(
         database, policy.max_failed_logins, policy.lockout_minutes
     )
     app.extensions["vaxcert_console_kiosks"] = kiosk_states(settings, store)
-    app.extensions["vaxcert_console_sources"] = sources or build_sources(settings, store, database)
+    app.extensions["vaxcert_console_sources"] = sources or build_sources(
+        settings, store, database, center
+    )
     app.config.update(
         SECRET_KEY=_session_key(settings),
         SESSION_COOKIE_NAME=COOKIE,

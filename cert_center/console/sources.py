@@ -1,12 +1,12 @@
 """What the console's pages show, behind small read-only interfaces (no Flask here).
 
 The pages (cert_center/console/views.py) depend only on the four protocols below; the app
-factory chooses the implementations (:func:`build_sources`). The ones here read what the center
-has today: the Prometheus metrics its processes share (heartbeats, device states, issuances,
-refusals by public reason, receipts, fees, relay latency, breakers), the key-value store, the
-center database and the PKI directory. Richer implementations (heartbeat history, hourly and
-daily tallies kept in the store, PIN lockouts, incidents, alert rules) plug in at the same
-protocols without touching a page.
+factory chooses the implementations (:func:`build_sources`). On the ops surface they are the
+center's signals: :class:`SignalsFleet` (heartbeats kept in the store, cert_center/fleet.py),
+:class:`SignalsTallies` (hourly and daily tallies, incidents, cert_center/tallies.py),
+:class:`SignalsAlerts` (the C21 rules, cert_center/alerts.py) and :class:`LocalHealth` (the shared
+Prometheus metrics, Redis, the center database, the PKI directory). Without a center, the
+metrics alone stand in (:class:`MetricsFleet`, :class:`MetricsTallies`, :class:`NoAlerts`).
 
 The contract every implementation keeps (C08):
 
@@ -55,14 +55,26 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from cert_center.alerts import Alerts
 from cert_center.console.db import CenterDb
+from cert_center.fleet import Fleet
+from cert_center.services import Center
+from cert_center.tallies import Period, Tallies
 from vaxcert import pki
 from vaxcert.config import Settings
 from vaxcert.errors import VaxcertError
 from vaxcert.kvstore import KeyValueStore
 
 DEVICES = ("reader", "printer", "paper", "cash_unit")
-DeviceState = Literal["ok", "fault", "unknown"]
+DeviceState = Literal["ok", "warn", "fault", "unknown"]
+# What a heartbeat says (kiosk_api.Heartbeat) -> what the fleet page shows.
+_DEVICE_STATES: dict[str, DeviceState] = {
+    "ok": "ok",
+    "warning": "warn",
+    "low": "warn",
+    "error": "fault",
+    "empty": "fault",
+}
 CheckState = Literal["ok", "warn", "fail", "unknown"]
 
 
@@ -72,6 +84,7 @@ class KioskStatus:
     last_heartbeat: dt.datetime | None
     devices: dict[str, DeviceState]
     certificate_expires: dt.datetime | None
+    silent: bool | None = None  # None: the page decides from last_heartbeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +128,8 @@ class FeeDay:
     collected_yen: int
     refunded: int
     issued: int  # certificates the center issued for this municipality that day
+    # Issuances no receipt accounts for (yet), when the source knows; None: not known.
+    unreconciled: int | None = None
 
     @property
     def expected_yen(self) -> int:
@@ -122,7 +137,9 @@ class FeeDay:
 
     @property
     def reconciled(self) -> bool:
-        """Receipts match the fee and do not exceed the certificates issued."""
+        """Receipts match the fee and account for every certificate issued."""
+        if self.unreconciled is not None:
+            return self.collected_yen == self.expected_yen and self.unreconciled == 0
         return self.collected_yen == self.expected_yen and self.certificates <= self.issued
 
 
@@ -415,11 +432,128 @@ class NoAlerts:
         return []
 
 
-def build_sources(settings: Settings, store: KeyValueStore, database: CenterDb) -> Sources:
-    """Today's implementations."""
+# --- the center's signals (cert_center/fleet.py, tallies.py, alerts.py) ------------------
+
+
+class SignalsFleet:
+    """The fleet view from the heartbeats kept in the shared store."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+
+    def kiosks(self) -> list[KioskStatus]:
+        rows = []
+        for status in self.fleet.statuses():
+            devices: dict[str, DeviceState] = dict.fromkeys(DEVICES, "unknown")
+            if status.devices is not None:
+                for device in DEVICES:
+                    devices[device] = _DEVICE_STATES.get(getattr(status.devices, device), "unknown")
+            rows.append(
+                KioskStatus(
+                    status.kiosk_id,
+                    status.last_heartbeat,
+                    devices,
+                    status.certificate_not_after,
+                    status.silent,
+                )
+            )
+        return rows
+
+
+class SignalsTallies:
+    """Issuance and fee views from the hourly and daily tallies in the shared store."""
+
+    def __init__(self, tallies: Tallies, days: int = 14, fee_days: int = 31) -> None:
+        self.tallies = tallies
+        self.days = days
+        self.fee_days = fee_days
+
+    def issuance(self) -> IssuanceView:
+        today = self.tallies.today()
+        first = today - dt.timedelta(days=self.days - 1)
+        hourly = _buckets(self.tallies.hourly(today))
+        periods = self.tallies.daily(first, today)
+        daily = _buckets(periods)
+        lockouts = {
+            period.start.date().isoformat(): total
+            for period in periods
+            if (total := sum(c.pin_lockouts for c in period.municipalities))
+        }
+        misprints: dict[str, int] = defaultdict(int)
+        for period in periods:
+            for counts in period.municipalities:
+                if counts.misprints_refunded:
+                    misprints[counts.municipality] += counts.misprints_refunded
+        incidents = [
+            Incident(i.at, i.kiosk_id, i.incident_id, "misprint_refunded", i.municipality)
+            for i in self.tallies.incidents(today - dt.timedelta(days=6), today)
+        ]
+        return IssuanceView(hourly, daily, lockouts, incidents, dict(misprints))
+
+    def fees(self) -> list[FeeDay]:
+        today = self.tallies.today()
+        rows = self.tallies.fees(today - dt.timedelta(days=self.fee_days - 1), today)
+        return [
+            FeeDay(
+                row.day,
+                row.municipality,
+                row.copies_printed,
+                row.fee_yen,
+                row.collected_yen,
+                row.misprints_refunded,
+                row.certificates_issued,
+                row.unreconciled,
+            )
+            for row in reversed(rows)  # newest first
+            # Days without any activity say nothing; today always shows.
+            if row.day == today
+            or row.certificates_issued
+            or row.receipts_printed
+            or row.misprints_refunded
+            or row.cancelled
+        ]
+
+
+def _buckets(periods: list[Period]) -> list[Bucket]:
+    """Each municipality's bucket per period, and ``all`` summed over them."""
+    buckets = []
+    for period in periods:
+        refused_all: dict[str, int] = defaultdict(int)
+        for counts in period.municipalities:
+            buckets.append(
+                Bucket(period.start, counts.municipality, counts.issued, dict(counts.refused))
+            )
+            for code, count in counts.refused.items():
+                refused_all[code] += count
+        issued_all = sum(c.issued for c in period.municipalities)
+        buckets.append(Bucket(period.start, "all", issued_all, dict(refused_all)))
+    return buckets
+
+
+class SignalsAlerts:
+    """The alert rules' active alerts (C21); a store outage shows as one alert of its own."""
+
+    def __init__(self, alerts: Alerts) -> None:
+        self.alerts = alerts
+
+    def active(self) -> list[Alert]:
+        try:
+            raised = self.alerts.active()
+        except VaxcertError:
+            return [Alert("alerts_unavailable", "critical", dt.datetime.now(dt.UTC), "redis")]
+        return [Alert(a.rule, a.severity, a.at, a.summary()) for a in raised]
+
+
+def build_sources(
+    settings: Settings, store: KeyValueStore, database: CenterDb, center: Center | None = None
+) -> Sources:
+    """The center's signals when given its :class:`Center`; otherwise the metrics alone."""
+    health = LocalHealth(settings, store, database)
+    if center is None:
+        return Sources(MetricsFleet(settings), MetricsTallies(settings), health, NoAlerts())
     return Sources(
-        MetricsFleet(settings),
-        MetricsTallies(settings),
-        LocalHealth(settings, store, database),
-        NoAlerts(),
+        SignalsFleet(center.fleet),
+        SignalsTallies(center.tallies, fee_days=settings.center.ops.aggregate_days),
+        health,
+        SignalsAlerts(center.alerts),
     )

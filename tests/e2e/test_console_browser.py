@@ -43,7 +43,7 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> I
         # Every test signs in from 127.0.0.1; the per-address limit has its own test.
         extra_env={"VAXCERT_CENTER__CONSOLE__LOGIN_ATTEMPTS_PER_MINUTE": "200"},
     )
-    _PERSON["birth_date"] = _traffic(started)
+    _PERSON["birth_date"], _PERSON["municipality"] = _traffic(started)
     yield started
     remove(started)
 
@@ -52,12 +52,19 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> I
 _PERSON: dict[str, str] = {}
 
 
-def _traffic(stack: Stack) -> str:
-    """What a kiosk does: a heartbeat, a certificate, its receipt, a refused request; the
-    resident's birth date."""
+def _traffic(stack: Stack) -> tuple[str, str]:
+    """What a kiosk does: a heartbeat (with two PIN lockouts), a certificate, its receipt, a
+    refunded misprint, a refused request; the resident's birth date and municipality."""
     center = CenterClient.from_settings(stack.settings)
     center.heartbeat(
-        Heartbeat(reader="ok", printer="ok", paper="low", cash_unit="error", app_version="1")
+        Heartbeat(
+            reader="ok",
+            printer="ok",
+            paper="low",
+            cash_unit="error",
+            app_version="1",
+            pin_lockouts={"462012": 2},
+        )
     )
     (seeded,) = seeded_requests(stack.settings, 1)
     body = {**seeded.body, "nonce": secrets.token_urlsafe(24)}
@@ -72,10 +79,20 @@ def _traffic(stack: Stack) -> str:
             outcome="printed",
         )
     )
+    center.receipt(
+        Receipt(
+            receipt_id=secrets.token_urlsafe(16),
+            municipality_code=code,
+            copies=1,
+            amount_yen=issued.municipality.fee_yen,
+            outcome="misprint_refunded",
+            incident_id="INC-CONSOLE-1",
+        )
+    )
     refused = {**body, "nonce": secrets.token_urlsafe(24), "municipality_code": "131016"}
     with pytest.raises(VaxcertError):
         center.certificates(CertificateRequest.model_validate(refused))
-    return seeded.birth_date
+    return seeded.birth_date, code
 
 
 def _user(stack: Stack, role: Role) -> NewUser:
@@ -176,10 +193,14 @@ def test_c17_sign_in_with_totp_and_every_page_shows_the_stack(
         "municipality_not_participating"
         in console.page.locator('section[data-municipality="all"]').inner_text()
     )
+    assert console.page.is_visible('tr[data-incident="INC-CONSOLE-1"]')
+    assert "2" in console.page.locator("[data-lockouts]").inner_text()
     assert console.visit("fees") == "fees"
     console.scan("fees")
-    fees = console.page.locator("tr[data-fees]").all_inner_texts()
-    assert any("120" in row and "yes" in row for row in fees), fees
+    row = console.page.locator(f'tr[data-fees="{_PERSON["municipality"]}"]').first.inner_text()
+    cells = [cell.strip() for cell in row.split("\t")]
+    # certificates paid, fee, expected, collected, refunded misprints, issued
+    assert cells[2:8] == ["1", "120", "120", "120", "1", "1"], cells
     with console.page.expect_download() as download:
         console.page.locator("[data-action^='csv-']").first.click()
     assert download.value.suggested_filename.startswith("fees-")
