@@ -420,3 +420,19 @@ def test_c15_appends_from_many_threads_keep_one_unbroken_chain(
     assert trail.count() == 90
     assert trail.verify() == []
     database.dispose()
+
+
+def test_c21_an_alert_is_an_audit_entry_and_a_banner(settings: Settings) -> None:
+    from cert_center.alerts import AUDIT_EVENT
+
+    app = create_app(settings, surface="ops")
+    center = app.extensions["vaxcert_center"]
+    assert center.alerts.fire("kiosk_refusals", "KIOSK-0002", 31, 30, 600) is not None
+    (entry,) = AuditTrail(_db(settings)).latest(1)
+    assert (entry.event, entry.actor, entry.source) == (AUDIT_EVENT, "system", "cert-center")
+    assert '"subject":"KIOSK-0002"' in entry.detail
+    client = _https(app)
+    made = UserStore(_db(settings)).add("op-c21", "viewer", PASSWORD)
+    assert _sign_in(client, made) == 302
+    html = client.get("/ops/fleet").get_data(as_text=True)
+    assert 'data-alert="kiosk_refusals"' in html and "KIOSK-0002: 31 in 600 s" in html
