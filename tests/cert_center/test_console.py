@@ -127,12 +127,7 @@ def test_c15_postgresql_app_role_may_append_and_read_but_not_change(
     pg_url: str, settings: Settings
 ) -> None:
     role = f"app_{secrets.token_hex(4)}"
-    url = make_url(pg_url)
-    with psycopg.connect(
-        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
-    ) as admin:
-        admin.execute(f"CREATE ROLE {role} LOGIN")
-    owner_url = _fresh_pg(pg_url)
+    owner_url = _fresh_pg(pg_url, f"CREATE ROLE {role} LOGIN")
     app_url = make_url(owner_url).set(username=role).render_as_string(hide_password=False)
     from pydantic import SecretStr
 
@@ -384,14 +379,15 @@ def test_active_alerts_show_as_a_banner_on_every_page(settings: Settings) -> Non
         assert "KIOSK-0002: 40 in 5 min" in html
 
 
-def _fresh_pg(pg_url: str) -> str:
-    """A new database on the test cluster, as its superuser."""
+def _fresh_pg(pg_url: str, *statements: str) -> str:
+    """A new database on the test cluster (and ``statements`` run first), as its superuser."""
     name = f"console_{secrets.token_hex(4)}"
     url = make_url(pg_url)
     with psycopg.connect(
         host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
     ) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
+        for statement in (*statements, f"CREATE DATABASE {name}"):
+            admin.execute(statement)
     return url.set(database=name).render_as_string(hide_password=False)
 
 

@@ -70,25 +70,17 @@ def _traffic(stack: Stack) -> tuple[str, str]:
     body = {**seeded.body, "nonce": secrets.token_urlsafe(24)}
     issued = center.certificates(CertificateRequest.model_validate(body))
     code = issued.municipality.code
-    center.receipt(
-        Receipt(
-            receipt_id=secrets.token_urlsafe(16),
-            municipality_code=code,
-            copies=1,
-            amount_yen=issued.municipality.fee_yen,
-            outcome="printed",
+    for outcome, incident in (("printed", None), ("misprint_refunded", "INC-CONSOLE-1")):
+        center.receipt(
+            Receipt(
+                receipt_id=secrets.token_urlsafe(16),
+                municipality_code=code,
+                copies=1,
+                amount_yen=issued.municipality.fee_yen,
+                outcome=outcome,  # type: ignore[arg-type]
+                incident_id=incident,
+            )
         )
-    )
-    center.receipt(
-        Receipt(
-            receipt_id=secrets.token_urlsafe(16),
-            municipality_code=code,
-            copies=1,
-            amount_yen=issued.municipality.fee_yen,
-            outcome="misprint_refunded",
-            incident_id="INC-CONSOLE-1",
-        )
-    )
     refused = {**body, "nonce": secrets.token_urlsafe(24), "municipality_code": "131016"}
     with pytest.raises(VaxcertError):
         center.certificates(CertificateRequest.model_validate(refused))
