@@ -8,7 +8,7 @@ from typing import Literal
 
 from flask import Flask
 
-from cert_center import metrics
+from cert_center import console, metrics
 from cert_center.api import kiosk_api
 from cert_center.clients import SignerClient, VrsClient
 from cert_center.issuance import IssuanceService
@@ -32,7 +32,8 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
     if settings.redis_url is None and surface != "ops":
         log.warning("no VAXCERT_REDIS_URL: nonces and rate limits are kept per process")
     store = kvstore.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}center:")
-    center = Center(settings.center, store)
+    # C15: alerts become entries of the console's audit trail (install_audit below).
+    center = Center(settings.center, store, audit=console.audit)
     app.extensions["vaxcert_center"] = center
     if surface == "kiosk_api":
         app.extensions["vaxcert_issuance"] = IssuanceService(
@@ -59,11 +60,15 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
             admission.deadline_seconds,
             on_shed=lambda cause: metrics.SHED.labels(cause).inc(),
         )
+        # An operator's disable reaches every replica at once (cert_center/console/kiosks.py).
+        center.kiosk_enabled = console.kiosk_states(settings, store).is_enabled
+        console.install_audit(settings)  # C15: security events raised here reach the trail
         app.register_blueprint(kiosk_api)
     elif surface == "ops":
         app.extensions["vaxcert_ops_credentials"] = OpsCredentials(settings.center.ops)
         app.extensions["vaxcert_daily_refusals"] = DailyRefusals(store, settings.center)
         app.register_blueprint(ops)
+        console.install(app, settings, store, center)  # C15, C17: the operator console at /ops
     return app
 
 

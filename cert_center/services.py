@@ -70,6 +70,8 @@ class Center:
         self.alerts = Alerts.from_settings(settings, store, audit)
         self.fleet = Fleet(store, settings, clock)
         self.tallies = Tallies(store, settings, clock)
+        # The console's kiosk enable/disable (cert_center/console/kiosks.py); None: config only.
+        self.kiosk_enabled: Callable[[str], bool] | None = None
 
     def authorise_kiosk(self, kiosk_id: str) -> KioskEntry:
         """The registry entry of the calling kiosk (its client cert CN), or a 403 refusal."""
@@ -78,7 +80,8 @@ class Center:
             metrics.CLIENT_REFUSALS.labels("kiosk_unknown").inc()
             self.alerts.client_refused("kiosk_unknown", kiosk_id)  # C21
             raise VaxcertError("kiosk_unknown")
-        if not entry.enabled:
+        disabled_by_console = self.kiosk_enabled is not None and not self.kiosk_enabled(kiosk_id)
+        if not entry.enabled or disabled_by_console:
             metrics.CLIENT_REFUSALS.labels("kiosk_disabled").inc()
             self.alerts.client_refused("kiosk_disabled", kiosk_id)  # C21
             raise VaxcertError("kiosk_disabled")

@@ -22,6 +22,7 @@ PACKAGE_GROUPS: dict[str, str] = {
     "card": "vaxcert.card.cli:group",
     "kiosk-sim": "kiosk.cli:sim_command",
     "kiosk-prompts": "kiosk.cli:prompts_group",
+    "ops": "cert_center.cli:group",
     "signer": "signer.cli:group",
     # The roof's own: the production topology on loopback (launch/topology.py).
     "stack": "launch.topology:stack_group",

@@ -129,7 +129,7 @@ SERVICES: dict[str, ServiceSpec] = {
             "center_ops",
             "cert_center.app:create_app",
             "tls",
-            "center ops: /metrics (scraper token) and /audit/refusals (auditor token) (TLS)",
+            "center ops: /ops console (TOTP login), /metrics and /audit/refusals (tokens) (TLS)",
             "center-ops",
             "public-ca",
             kwargs={"surface": "ops"},

@@ -201,6 +201,24 @@ class OpsSettings(BaseModel):
     aggregate_days: int = Field(default=31, ge=1, le=400)
 
 
+class ConsoleSettings(BaseModel):
+    """The operator console on the ops surface (C15, C17): sign-in policy and sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A signed-in operator who does nothing for this long must sign in again (C17).
+    idle_timeout_minutes: int = Field(default=15, ge=1, le=480)
+    # So many failed sign-ins in a row lock the user id for lockout_minutes (C17).
+    max_failed_logins: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=1440)
+    # Sign-in attempts per client address and minute, whatever the user ids (password spraying;
+    # each attempt costs an argon2 hash).
+    login_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
+    # How long a kiosk API process trusts the shared copy of a kiosk's enabled state before it
+    # reads the database again; an operator's change is written to the shared copy at once.
+    kiosk_state_cache_seconds: int = Field(default=30, ge=1, le=3600)
+
+
 class CardUseSettings(BaseModel):
     """Card-use anomaly detection (C21): daily limits per card, counted under a keyed daily tag."""
 
@@ -355,6 +373,11 @@ class CenterSettings(BaseModel):
     card_use: CardUseSettings = CardUseSettings()
     alerts: AlertSettings = AlertSettings()
     signals: SignalSettings = SignalSettings()
+    # The center's own database: console users, audit trail (C15), kiosk enabled states. None:
+    # a SQLite file center.sqlite3 in data_dir. PostgreSQL: postgresql+psycopg://user@host/db.
+    database_url: SecretStr | None = None
+    data_dir: Path = Field(default_factory=lambda: user_data_dir() / "center")
+    console: ConsoleSettings = ConsoleSettings()
 
 
 class Pkcs11Settings(BaseModel):
