@@ -23,6 +23,19 @@ FAST_POLL = frozenset(
 )
 # Prerecorded prompts (C11) by screen.
 SPOKEN = {"take-card": "take-card", "take-certificate": "take-certificate"}
+# The step indicator: the resident's steps and the screens that belong to each. Welcome comes
+# before them; refusals and errors end the flow and show no step.
+STEPS: tuple[tuple[str, ...], ...] = (
+    ("terms",),
+    ("municipality",),
+    ("kind",),
+    ("copies",),
+    ("insert-card", "pin", "reading", "take-card"),
+    ("confirm",),
+    ("payment", "printing"),
+    ("take-certificate",),
+)
+STEP_OF = {screen: number for number, screens in enumerate(STEPS, 1) for screen in screens}
 
 
 def _kiosk() -> Kiosk:
@@ -93,6 +106,11 @@ def index() -> Response | str:
             "config": session.config,
             "demo": kiosk.options.demo,
             "card_left": screen == "welcome" and kiosk.card_left(),
+            "returned_yen": kiosk.money_returned() if screen == "welcome" else 0,
+            "retry": kiosk.retry_screen(session),
+            "step": STEP_OF.get(screen),
+            "steps": len(STEPS),
+            "app_available": kiosk.options.app_available,
             "copies_range": range(1, (session.config.max_copies if session.config else 1) + 1),
         }
         return render_template(f"{screen}.html", **context)
@@ -107,9 +125,15 @@ def state() -> Response:
         return jsonify({"screen": "welcome", "version": -1, "active": False})
     with kiosk.locked(session):
         kiosk.poll(session)
-        return jsonify(
-            {"screen": session.screen, "version": session.version, "active": not session.wiped}
-        )
+        state = {"screen": session.screen, "version": session.version, "active": not session.wiped}
+        if session.screen == "welcome":
+            # The welcome screen's notices follow the devices live (a card left, money returned).
+            state.update(_tray(kiosk))
+        return jsonify(state)
+
+
+def _tray(kiosk: Kiosk) -> dict[str, Any]:
+    return {"card_left": kiosk.card_left(), "returned_yen": kiosk.money_returned()}
 
 
 def _act(action: Callable[[Kiosk, KioskSession], None]) -> Response:
@@ -172,6 +196,12 @@ def confirm() -> Response:
 @bp.post("/pay")
 def pay() -> Response:
     return _act(lambda k, s: k.pay(s))
+
+
+@bp.post("/retry")
+def retry() -> Response:
+    """Try again after a refusal the resident can act on (never a sensitive one)."""
+    return _act(lambda k, s: k.retry(s))
 
 
 @bp.post("/back")
