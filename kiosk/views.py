@@ -80,6 +80,8 @@ def _helpers() -> dict[str, Any]:
         "fmt_date": lambda value: _date(value, lang),
         "kind_label": _kind_label,
         "yen": lambda amount: f"{amount:,}",
+        # Japanese takes the full-width colon (no space after it).
+        "colon": "：" if lang == "ja" else ": ",
     }
 
 

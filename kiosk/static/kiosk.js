@@ -64,8 +64,8 @@
   }
 
   // The dialog is modal: Tab stays on its one button while it shows.
-  overlay.addEventListener("keydown", (event) => {
-    if (event.key === "Tab") {
+  window.addEventListener("keydown", (event) => {
+    if (!overlay.hidden && event.key === "Tab") {
       event.preventDefault();
       document.getElementById("continue").focus();
     }

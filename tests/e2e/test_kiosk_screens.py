@@ -41,6 +41,31 @@ from vaxcert.residents import CANARY, RESIDENTS
 SIZES = ((1024, 600), (1280, 1024), (1080, 1920), (1024, 768), (1366, 768))
 SMALLEST = {"width": SIZES[0][0], "height": SIZES[0][1]}
 SHOTS = os.environ.get("VAXCERT_KIOSK_SCREENSHOTS")
+# The screens docs/kiosk.md shows (one picture per screen, Japanese unless the name says).
+DOC_SHOTS = frozenset(
+    {
+        "welcome-ja",
+        "terms-ja",
+        "municipality-ja",
+        "kind-ja",
+        "copies-ja",
+        "insert-card-ja",
+        "pin-last-try-ja",
+        "reading",
+        "take-card-ja",
+        "confirm-ja",
+        "confirm-longest-en",
+        "payment-paid-ja",
+        "printing",
+        "take-certificate-ja",
+        "refused-no_vaccination_record",
+        "refused-counter_required",
+        "locked-ja",
+        "error-misprint",
+        "timeout-warning",
+        "welcome-money-returned",
+    }
+)
 # A foreign resident's name as registered (full-width letters): longer than any Japanese name.
 LONG_NAME = (
     "ＷＯＬＦＥＳＣＨＬＥＧＥＬＳＴＥＩＮＨＡＵＳＥＮＢＥＲＧＥＲＤＯＲＦＦ"
@@ -120,7 +145,7 @@ class Screens(Kiosk):
         if scan and name not in self.scanned:
             self.scanned.add(name)
             self.scan(name)
-        if SHOTS:
+        if SHOTS and name in DOC_SHOTS:
             self.shoot(name)
 
     def shoot(self, name: str) -> None:

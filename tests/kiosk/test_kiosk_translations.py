@@ -11,7 +11,8 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "kiosk" / "translations"
-_CALL = re.compile(r"""_\((?:"([^"]+)"|'([^']+)')\)""")
+# _("text") and _("text with %(placeholders)s", placeholders=...).
+_CALL = re.compile(r"""_\((?:"([^"]+)"|'([^']+)')[,)]""")
 
 
 def _catalog() -> Any:
