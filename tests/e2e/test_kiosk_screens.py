@@ -75,9 +75,16 @@ LONG_ROMAN = "WOLFESCHLEGELSTEINHAUSENBERGERDORFF ALEXANDRA MARIA-THERESIA KATHA
 
 # Measures the current layout; returns what does not fit (empty: everything fits).
 MEASURE = """
-() => {
+async ([width, height]) => {
+  // The viewport was just resized: measure only once the page has the new size and laid out.
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  for (let i = 0; i < 200 && (window.innerWidth !== width || window.innerHeight !== height); i++) {
+    await frame();
+  }
   window.dispatchEvent(new Event('resize'));
+  await frame();
   const vw = window.innerWidth, vh = window.innerHeight;
+  if (vw !== width || vh !== height) return [`the viewport is ${vw}x${vh}`];
   const problems = [];
   const page = document.scrollingElement;
   if (page.scrollHeight > vh + 1 || page.scrollWidth > vw + 1) {
@@ -137,7 +144,7 @@ class Screens(Kiosk):
         """Measure the page at every size (and scan it with axe once per ``name``)."""
         for width, height in SIZES:
             self.page.set_viewport_size({"width": width, "height": height})
-            problems = self.page.evaluate(MEASURE)
+            problems = self.page.evaluate(MEASURE, [width, height])
             if problems:
                 self.misfits[f"{name} at {width}x{height}"] = problems
         self.page.set_viewport_size(SMALLEST)
