@@ -228,6 +228,17 @@ class Screens(Kiosk):
         self.enter_pin(pin)
         self.wait(then)
 
+    def to_payment(self, *coins: int) -> None:
+        """The 7-dose resident's card read and confirmed, ``coins`` inserted on payment."""
+        self.skip_to("insert-card")
+        self.read("elder", RESIDENTS["elder"].pin)
+        self.take_card("confirm")
+        self.act("confirm", "payment")
+        for yen in coins:
+            assert self.device("cash", yen=yen)["accepted"]
+        inserted = sum(coins)
+        self.page.wait_for_selector(f'[data-field="inserted"]:has-text("{inserted:,}")')
+
     def take_card(self, then: str) -> None:
         self.device("card/remove")
         self.wait(then)
@@ -397,13 +408,7 @@ def test_cancel_at_each_step_and_money_returned(screens: Screens) -> None:
     k.take_card("confirm")
     k.act("cancel", "welcome")
     # On the payment screen: the coins come back, and the welcome screen says so.
-    k.skip_to("insert-card")
-    k.read("elder", elder.pin)
-    k.take_card("confirm")
-    k.act("confirm", "payment")
-    k.device("cash", yen=100)
-    k.device("cash", yen=50)
-    k.page.wait_for_selector('[data-field="inserted"]:has-text("150")')
+    k.to_payment(100, 50)
     k.act("cancel", "welcome")
     returned = k.page.locator('[data-notice="money-returned"]')
     assert returned.get_attribute("data-amount") == "150"
@@ -415,12 +420,7 @@ def test_cancel_at_each_step_and_money_returned(screens: Screens) -> None:
     k.act("cancel", "welcome")
     assert not returned.count()
     # The certificate screen ends with Finish.
-    k.skip_to("insert-card")
-    k.read("elder", elder.pin)
-    k.take_card("confirm")
-    k.act("confirm", "payment")
-    k.device("cash", yen=500)
-    k.page.wait_for_selector('[data-action="pay"]:not([disabled])')
+    k.to_payment(500)
     k.act("pay", "take-certificate")
     k.act("cancel", "welcome")
     k.done()
@@ -464,12 +464,7 @@ def test_timeout_at_each_step(browser: Any, kiosk_url: str, axe_source: str) -> 
         k.read("elder", elder.pin)
         k.take_card("confirm")
         time_out()
-        k.skip_to("insert-card")
-        k.read("elder", elder.pin)
-        k.take_card("confirm")
-        k.act("confirm", "payment")
-        k.device("cash", yen=100)
-        k.page.wait_for_selector('[data-field="inserted"]:has-text("100")')
+        k.to_payment(100)
         time_out()
         assert k.page.get_attribute('[data-notice="money-returned"]', "data-amount") == "100"
         k.skip_to("insert-card")
@@ -484,14 +479,8 @@ def test_timeout_at_each_step(browser: Any, kiosk_url: str, axe_source: str) -> 
 
 def test_printer_jams_fit(screens: Screens) -> None:
     k = screens
-    elder = RESIDENTS["elder"]
     for jams, then in ((1, "take-certificate"), (2, "error")):
-        k.skip_to("insert-card")
-        k.read("elder", elder.pin)
-        k.take_card("confirm")
-        k.act("confirm", "payment")
-        k.device("cash", yen=1000)
-        k.page.wait_for_selector('[data-action="pay"]:not([disabled])')
+        k.to_payment(1000)
         k.device("printer/jam", times=jams)
         k.act("pay", then)
         if then == "error":
