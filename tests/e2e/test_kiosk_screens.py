@@ -41,6 +41,8 @@ from vaxcert.residents import CANARY, RESIDENTS
 SIZES = ((1024, 600), (1280, 1024), (1080, 1920), (1024, 768), (1366, 768))
 SMALLEST = {"width": SIZES[0][0], "height": SIZES[0][1]}
 SHOTS = os.environ.get("VAXCERT_KIOSK_SCREENSHOTS")
+# Another size for the pictures (e.g. 1080x1920), to look at; the docs show the smallest.
+SHOT_SIZE = os.environ.get("VAXCERT_KIOSK_SCREENSHOT_SIZE", "1024x600")
 # The screens docs/kiosk.md shows (one picture per screen, Japanese unless the name says).
 DOC_SHOTS = frozenset(
     {
@@ -163,7 +165,10 @@ class Screens(Kiosk):
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         self.page.evaluate("document.activeElement && document.activeElement.blur()")
+        width, height = (int(part) for part in SHOT_SIZE.split("x"))
+        self.page.set_viewport_size({"width": width, "height": height})
         image = Image.open(io.BytesIO(self.page.screenshot()))
+        self.page.set_viewport_size(SMALLEST)
         # A palette of 64 colours keeps the text sharp and the file small.
         image.convert("RGB").quantize(64).save(target, optimize=True)
 
