@@ -146,7 +146,7 @@ class Screens(Kiosk):
         """Measure the page at every size (and scan it with axe once per ``name``)."""
         for width, height in SIZES:
             self.page.set_viewport_size({"width": width, "height": height})
-            problems = self.page.evaluate(MEASURE, [width, height])
+            problems = self.measure(width, height)
             if problems:
                 self.misfits[f"{name} at {width}x{height}"] = problems
         self.page.set_viewport_size(SMALLEST)
@@ -156,6 +156,20 @@ class Screens(Kiosk):
             self.scan(name)
         if SHOTS and name in DOC_SHOTS:
             self.shoot(name)
+
+    def measure(self, width: int, height: int) -> list[str]:
+        from playwright.sync_api import Error
+
+        try:
+            problems: list[str] = self.page.evaluate(MEASURE, [width, height])
+        except Error as exc:
+            # The page followed the server to a new version of the same screen (a poll) while
+            # it was measured: measure the new page.
+            if "context was destroyed" not in str(exc):
+                raise
+            self.page.wait_for_load_state()
+            problems = self.page.evaluate(MEASURE, [width, height])
+        return problems
 
     def shoot(self, name: str) -> None:
         from PIL import Image
