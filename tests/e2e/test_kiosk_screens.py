@@ -490,6 +490,12 @@ def test_timeout_at_each_step(browser: Any, kiosk_url: str, axe_source: str) -> 
         k.read("no-records", RESIDENTS["no-records"].pin)
         k.take_card("refused")
         time_out()
+        k.skip_to("insert-card")
+        k.device("card", card="locked-card")
+        k.wait("take-card")
+        k.take_card("locked")
+        time_out()
+        # take-certificate has no warning: it ends when the paper is taken (or by itself).
     finally:
         k.device("card/remove")
         k.close()
