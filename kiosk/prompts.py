@@ -80,24 +80,30 @@ SCREEN_PROMPTS: tuple[Prompt, ...] = (
     _screen("welcome", "Get your COVID-19 vaccination certificate"),
     _screen("card-left", "A card was left in the reader. Please take it."),
     _screen("terms", "Terms of use", "Your card is read only after you agree."),
-    _screen("municipality", "Where did you live when you were vaccinated?"),
+    _screen("municipality", "Where was your residence record (住民票) when you were vaccinated?"),
     _screen("kind", "Which certificate do you need?"),
     _screen("copies", "How many copies?"),
     _screen("insert-card", "Place your My Number card on the card reader"),
     _screen("pin", "Enter your 4-digit PIN"),
+    _screen(
+        "pin-last-try",
+        "One more wrong PIN locks your card.",
+        "A locked card needs its PIN re-set (暗証番号の再設定) at your municipal office. "
+        "If you are not sure of your PIN, press Cancel now.",
+    ),
     _screen("reading", "Reading your card and checking your record..."),
     _screen("take-card", "Please take your My Number card."),
     _screen("confirm", "Please check the content of your certificate"),
     _screen("payment", "Please pay the fee"),
     _screen("printing", "Printing your certificate..."),
     _screen("take-certificate", "Please take your certificate from the printer."),
-    _screen("change", "Please also take your change", NUMBER, "yen"),
-    _screen("money-returned", "Returned", NUMBER, "yen"),
+    _screen("change", "Please also take your change: %(amount)s yen."),
+    _screen(
+        "money-returned", "%(amount)s yen has been returned. Please take it from the change tray."
+    ),
     _screen(
         "timeout-warning",
-        "For your privacy, this screen will return to the start in",
-        NUMBER,
-        "seconds",
+        "For your privacy, this screen will return to the start in %(seconds)s seconds.",
     ),
     _screen("reason-unknown", "Something went wrong."),
 )

@@ -146,6 +146,28 @@ class Devices:
     cash: CashUnit
 
 
+# Refusals the resident can act on right here, and the screen that lets them try again with what
+# the session still holds (terms accepted, choices made). The card itself is never kept (C08), so
+# every retry after the card reads it again. Never a sensitive refusal: counter_required (and the
+# C03 card checks that send the resident to the counter) stay a dead end, so they look the same
+# whatever their cause.
+RETRY_SCREEN: dict[str, Screen] = {
+    "no_vaccination_record": "municipality",
+    "municipality_not_participating": "municipality",
+    "passport_not_on_file": "kind",
+    "card_not_my_number": "insert-card",
+    "card_removed": "insert-card",
+    "card_timeout": "insert-card",
+    "card_communication_failed": "insert-card",
+    "card_not_present": "insert-card",
+    "service_unavailable": "insert-card",
+    "overloaded": "insert-card",
+    "internal_error": "insert-card",
+}
+# Refusals before the flow began (Start): trying again is pressing Start again.
+RETRY_START = frozenset({"kiosk_busy", "service_unavailable", "overloaded", "internal_error"})
+
+
 def _is_refusal(code: str) -> bool:
     """A refusal the resident can act on (4xx), as opposed to a fault of the system (5xx)."""
     reason = reasons.CATALOGUE.get(code)
@@ -187,6 +209,9 @@ class Kiosk:
         # the center tallies them and alerts on a burst (C21). Nothing about the card (C08).
         self._lockouts: dict[str, int] = {}
         self._lockouts_lock = threading.Lock()
+        # Money paid back into the tray by a cancel or timeout (amount, clock time): the welcome
+        # screen asks whoever stands there to take it. An amount only, about the tray (C08).
+        self._returned: tuple[int, float] | None = None
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -245,6 +270,7 @@ class Kiosk:
         if session.screen != "welcome":
             return
         self.touch(session)
+        self._returned = None  # whoever starts now stood at the tray
         # One terminal, one resident: the resident the terminal serves (card in, paying,
         # printing) is never ended by someone else; a newcomer is told the kiosk is in use.
         others = [other for other in self.sessions.all() if other is not session]
@@ -574,6 +600,8 @@ class Kiosk:
             session.refunded_yen = self.devices.cash.refund()
             session.cash_open = False
             log.info("payment cancelled; refunded", extra={"refunded_yen": session.refunded_yen})
+            if session.refunded_yen:
+                self._returned = (session.refunded_yen, self.clock())
         self._cancel_issued(session)
         self.end(session)
 
@@ -595,6 +623,44 @@ class Kiosk:
                 deadline = limit + self.options.warning_seconds + _SERVER_GRACE_SECONDS
                 if now - session.last_activity > deadline:
                     self.cancel(session)
+
+    def money_returned(self) -> int:
+        """Yen a cancel or timeout paid back into the tray lately (0: none to mention)."""
+        if self._returned is None:
+            return 0
+        amount, at = self._returned
+        if self.clock() - at > self.options.take_certificate_seconds:
+            self._returned = None
+            return 0
+        return amount
+
+    def retry_screen(self, session: KioskSession) -> Screen | None:
+        """Where "try again" leads from a refusal or error screen; None: no retry offered."""
+        if session.screen not in ("refused", "error") or session.reason is None:
+            return None
+        if session.config is None:
+            return "welcome" if session.reason in RETRY_START else None
+        if session.consented_terms is None:
+            return None
+        return RETRY_SCREEN.get(session.reason)
+
+    def retry(self, session: KioskSession) -> None:
+        """refused/error → the screen where the resident can try again (:data:`RETRY_SCREEN`)."""
+        target = self.retry_screen(session)
+        if target is None:
+            return
+        self.touch(session)
+        # Whatever the failed attempt left goes (C08); choices and consent stay.
+        session.reason = None
+        session.after_card = None
+        session.tries_left = None
+        session.issued = None
+        session.pdf = None
+        if target == "welcome":
+            session.show("welcome")
+            self.start(session)
+        else:
+            session.show(target)
 
     def card_left(self) -> bool:
         """Whether a card lies in the reader (the welcome screen then asks to take it)."""

@@ -22,6 +22,19 @@ bp = Blueprint("kiosk", __name__, static_folder="static", static_url_path="/stat
 FAST_POLL = frozenset(
     {"insert-card", "pin", "reading", "take-card", "payment", "printing", "take-certificate"}
 )
+# The step indicator: the resident's steps and the screens that belong to each. Welcome comes
+# before them; refusals and errors end the flow and show no step.
+STEPS: tuple[tuple[str, ...], ...] = (
+    ("terms",),
+    ("municipality",),
+    ("kind",),
+    ("copies",),
+    ("insert-card", "pin", "reading", "take-card"),
+    ("confirm",),
+    ("payment", "printing"),
+    ("take-certificate",),
+)
+STEP_OF = {screen: number for number, screens in enumerate(STEPS, 1) for screen in screens}
 
 
 def _kiosk() -> Kiosk:
@@ -48,11 +61,13 @@ def _kind_label(kind: str | None) -> str:
     return str(_("For use in Japan (日本国内用)"))
 
 
-def _playlists(session: KioskSession, warning: int) -> dict[str, object]:
-    """The recorded prompts (C11) this page may play, with the amounts it may say."""
+def _playlists(session: KioskSession, warning: int, returned_yen: int) -> dict[str, object]:
+    """The recorded prompts (C11) this page may play, with the amounts it may say (the
+    session's, the timeout warning's seconds and the money just returned to the tray)."""
     playlists: Playlists = current_app.extensions["vaxcert_prompts"]
     amounts = [v for k, v in vars(session).items() if k.endswith("_yen") and isinstance(v, int)]
-    return playlists.for_page(session.lang, [*amounts, warning], [session.reason, session.notice])
+    spoken = [*amounts, warning, *([returned_yen] if returned_yen else [])]
+    return playlists.for_page(session.lang, spoken, [session.reason, session.notice])
 
 
 @bp.app_context_processor
@@ -69,6 +84,8 @@ def _helpers() -> dict[str, Any]:
         "fmt_date": lambda value: _date(value, lang),
         "kind_label": _kind_label,
         "yen": lambda amount: f"{amount:,}",
+        # Japanese takes the full-width colon (no space after it).
+        "colon": "：" if lang == "ja" else ": ",
     }
 
 
@@ -84,16 +101,22 @@ def index() -> Response | str:
             return redirect("/", code=303)  # type: ignore[return-value]
         screen = session.screen
         idle = kiosk.idle_limit(session)
+        returned_yen = kiosk.money_returned() if screen == "welcome" else 0
         context: dict[str, Any] = {
             "s": session,
             "screen": screen,
             "idle": idle or 0,
             "warning": kiosk.options.warning_seconds,
             "poll_ms": 300 if screen in FAST_POLL else 2000,
-            "prompts": _playlists(session, kiosk.options.warning_seconds),
+            "prompts": _playlists(session, kiosk.options.warning_seconds, returned_yen),
             "config": session.config,
             "demo": kiosk.options.demo,
             "card_left": screen == "welcome" and kiosk.card_left(),
+            "returned_yen": returned_yen,
+            "retry": kiosk.retry_screen(session),
+            "step": STEP_OF.get(screen),
+            "steps": len(STEPS),
+            "app_available": kiosk.options.app_available,
             "copies_range": range(1, (session.config.max_copies if session.config else 1) + 1),
         }
         return render_template(f"{screen}.html", **context)
@@ -108,9 +131,15 @@ def state() -> Response:
         return jsonify({"screen": "welcome", "version": -1, "active": False})
     with kiosk.locked(session):
         kiosk.poll(session)
-        return jsonify(
-            {"screen": session.screen, "version": session.version, "active": not session.wiped}
-        )
+        state = {"screen": session.screen, "version": session.version, "active": not session.wiped}
+        if session.screen == "welcome":
+            # The welcome screen's notices follow the devices live (a card left, money returned).
+            state.update(_tray(kiosk))
+        return jsonify(state)
+
+
+def _tray(kiosk: Kiosk) -> dict[str, Any]:
+    return {"card_left": kiosk.card_left(), "returned_yen": kiosk.money_returned()}
 
 
 def _act(action: Callable[[Kiosk, KioskSession], None]) -> Response:
@@ -179,6 +208,12 @@ def confirm() -> Response:
 @bp.post("/pay")
 def pay() -> Response:
     return _act(lambda k, s: k.pay(s))
+
+
+@bp.post("/retry")
+def retry() -> Response:
+    """Try again after a refusal the resident can act on (never a sensitive one)."""
+    return _act(lambda k, s: k.retry(s))
 
 
 @bp.post("/back")

@@ -575,6 +575,9 @@ class KioskSettings(BaseModel):
     # restart here; money data only, never certificate or personal data (C08).
     # None: `<user data dir>/kiosk/receipts-<kiosk_id>.json`.
     outbox_path: Path | None = None
+    # Whether the smartphone app takes applications (the center's app API is live): only then
+    # may a refusal point residents to it (no passport on file: "apply once with the app").
+    app_available: bool = False
     # Demo mode: the reader starts empty and /demo offers a panel that inserts virtual cards,
     # takes paper, jams the printer and inserts coins. Never on in production.
     demo: bool = False

@@ -41,7 +41,7 @@ class Reason:
         return text or self.next_en
 
 
-_COUNTER_JA = "お住まいの(接種時の)市区町村の窓口で申請してください。"
+_COUNTER_JA = "お住まいの（接種時の）市区町村の窓口で申請してください。"
 _COUNTER_EN = "Please apply at the counter of the municipality where you were vaccinated."
 _RETRY_JA = "しばらくしてからもう一度お試しください。料金はかかっていません。"
 _RETRY_EN = "Please try again later. You have not been charged."
@@ -160,8 +160,8 @@ _ALL: tuple[Reason, ...] = (
         423,
         "暗証番号がロックされています。",
         "The card's PIN is locked.",
-        "市区町村の窓口でロックの解除を受けてください。",
-        "Please have the PIN reset at your municipal office.",
+        "お住まいの市区町村の窓口で暗証番号の再設定を受けてください。",
+        "Please have the PIN re-set at your municipal office.",
     ),
     # Card layer (vaxcert/card): reader states, PIN (C01) and card-data verification (C03).
     Reason(
@@ -215,8 +215,8 @@ _ALL: tuple[Reason, ...] = (
     Reason(
         "card_unexpected_status",
         502,
-        "カードから想定外の応答がありました。",
-        "The card gave an unexpected answer.",
+        "カードを読み取れませんでした。",
+        "Your card could not be read.",
         _COUNTER_JA,
         _COUNTER_EN,
     ),
@@ -233,7 +233,7 @@ _ALL: tuple[Reason, ...] = (
         422,
         "暗証番号は数字4桁です。",
         "The PIN has exactly 4 digits.",
-        "券面事項入力補助用の暗証番号(数字4桁)を入力してください。",
+        "券面事項入力補助用の暗証番号（数字4桁）を入力してください。",
         "Please enter the 4-digit PIN for the text input support application.",
     ),
     Reason(
@@ -242,45 +242,45 @@ _ALL: tuple[Reason, ...] = (
         "暗証番号が違います。",
         "The PIN is incorrect.",
         "3回続けて間違えるとロックされます。残り回数を確認して入力してください。",
-        "Three wrong entries in a row lock the card; mind the tries left.",
+        "Three wrong PINs in a row lock the card. Check the tries left before you try again.",
     ),
     Reason(
         "card_data_malformed",
         422,
-        "カードの情報の形式が正しくありません。",
-        "The card data is malformed.",
+        "カードの情報を正しく読み取れませんでした。",
+        "Your card could not be read correctly.",
         _COUNTER_JA,
         _COUNTER_EN,
     ),
     Reason(
         "card_ca_unknown",
         422,
-        "カードの発行元を確認できませんでした。",
-        "The card's issuing authority is not known.",
+        "このカードは確認できませんでした。",
+        "Your card could not be checked.",
         _COUNTER_JA,
         _COUNTER_EN,
     ),
     Reason(
         "card_cvc_signature_invalid",
         422,
-        "カードの証明書を確認できませんでした。",
-        "The card's certificate could not be verified.",
+        "このカードは確認できませんでした。",
+        "Your card could not be checked.",
         _COUNTER_JA,
         _COUNTER_EN,
     ),
     Reason(
         "card_data_signature_invalid",
         422,
-        "カードの情報の署名を確認できませんでした。",
-        "The signature over the card data is invalid.",
+        "このカードは確認できませんでした。",
+        "Your card could not be checked.",
         _COUNTER_JA,
         _COUNTER_EN,
     ),
     Reason(
         "card_digest_mismatch",
         422,
-        "カードの情報が改ざんされている可能性があります。",
-        "The card data does not match its signed digests.",
+        "このカードは確認できませんでした。",
+        "Your card could not be checked.",
         _COUNTER_JA,
         _COUNTER_EN,
     ),
@@ -749,10 +749,12 @@ _ALL: tuple[Reason, ...] = (
     Reason(
         "passport_not_on_file",
         403,
-        "旅券(パスポート)の情報が登録されていません。",
+        "旅券（パスポート）の情報が登録されていません。",
         "No passport information is on file for an overseas certificate.",
-        "アプリで一度申請するか、市区町村の窓口で申請してください。",
-        "Apply once with the smartphone app, or at the municipal counter.",
+        # The smartphone app is mentioned by the kiosk only when it exists (kiosk.app_available).
+        "日本国内用を選ぶか、海外用は市区町村の窓口で申請してください。",
+        "Choose the certificate for use in Japan, or apply for the overseas one at the "
+        "municipal counter.",
     ),
     # Certificate PDF (vaxcert/certificate/pdf.py, shared by the kiosk and the app API).
     Reason(

@@ -14,11 +14,18 @@
 
   // --- follow the server: reload when the screen or its content changed -----------------
   const pollMs = Number(body.dataset.poll) || 2000;
+  // The welcome screen's notices (a card left in the reader, money returned) follow the devices.
+  const tray = document.querySelector("[data-tray]");
+  function trayChanged(state) {
+    if (!tray || state.card_left === undefined) return false;
+    return (state.card_left ? "1" : "0") !== tray.dataset.cardLeft ||
+      String(state.returned_yen) !== tray.dataset.returned;
+  }
   function tick() {
     fetch("/state", { cache: "no-store" })
       .then((response) => response.json())
       .then((state) => {
-        if (String(state.version) !== version || state.screen !== screen) {
+        if (String(state.version) !== version || state.screen !== screen || trayChanged(state)) {
           window.location.replace("/");
         } else {
           window.setTimeout(tick, pollMs);
@@ -60,6 +67,17 @@
     document.getElementById("continue").focus();
     speakWarning();
   }
+
+  // The dialog is modal: Tab stays on its one button while it shows.
+  window.addEventListener("keydown", (event) => {
+    if (!overlay.hidden && event.key === "Tab") {
+      event.preventDefault();
+      document.getElementById("continue").focus();
+    }
+  });
+  document.addEventListener("focusin", (event) => {
+    if (!overlay.hidden && !overlay.contains(event.target)) document.getElementById("continue").focus();
+  });
 
   document.getElementById("continue").addEventListener("click", () => {
     warnedAt = 0;
@@ -211,6 +229,18 @@
     });
     render();
   }
+
+  // Regions whose content is longer than the screen say so while more is hidden below.
+  document.querySelectorAll(".scroll").forEach((region) => {
+    const hint = region.nextElementSibling;
+    if (!hint || !hint.classList.contains("more-hint")) return;
+    const update = () => {
+      hint.hidden = region.scrollTop + region.clientHeight >= region.scrollHeight - 2;
+    };
+    region.addEventListener("scroll", update, { passive: true });
+    window.addEventListener("resize", update);
+    update();
+  });
 
   // Screen readers and keyboards start at the new screen's content.
   const main = document.getElementById("screen");

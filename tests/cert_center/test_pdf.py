@@ -206,6 +206,35 @@ def test_overseas_codes_stand_side_by_side(overseas_pdf: bytes) -> None:
     assert lefts[1] - lefts[0] > pdf.MIN_QR_MM / 25.4 * SCAN_DPI  # one beside the other
 
 
+@pytest.mark.parametrize("doses", [1, 10])
+def test_every_code_keeps_a_quiet_zone_of_4_modules(
+    doses: int, overseas_issued: CertificateIssued
+) -> None:
+    """ISO 18004: nothing printed (caption, notice, the other code) within 4 modules of a symbol,
+    with the fewest doses (largest codes) and the most (smallest)."""
+    issued = overseas_issued.model_copy(update={"doses": (overseas_issued.doses * 4)[:doses]})
+    dpi = 300
+    page = pdf_page(pdf.render_certificate(issued), dpi=dpi).convert("L")
+    barcodes = read_qr(page)
+    assert len(barcodes) == 2
+    for barcode in barcodes:
+        corners = barcode.position
+        left, top = corners.top_left.x, corners.top_left.y
+        right, bottom = corners.bottom_right.x, corners.bottom_right.y
+        module = (right - left) / (17 + 4 * int(barcode.extra["Version"]))
+        margin = pdf.QUIET_ZONE * module
+        # The band from just outside the symbol to 4 modules out must be blank paper.
+        outer = (left - margin, top - margin, right + margin, bottom + margin)
+        inner = (left - module, top - module, right + module, bottom + module)
+        dark = []
+        for y in range(int(outer[1]), int(outer[3]) + 1):
+            for x in range(int(outer[0]), int(outer[2]) + 1):
+                inside = inner[0] <= x <= inner[2] and inner[1] <= y <= inner[3]
+                if not inside and page.getpixel((x, y)) < 160:
+                    dark.append((x, y))
+        assert dark == [], f"{len(dark)} dark pixels in the quiet zone, first at {dark[:3]}"
+
+
 def test_ten_doses_still_leave_codes_of_35_mm(overseas_issued: CertificateIssued) -> None:
     # The content model allows 10 doses: the longest table the page must still hold.
     doses = overseas_issued.doses + overseas_issued.doses[:3]

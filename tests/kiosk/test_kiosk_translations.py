@@ -13,7 +13,8 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "kiosk" / "translations"
 CATALOGUES = ("ja", "zh", "ko")
-_CALL = re.compile(r"""_\((?:"([^"]+)"|'([^']+)')""")
+# _("text") and _("text with %(placeholders)s", placeholders=...).
+_CALL = re.compile(r"""_\((?:"([^"]+)"|'([^']+)')[,)]""")
 
 
 def _catalog(lang: str) -> Any:

@@ -475,9 +475,14 @@ def _doses(pen: _Pen, issued: CertificateIssued, top: float) -> float:
 
 
 def _codes_block(pen: _Pen, codes: Sequence[_Code], top: float, bottom: float) -> None:
-    caption_height = 9 * mm
-    notice_height = 7 * mm
-    available = top - bottom - caption_height - notice_height
+    caption_height = 7.5 * mm  # two caption lines, descenders included
+    notice_height = 4.5 * mm
+    notice_rise = 2.2 * mm  # the notice's glyphs above its baseline
+    # ISO 18004: QUIET_ZONE light modules around each symbol, free of captions and the notice.
+    # Symbols share one top line, so the margin is that of the largest modules.
+    fewest_modules = min(code.matrix.size for code in codes)
+    light = 2 * QUIET_ZONE / fewest_modules
+    available = (top - bottom - caption_height - notice_height) / (1 + light)
     gap = 12 * mm
     per_code = (CONTENT_WIDTH - gap * (len(codes) - 1)) / len(codes)
     size = min(MAX_QR_MM * mm, available, per_code)
@@ -485,15 +490,17 @@ def _codes_block(pen: _Pen, codes: Sequence[_Code], top: float, bottom: float) -
         raise VaxcertError(
             "certificate_unprintable", f"{len(codes)} QR codes do not fit at {MIN_QR_MM} mm"
         )
+    quiet = QUIET_ZONE * size / fewest_modules
+    gap = max(gap, 2 * quiet)
     total = size * len(codes) + gap * (len(codes) - 1)
     x = (PAGE_WIDTH - total) / 2
     for code in codes:
         middle = x + size / 2
         pen.text(middle, top - 3.5 * mm, code.caption[0], 8.5, align="center")
         pen.text(middle, top - 6.8 * mm, code.caption[1], 6.5, align="center", grey=True)
-        pen.qr(x, top - caption_height, size, code.matrix)
+        pen.qr(x, top - caption_height - quiet, size, code.matrix)
         x += size + gap
-    notice_y = top - caption_height - size - 4.5 * mm
+    notice_y = top - caption_height - quiet - size - quiet - notice_rise
     notice_en = QR_NOTICE[1] if len(codes) == 1 else QR_NOTICE[2]
     pen.text(PAGE_WIDTH / 2, notice_y, f"{QR_NOTICE[0]}  {notice_en}", 7, align="center")
 
