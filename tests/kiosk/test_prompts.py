@@ -42,7 +42,7 @@ def test_every_amount_a_kiosk_can_show_is_composable(lang: prompts.Language) -> 
 def test_a_prompt_says_the_catalogue_text_of_its_language() -> None:
     change = next(p for p in prompts.SCREEN_PROMPTS if p.id == "change")
     ko = prompts.spoken_parts(change, "ko", prompts.translations("ko"))
-    assert ko == ["거스름돈도 가져가 주십시오", prompts.NUMBER, "엔"]
+    assert ko == ["거스름돈도 가져가 주십시오:", prompts.NUMBER, "엔."]
     refusal = prompts.Prompt("reason-pin_locked", ("reason:pin_locked", "next:pin_locked"))
     zh = prompts.spoken_parts(refusal, "zh", prompts.translations("zh"))
     locked = reasons.get("pin_locked")
