@@ -1,0 +1,142 @@
+"""Make docker/secrets/: the development PKI and every secret file compose.yaml mounts.
+
+DEVELOPMENT ONLY. The certificates are the development PKI's (the services accept them only with
+VAXCERT_ENVIRONMENT=development and warn at every use); the tokens, keys and passwords are random
+and new for each directory. Production puts its own files at the same paths (docker/README.md).
+
+Each role gets a PKI directory with the public certificates and only its own private keys, so a
+container holds no other role's key (C09). Files are mode 0600 for the owner who runs the
+script; the containers run as uid 10001, so bring the directory to that owner (docker/README.md).
+
+    .venv/bin/python docker/dev_secrets.py [--dir docker/secrets] [--kiosk KIOSK-0001 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import secrets
+import shutil
+from pathlib import Path
+
+from vaxcert import pki
+
+ISSUER_URL = "https://localhost:8446/issuer"
+# The names services reach each other by: compose service names and Kubernetes Service names.
+HOSTS = [
+    "edge",
+    "center-kiosk-api",
+    "center-app-api",
+    "center-ops",
+    "vrs",
+    "signer-api",
+    "signer-public",
+    "verifier",
+    "kiosk",
+]
+# Client certificates beyond the development PKI: the edge's own towards the services behind it,
+# and one per client CA for the containers' health probes (`vaxcert health`), which need a
+# certificate of the CA the surface trusts and must not hold a kiosk's or the center's key.
+EXTRA_CLIENTS = [
+    pki.Spec("edge-dedicated-client", "vaxcert-edge", "client", "dedicated-ca"),
+    pki.Spec("edge-lgwan-client", "vaxcert-edge", "client", "lgwan-ca"),
+    pki.Spec("healthz-probe-dedicated", "healthz-probe", "client", "dedicated-ca"),
+    pki.Spec("healthz-probe-lgwan", "healthz-probe", "client", "lgwan-ca"),
+    pki.Spec("healthz-probe-internal", "healthz-probe", "client", "internal-ca"),
+]
+# The private keys each role's PKI directory holds; every role gets every public certificate.
+ROLE_KEYS = {
+    "center": [
+        "center-kiosk-api",
+        "center-app-api",
+        "center-ops",
+        "center-lgwan-client",
+        "center-internal-client",
+        "healthz-probe-dedicated",
+    ],
+    "vrs": ["vrs", "healthz-probe-lgwan"],
+    # Development: the signer adopts the dev keys and certifies with the dev roots (docs/signer.md).
+    "signer": [
+        "signer-api",
+        "signer-public",
+        "shc-root",
+        "shc-issuer",
+        "vdsnc-csca",
+        "vdsnc-bsc",
+        "healthz-probe-internal",
+    ],
+    "edge": [
+        "center-kiosk-api",
+        "center-app-api",
+        "vrs",
+        "signer-public",
+        "edge-dedicated-client",
+        "edge-lgwan-client",
+    ],
+    "kiosk": ["kiosk-KIOSK-0001"],
+    "monitoring": [],
+}
+
+
+def _write(path: Path, text: str) -> None:
+    pki.write_private(path, text.encode())
+
+
+def make(target: Path, kiosk_ids: list[str]) -> None:
+    """Create (or complete) the secrets directory ``target``; existing secrets are kept."""
+    full = target / "pki-all"
+    pki.init(full, ISSUER_URL, kiosk_ids, HOSTS)
+    for spec in EXTRA_CLIENTS:
+        if not pki.cert_path(full, spec.name).exists():
+            pki.issue(full, spec)
+    public = [p for p in full.iterdir() if p.is_file() and not p.name.endswith(".key.pem")]
+    for role, keys in ROLE_KEYS.items():
+        directory = target / f"pki-{role}"
+        directory.mkdir(mode=0o700, exist_ok=True)
+        for path in public:
+            shutil.copy2(path, directory / path.name)
+        for name in keys:
+            shutil.copy2(pki.key_path(full, name), pki.key_path(directory, name))
+    values = {
+        "metrics_token": secrets.token_urlsafe(32),
+        "auditor_token": secrets.token_urlsafe(32),
+        "card_use_secret": secrets.token_urlsafe(32),
+        "vrs_master_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "postgres_password": secrets.token_urlsafe(24),
+        "softhsm_so_pin": secrets.token_hex(8),
+        "softhsm_user_pin": secrets.token_hex(8),
+        "grafana_admin_password": secrets.token_urlsafe(16),
+        "secret_key": secrets.token_urlsafe(32),
+    }
+    for name, value in values.items():
+        path = target / name
+        if path.exists():
+            values[name] = path.read_text().strip()
+        else:
+            _write(path, value + "\n")
+    # The settings without a *_file form come from a TOML file mounted as a secret (VAXCERT_CONFIG).
+    _write(
+        target / "vrs.toml",
+        "[vrs]\n"
+        f'database_url = "postgresql+psycopg://vrs:{values["postgres_password"]}@postgres:5432/vrs"\n',
+    )
+    _write(
+        target / "signer.toml",
+        f'[signer.pkcs11]\nuser_pin = "{values["softhsm_user_pin"]}"\n',
+    )
+    _write(target / "center.toml", f'secret_key = "{values["secret_key"]}"\n')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "secrets")
+    parser.add_argument("--kiosk", action="append", default=None)
+    args = parser.parse_args()
+    target: Path = args.dir.resolve()
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make(target, args.kiosk or ["KIOSK-0001", "KIOSK-0002"])
+    print(f"{target}: development secrets ready (docker/README.md)")
+
+
+if __name__ == "__main__":
+    main()
