@@ -6,7 +6,8 @@ and new for each directory. Production puts its own files at the same paths (doc
 
 Each role gets a PKI directory with the public certificates and only its own private keys, so a
 container holds no other role's key (C09). Files are mode 0600 for the owner who runs the
-script; the containers run as uid 10001, so bring the directory to that owner (docker/README.md).
+script, then readable by every user inside the containers (:func:`open_to_containers`), while the
+directory itself stays 0700 on the host.
 
     .venv/bin/python docker/dev_secrets.py [--dir docker/secrets] [--kiosk KIOSK-0001 ...]
 """
@@ -22,6 +23,9 @@ from pathlib import Path
 from vaxcert import pki
 
 ISSUER_URL = "https://localhost:8446/issuer"
+# The whole development PKI, every private key included: the CAs' keys issue from here; never
+# mounted into a container, never opened to them.
+ALL_KEYS = "pki-all"
 # The names services reach each other by: compose service names and Kubernetes Service names.
 HOSTS = [
     "edge",
@@ -74,6 +78,8 @@ ROLE_KEYS = {
         "edge-lgwan-client",
     ],
     "kiosk": ["kiosk-KIOSK-0001"],
+    # The verifier's development trust store is built from the public certificates.
+    "verifier": [],
     "monitoring": [],
 }
 
@@ -84,7 +90,7 @@ def _write(path: Path, text: str) -> None:
 
 def make(target: Path, kiosk_ids: list[str]) -> None:
     """Create (or complete) the secrets directory ``target``; existing secrets are kept."""
-    full = target / "pki-all"
+    full = target / ALL_KEYS
     pki.init(full, ISSUER_URL, kiosk_ids, HOSTS)
     for spec in EXTRA_CLIENTS:
         if not pki.cert_path(full, spec.name).exists():
@@ -107,6 +113,7 @@ def make(target: Path, kiosk_ids: list[str]) -> None:
         "softhsm_user_pin": secrets.token_hex(8),
         "grafana_admin_password": secrets.token_urlsafe(16),
         "secret_key": secrets.token_urlsafe(32),
+        "redis_password": secrets.token_urlsafe(24),
     }
     for name, value in values.items():
         path = target / name
@@ -124,7 +131,33 @@ def make(target: Path, kiosk_ids: list[str]) -> None:
         target / "signer.toml",
         f'[signer.pkcs11]\nuser_pin = "{values["softhsm_user_pin"]}"\n',
     )
-    _write(target / "center.toml", f'secret_key = "{values["secret_key"]}"\n')
+    _write(
+        target / "center.toml",
+        f'secret_key = "{values["secret_key"]}"\n'
+        f'redis_url = "redis://:{values["redis_password"]}@redis:6379/0"\n',
+    )
+    # Redis reads its password from its configuration file, mounted as a secret too.
+    _write(
+        target / "redis.conf",
+        f"requirepass {values['redis_password']}\n"
+        "# Ephemeral state only (nonces, rate limits, breakers): nothing is written to disk.\n"
+        'save ""\nappendonly no\n',
+    )
+
+
+def open_to_containers(target: Path) -> None:
+    """Make every file under ``target`` readable inside the containers.
+
+    Compose outside Swarm bind-mounts secret files with their host owner and mode, and each
+    consumer runs as its own user (vaxcert 10001, postgres 999, prometheus 65534, grafana 472).
+    For development the files are made world-readable; ``target`` itself stays 0700, so on the
+    host only its owner (and the container engine) gets in. Production sets owner and mode per
+    consumer (Kubernetes: defaultMode and fsGroup, k8s/).
+    """
+    target.chmod(0o700)
+    for path in target.rglob("*"):
+        if ALL_KEYS not in path.relative_to(target).parts:
+            path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def main() -> None:
@@ -135,6 +168,7 @@ def main() -> None:
     target: Path = args.dir.resolve()
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
     make(target, args.kiosk or ["KIOSK-0001", "KIOSK-0002"])
+    open_to_containers(target)
     print(f"{target}: development secrets ready (docker/README.md)")
 
 

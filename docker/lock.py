@@ -3,7 +3,11 @@ pinned to the versions installed in the running environment, without the ``dev``
 
 ``pip freeze`` would also pin the test tools and whatever else a developer installed; this walks
 the requirement graph of the installed distributions from vaxcert's own runtime requirements
-instead. Run with the project's venv: ``.venv/bin/python docker/lock.py > docker/requirements.lock``.
+instead. Markers are evaluated for this interpreter and for the image's (Debian 12's Python
+3.11.2, docker/Dockerfile): redis, for one, needs async-timeout below 3.11.3. The image installs
+the lock with ``--no-deps`` and runs ``pip check``, so a missing entry fails the build.
+
+Run with the project's venv: ``.venv/bin/python docker/lock.py > docker/requirements.lock``.
 """
 
 from __future__ import annotations
@@ -17,40 +21,48 @@ from packaging.utils import canonicalize_name
 
 PROJECT = "vaxcert"
 EXTRAS = ("card",)
-# Installed beside the project without its dependencies (Makefile FONT_PACKAGE): pinned, not
-# followed.
-ALSO = ("matplotlib-fontja",)
+# The interpreter of the image (python3.11 of Debian 12, pinned in docker/Dockerfile).
+IMAGE_PYTHON = {"python_full_version": "3.11.2", "python_version": "3.11"}
 
 
 def _applies(requirement: Requirement, extras: tuple[str, ...]) -> bool:
     if requirement.marker is None:
         return True
+    here = dict(default_environment())
     return any(
-        requirement.marker.evaluate({**default_environment(), "extra": extra})
+        requirement.marker.evaluate({**environment, "extra": extra})
+        for environment in (here, {**here, **IMAGE_PYTHON})
         for extra in ("", *extras)
     )
 
 
-def runtime_closure() -> dict[str, str]:
-    """Canonical name -> installed version of every distribution vaxcert needs at run time."""
+def runtime_closure(skip_missing: bool = False) -> dict[str, str]:
+    """Canonical name -> installed version of every distribution vaxcert needs at run time.
+
+    A needed distribution that is not installed raises :class:`metadata.PackageNotFoundError`
+    (install it to lock it), or with ``skip_missing`` is left out.
+    """
     pinned: dict[str, str] = {}
     pending: list[tuple[str, tuple[str, ...]]] = [(PROJECT, EXTRAS)]
+    seen: set[tuple[str, tuple[str, ...]]] = set()
     while pending:
         name, extras = pending.pop()
-        distribution = metadata.distribution(name)
+        if (canonicalize_name(name), extras) in seen:
+            continue
+        seen.add((canonicalize_name(name), extras))
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            if skip_missing:
+                continue
+            raise
         key = canonicalize_name(distribution.metadata["Name"])
         if key != PROJECT:
             pinned[key] = distribution.version
         for line in distribution.requires or []:
             requirement = Requirement(line)
-            if not _applies(requirement, extras):
-                continue
-            wanted = canonicalize_name(requirement.name)
-            sub_extras = tuple(sorted(requirement.extras))
-            if wanted not in pinned or sub_extras:
-                pending.append((requirement.name, sub_extras))
-    for name in ALSO:
-        pinned[canonicalize_name(name)] = metadata.version(name)
+            if _applies(requirement, extras):
+                pending.append((requirement.name, tuple(sorted(requirement.extras))))
     return pinned
 
 
