@@ -49,7 +49,9 @@ def unknown_settings(names: list[str]) -> list[str]:
                 unknown.append(name)
                 break
             annotation = field.annotation
-            model = annotation if isinstance(annotation, type) and issubclass(
-                annotation, BaseModel
-            ) else None
+            model = (
+                annotation
+                if isinstance(annotation, type) and issubclass(annotation, BaseModel)
+                else None
+            )
     return unknown

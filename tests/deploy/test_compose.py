@@ -102,7 +102,13 @@ def test_the_center_surfaces_are_replicated(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for name in ("center-kiosk-api", "center-app-api"):
         assert int(services[name]["deploy"]["replicas"]) >= 2, name
-    assert set(services) >= VAXCERT_SERVICES | {"edge", "redis", "postgres", "prometheus", "grafana"}
+    assert set(services) >= VAXCERT_SERVICES | {
+        "edge",
+        "redis",
+        "postgres",
+        "prometheus",
+        "grafana",
+    }
 
 
 def test_vaxcert_containers_are_hardened(compose: dict[str, Any]) -> None:

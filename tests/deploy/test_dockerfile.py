@@ -66,7 +66,9 @@ def test_hadolint_finds_nothing() -> None:
 def test_hadolint_can_fail(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM debian\nRUN apt-get install -y gcc\n")
-    result = subprocess.run([tool("hadolint"), "--no-color", str(bad)], capture_output=True, text=True)
+    result = subprocess.run(
+        [tool("hadolint"), "--no-color", str(bad)], capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "DL3008" in result.stdout  # unpinned apt package
 
@@ -92,7 +94,12 @@ def test_every_role_runs_unprivileged_without_a_compiler() -> None:
     for role in ROLES:
         lineage = _lineage(stages, role)
         assert "builder" not in lineage, role
-        users = [line.split()[1] for s in reversed(lineage) for line in stages[s] if line.startswith("USER ")]
+        users = [
+            line.split()[1]
+            for s in reversed(lineage)
+            for line in stages[s]
+            if line.startswith("USER ")
+        ]
         assert users and users[-1] == "10001:10001", role
         for stage in lineage:
             for line in stages[stage]:
@@ -150,7 +157,10 @@ def test_no_secret_reaches_the_build_context() -> None:
     # Everything is excluded first; only sources are let back in, never docker/secrets.
     assert rules[0] == "**"
     allowed = [rule[1:] for rule in rules if rule.startswith("!")]
-    assert allowed and not any(rule.startswith(("docker/secrets", "docker/", ".")) and rule != "docker/requirements.lock" for rule in allowed)
+    assert allowed and not any(
+        rule.startswith(("docker/secrets", "docker/", ".")) and rule != "docker/requirements.lock"
+        for rule in allowed
+    )
     sources = re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE.read_text(), re.MULTILINE)
     copied = {word for line in sources for word in line.split()}
     assert copied <= {*allowed, *(rule.rstrip("/") for rule in allowed)}, copied
