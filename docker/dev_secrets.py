@@ -29,6 +29,7 @@ ALL_KEYS = "pki-all"
 # The names services reach each other by: compose service names and Kubernetes Service names.
 HOSTS = [
     "edge",
+    "lgwan-edge",
     "center-kiosk-api",
     "center-app-api",
     "center-ops",
@@ -38,14 +39,16 @@ HOSTS = [
     "verifier",
     "kiosk",
 ]
-# Client certificates beyond the development PKI: the edge's own towards the services behind it,
-# and one per client CA for the containers' health probes (`vaxcert health`), which need a
-# certificate of the CA the surface trusts and must not hold a kiosk's or the center's key.
-EXTRA_CLIENTS = [
-    pki.Spec("edge-dedicated-client", "vaxcert-edge", "client", "dedicated-ca"),
-    pki.Spec("edge-lgwan-client", "vaxcert-edge", "client", "lgwan-ca"),
-    pki.Spec("healthz-probe-dedicated", "healthz-probe", "client", "dedicated-ca"),
-    pki.Spec("healthz-probe-lgwan", "healthz-probe", "client", "lgwan-ca"),
+# Behind the edge (launch/topology.py, docker/nginx/templates/edge.conf.template) the center's
+# and VRS's listeners accept only client certificates of the edge's own CA (their
+# VAXCERT_LISTENERS__<SURFACE>__CLIENT_CA): the edge's and, for the containers' health probes
+# (`vaxcert health`), one with CN healthz-probe. The signer is called directly by the center
+# (internal CA) and has a probe certificate of that CA. Same names as launch/topology.py.
+EDGE_CA = "edge-ca"
+EXTRA = [
+    pki.Spec(EDGE_CA, "vaxcert dev edge CA", "ca", None, days=3650),
+    pki.Spec("edge-client", "vaxcert-edge", "client", EDGE_CA),
+    pki.Spec("healthz-probe-edge", "healthz-probe", "client", EDGE_CA),
     pki.Spec("healthz-probe-internal", "healthz-probe", "client", "internal-ca"),
 ]
 # The private keys each role's PKI directory holds; every role gets every public certificate.
@@ -56,9 +59,9 @@ ROLE_KEYS = {
         "center-ops",
         "center-lgwan-client",
         "center-internal-client",
-        "healthz-probe-dedicated",
+        "healthz-probe-edge",
     ],
-    "vrs": ["vrs", "healthz-probe-lgwan"],
+    "vrs": ["vrs", "healthz-probe-edge"],
     # Development: the signer adopts the dev keys and certifies with the dev roots (docs/signer.md).
     "signer": [
         "signer-api",
@@ -69,19 +72,14 @@ ROLE_KEYS = {
         "vdsnc-bsc",
         "healthz-probe-internal",
     ],
-    "edge": [
-        "center-kiosk-api",
-        "center-app-api",
-        "vrs",
-        "signer-public",
-        "edge-dedicated-client",
-        "edge-lgwan-client",
-    ],
     "kiosk": ["kiosk-KIOSK-0001"],
     # The verifier's development trust store is built from the public certificates.
     "verifier": [],
     "monitoring": [],
 }
+# The edge's files, named NAME.crt / NAME.key as its template reads them.
+EDGE_KEYS = ["center-kiosk-api", "center-app-api", "vrs", "edge-client"]
+EDGE_CERTS = ["dedicated-ca", "lgwan-ca", "public-ca"]
 
 
 def _write(path: Path, text: str) -> None:
@@ -92,7 +90,7 @@ def make(target: Path, kiosk_ids: list[str]) -> None:
     """Create (or complete) the secrets directory ``target``; existing secrets are kept."""
     full = target / ALL_KEYS
     pki.init(full, ISSUER_URL, kiosk_ids, HOSTS)
-    for spec in EXTRA_CLIENTS:
+    for spec in EXTRA:
         if not pki.cert_path(full, spec.name).exists():
             pki.issue(full, spec)
     public = [p for p in full.iterdir() if p.is_file() and not p.name.endswith(".key.pem")]
@@ -103,6 +101,12 @@ def make(target: Path, kiosk_ids: list[str]) -> None:
             shutil.copy2(path, directory / path.name)
         for name in keys:
             shutil.copy2(pki.key_path(full, name), pki.key_path(directory, name))
+    edge = target / "pki-edge"
+    edge.mkdir(mode=0o700, exist_ok=True)
+    for name in [*EDGE_KEYS, *EDGE_CERTS]:
+        shutil.copy2(pki.cert_path(full, name), edge / f"{name}.crt")
+    for name in EDGE_KEYS:
+        shutil.copy2(pki.key_path(full, name), edge / f"{name}.key")
     values = {
         "metrics_token": secrets.token_urlsafe(32),
         "auditor_token": secrets.token_urlsafe(32),

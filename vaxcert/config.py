@@ -53,6 +53,10 @@ class Listener(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(ge=1, le=65535)
+    # Behind a TLS edge (docker/nginx, launch/topology.py) an mTLS surface accepts only the edge's
+    # client certificate: the PKI item name of the edge's CA (e.g. internal-ca). None: the
+    # surface's own client CA (launch/surfaces.py).
+    client_ca: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,64}$")
 
 
 class Listeners(BaseModel):

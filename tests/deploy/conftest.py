@@ -4,6 +4,7 @@ kubernetes-validate, all from PyPI packages of the dev extra (nothing is fetched
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 K8S = ROOT / "k8s"
+DOCKERFILE = DOCKER / "Dockerfile"
 
 
 def tool(name: str) -> str:
@@ -55,3 +57,40 @@ def unknown_settings(names: list[str]) -> list[str]:
                 else None
             )
     return unknown
+
+
+def stages() -> dict[str, list[str]]:
+    """Instructions of each stage of docker/Dockerfile (continuation lines joined), by name."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    found: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        start = re.match(r"FROM\s+\S+\s+AS\s+(\S+)", stripped, re.IGNORECASE)
+        if start:
+            current = found.setdefault(start.group(1), [])
+        current.append(stripped)
+    return found
+
+
+def lineage(found: dict[str, list[str]], name: str) -> list[str]:
+    """``name`` and the stages it is built FROM, nearest first."""
+    chain = [name]
+    while True:
+        parent = found[chain[-1]][0].split()[1]
+        if parent not in found:
+            return chain
+        chain.append(parent)
+
+
+def image_environment(target: str) -> dict[str, str]:
+    """The ``ENV`` of the image built for ``target``, its parent stages' included."""
+    found = stages()
+    environment: dict[str, str] = {}
+    for stage in reversed(lineage(found, target)):
+        for line in found[stage]:
+            if line.startswith("ENV "):
+                environment.update(re.findall(r"(\w+)=(\S+)", line[4:]))
+    return environment

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from importlib import resources
 from typing import Any
@@ -13,8 +14,9 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.deploy.conftest import DOCKER, unknown_settings
+from tests.deploy.conftest import DOCKER, image_environment, unknown_settings
 from vaxcert.config import load_settings
+from vaxcert.errors import ConfigError
 
 COMPOSE = DOCKER / "compose.yaml"
 # Built from docker/Dockerfile, each with its surface's `vaxcert health` (the signer's two).
@@ -30,10 +32,11 @@ VAXCERT_SERVICES = {
 }
 # Who is on which network: the channels of docker/README.md.
 NETWORKS = {
-    "public": {"edge"},
+    "public": {"edge", "signer-public", "verifier"},
     "dedicated-line": {"edge", "kiosk"},
-    "lgwan": {"edge", "center-kiosk-api", "center-app-api", "vrs"},
-    "internal": {"edge", "center-kiosk-api", "center-app-api", "signer-public", "verifier"},
+    "lgwan": {"edge", "center-kiosk-api", "center-app-api"},
+    "internal": {"edge", "center-kiosk-api", "center-app-api"},
+    "records": {"edge", "vrs"},
     "signing": {"center-kiosk-api", "center-app-api", "signer-api"},
     "state": {"center-kiosk-api", "center-app-api", "center-ops", "redis"},
     "vrs-data": {"vrs", "postgres"},
@@ -132,8 +135,8 @@ def test_networks_separate_the_channels(compose: dict[str, Any]) -> None:
     for network, spec in compose["networks"].items():
         assert spec.get("internal", False) is (network not in OUTWARD), network
     published = {name for name, s in compose["services"].items() if s.get("ports")}
-    assert published == {"edge", "grafana", "kiosk"}
-    for name in ("grafana", "kiosk"):
+    assert published == {"edge", "signer-public", "grafana", "kiosk", "verifier"}
+    for name in ("grafana", "kiosk", "verifier"):
         assert all(p.startswith("127.0.0.1:") for p in compose["services"][name]["ports"]), name
 
 
@@ -168,13 +171,21 @@ def test_every_vaxcert_setting_exists_and_validates(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in VAXCERT_SERVICES:
-        environment = {k: str(v) for k, v in compose["services"][name]["environment"].items()}
+        service = compose["services"][name]
+        environment = {k: str(v) for k, v in service["environment"].items()}
         assert unknown_settings(list(environment)) == [], name
+        # What the process sees: the image's ENV, then the service's environment.
+        environment = {**image_environment(service["build"]["target"]), **environment}
         with monkeypatch.context() as patched:
+            for variable in [v for v in os.environ if v.startswith("VAXCERT_")]:
+                patched.delenv(variable)
             for variable, value in environment.items():
                 if variable.startswith("VAXCERT_") and variable != "VAXCERT_CONFIG":
                     patched.setenv(variable, value)
-            load_settings()  # raises ConfigError naming a bad value
+            try:
+                load_settings()
+            except ConfigError as error:
+                pytest.fail(f"{name}: {error}")
 
 
 def test_the_setting_check_can_fail() -> None:

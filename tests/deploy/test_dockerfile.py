@@ -13,9 +13,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from launch.surfaces import SERVICES
-from tests.deploy.conftest import DOCKER, ROOT, tool, unknown_settings
+from tests.deploy.conftest import DOCKER, DOCKERFILE, ROOT, lineage, stages, tool, unknown_settings
 
-DOCKERFILE = DOCKER / "Dockerfile"
 # The surface each role's image serves (and probes); the signer image also serves
 # signer-public (compose.yaml, k8s/base/signer.yaml).
 ROLES = {
@@ -28,32 +27,6 @@ ROLES = {
     "kiosk": "kiosk",
 }
 BUILD_ONLY = re.compile(r"\b(gcc|g\+\+|make|[\w.+-]+-dev)=")
-
-
-def _stages() -> dict[str, list[str]]:
-    """Instructions of each build stage (continuation lines joined), by stage name."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    stages: dict[str, list[str]] = {}
-    current: list[str] = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        found = re.match(r"FROM\s+\S+\s+AS\s+(\S+)", stripped, re.IGNORECASE)
-        if found:
-            current = stages.setdefault(found.group(1), [])
-        current.append(stripped)
-    return stages
-
-
-def _lineage(stages: dict[str, list[str]], name: str) -> list[str]:
-    """``name`` and the stages it is built FROM, nearest first."""
-    chain = [name]
-    while True:
-        parent = stages[chain[-1]][0].split()[1]
-        if parent not in stages:
-            return chain
-        chain.append(parent)
 
 
 def test_hadolint_finds_nothing() -> None:
@@ -74,10 +47,10 @@ def test_hadolint_can_fail(tmp_path: Path) -> None:
 
 
 def test_one_target_per_role_serving_and_probing_its_surface() -> None:
-    stages = _stages()
+    found = stages()
     for role, surface in ROLES.items():
         assert surface in SERVICES
-        body = " ".join(stages[role])
+        body = " ".join(found[role])
         assert f'CMD ["serve", "{surface}"]' in body, role
         assert f'CMD ["vaxcert", "health", "{surface}"]' in body, role
         assert f"EXPOSE {_listener_port(surface)}" in body, role
@@ -90,23 +63,23 @@ def _listener_port(surface: str) -> int:
 
 
 def test_every_role_runs_unprivileged_without_a_compiler() -> None:
-    stages = _stages()
+    found = stages()
     for role in ROLES:
-        lineage = _lineage(stages, role)
-        assert "builder" not in lineage, role
+        chain = lineage(found, role)
+        assert "builder" not in chain, role
         users = [
             line.split()[1]
-            for s in reversed(lineage)
-            for line in stages[s]
+            for s in reversed(chain)
+            for line in found[s]
             if line.startswith("USER ")
         ]
         assert users and users[-1] == "10001:10001", role
-        for stage in lineage:
-            for line in stages[stage]:
+        for stage in chain:
+            for line in found[stage]:
                 assert not BUILD_ONLY.search(line), f"{role}: build tool in {stage}: {line}"
     # The builder is where they are, and the final stages copy only the venv from it.
-    assert any(BUILD_ONLY.search(line) for line in stages["builder"])
-    copies = [line for s in stages.values() for line in s if line.startswith("COPY --from")]
+    assert any(BUILD_ONLY.search(line) for line in found["builder"])
+    copies = [line for s in found.values() for line in s if line.startswith("COPY --from")]
     assert copies == ["COPY --from=builder /opt/vaxcert /opt/vaxcert"]
 
 
