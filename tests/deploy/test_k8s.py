@@ -7,6 +7,7 @@ documented channels."""
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +17,9 @@ import pytest
 import yaml
 
 from launch.surfaces import SERVICES
-from tests.deploy.conftest import K8S, tool, unknown_settings
+from tests.deploy.conftest import K8S, image_environment, tool, unknown_settings
+from vaxcert.config import load_settings
+from vaxcert.errors import ConfigError
 
 OVERLAYS = ["staging", "production"]
 KUBERNETES_VERSION = "1.30.0"
@@ -24,22 +27,23 @@ OUTSIDE = "outside"
 DNS = "kube-system/kube-dns"
 SCRAPER = "monitoring/prometheus"
 # (from, to, port): the channels of docker/README.md. Workloads by app.kubernetes.io/name.
+INGRESS_CONTROLLER = "ingress-nginx/ingress-nginx"
 CHANNELS = {
     (OUTSIDE, "edge", 8443),
     (OUTSIDE, "edge", 8444),
     (OUTSIDE, "edge", 8441),
+    ("center-kiosk-api", "edge", 8441),
+    ("center-app-api", "edge", 8441),
     ("edge", "center-kiosk-api", 8443),
     ("edge", "center-app-api", 8444),
-    ("edge", "signer", 8446),
-    ("edge", "verifier", 8090),
     ("edge", "vrs", 8441),
-    ("center-kiosk-api", "vrs", 8441),
-    ("center-app-api", "vrs", 8441),
     ("center-kiosk-api", "signer", 8442),
     ("center-app-api", "signer", 8442),
     ("center-kiosk-api", "redis", 6379),
     ("center-app-api", "redis", 6379),
     ("vrs", "postgres", 5432),
+    (OUTSIDE, "signer", 8446),
+    (INGRESS_CONTROLLER, "verifier", 8090),
     (SCRAPER, "center-kiosk-api", 8445),
     (SCRAPER, "center-app-api", 8445),
 }
@@ -150,6 +154,38 @@ def test_every_vaxcert_variable_names_a_setting(rendered: list[dict[str, Any]]) 
     assert names and unknown_settings(names) == []
 
 
+def test_every_vaxcert_container_starts_with_valid_settings(
+    rendered: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What each vaxcert process sees (its image's ENV, the settings ConfigMap, its env) is a
+    valid configuration: e.g. a listener named without its port fails here, not at start-up."""
+    config_maps = {
+        r["metadata"]["name"]: r.get("data", {}) for r in rendered if r["kind"] == "ConfigMap"
+    }
+    checked = 0
+    for workload in _workloads(rendered):
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            image = container["image"]
+            if not image.startswith("vaxcert/"):
+                continue
+            environment = image_environment(image.split("/")[1].split(":")[0])
+            for source in container.get("envFrom", []):
+                environment.update(config_maps[source["configMapRef"]["name"]])
+            environment.update({v["name"]: v["value"] for v in container.get("env", [])})
+            with monkeypatch.context() as patched:
+                for variable in [v for v in os.environ if v.startswith("VAXCERT_")]:
+                    patched.delenv(variable)
+                for variable, value in environment.items():
+                    if variable.startswith("VAXCERT_") and variable != "VAXCERT_CONFIG":
+                        patched.setenv(variable, value)
+                try:
+                    load_settings()
+                except ConfigError as error:
+                    pytest.fail(f"{workload['metadata']['name']}/{container['name']}: {error}")
+            checked += 1
+    assert checked >= 7
+
+
 def test_every_workload_has_a_disruption_budget(rendered: list[dict[str, Any]]) -> None:
     budgets = [r for r in rendered if r["kind"] == "PodDisruptionBudget"]
     for workload in _workloads(rendered):
@@ -172,7 +208,7 @@ def test_the_center_scales_by_cpu(rendered: list[dict[str, Any]]) -> None:
 def _peers(peers: list[dict[str, Any]] | None, workloads: dict[str, dict[str, str]]) -> set[str]:
     """The workloads (or outside parties) a list of NetworkPolicy peers admits."""
     if not peers:
-        return {OUTSIDE}
+        return {OUTSIDE, *workloads}  # no peers: every source, in the namespace or not
     found: set[str] = set()
     for peer in peers:
         if "ipBlock" in peer:
