@@ -193,3 +193,23 @@ def test_the_setting_check_can_fail() -> None:
         "VAXCERT_CENTER__OPS__METRIC_TOKEN_FILE",
         "VAXCERT_WORKER",
     ]
+
+
+def test_no_key_or_password_is_written_into_the_deployment_files() -> None:
+    """Secrets live only in docker/secrets/ (git-ignored, outside the build context) or the
+    cluster's Secrets; the files that describe the deployment hold none."""
+    from tests.deploy.conftest import K8S, ROOT
+
+    files = [
+        p
+        for p in [*DOCKER.rglob("*"), *K8S.rglob("*"), ROOT / ".dockerignore"]
+        if p.is_file() and "secrets" not in p.relative_to(ROOT).parts
+    ]
+    assert len(files) > 10
+    leaks = re.compile(
+        r"PRIVATE KEY-----|requirepass [A-Za-z0-9_-]{12,}|POSTGRES_PASSWORD:|"
+        r"GF_SECURITY_ADMIN_PASSWORD:|user_pin\s*=\s*\"[A-Za-z0-9]|Bearer [A-Za-z0-9_-]{16,}"
+    )
+    found = [str(p) for p in files if leaks.search(p.read_text(errors="replace"))]
+    assert found == []
+    assert "docker/secrets/" in (ROOT / ".gitignore").read_text().splitlines()
