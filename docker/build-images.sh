@@ -12,9 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG="${VAXCERT_IMAGE_TAG:-dev}"
 BASE_IMAGE="${BASE_IMAGE:-docker.io/library/debian:bookworm-slim}"
-LOCAL_BASE="localhost/vaxcert-base:bookworm"
+LOCAL_BASE="${VAXCERT_LOCAL_BASE:-localhost/vaxcert-base:bookworm}"
 CA_BUNDLE="${BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}"
-TARGETS=(center-kiosk-api center-app-api center-ops vrs signer verifier kiosk)
+read -r -a TARGETS <<< "${VAXCERT_IMAGE_TARGETS:-center-kiosk-api center-app-api center-ops vrs signer verifier kiosk}"
 
 if ! podman image exists "$BASE_IMAGE" && ! podman pull -q "$BASE_IMAGE" >/dev/null 2>&1; then
   echo "cannot pull $BASE_IMAGE: using a local Debian 12 base ($LOCAL_BASE)"
