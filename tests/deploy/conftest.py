@@ -4,6 +4,7 @@ kubernetes-validate, all from PyPI packages of the dev extra (nothing is fetched
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -94,3 +95,23 @@ def image_environment(target: str) -> dict[str, str]:
             if line.startswith("ENV "):
                 environment.update(re.findall(r"(\w+)=(\S+)", line[4:]))
     return environment
+
+
+def assert_settings_load(
+    environment: dict[str, str], where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settings a process with exactly ``environment`` would load are valid (the TOML file
+    of ``VAXCERT_CONFIG`` is a secret, not here, so it is left out)."""
+    from vaxcert.config import load_settings
+    from vaxcert.errors import ConfigError
+
+    with monkeypatch.context() as patched:
+        for variable in [v for v in os.environ if v.startswith("VAXCERT_")]:
+            patched.delenv(variable)
+        for variable, value in environment.items():
+            if variable.startswith("VAXCERT_") and variable != "VAXCERT_CONFIG":
+                patched.setenv(variable, value)
+        try:
+            load_settings()
+        except ConfigError as error:
+            pytest.fail(f"{where}: {error}")

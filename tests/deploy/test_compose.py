@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from importlib import resources
 from typing import Any
@@ -14,9 +13,12 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.deploy.conftest import DOCKER, image_environment, unknown_settings
-from vaxcert.config import load_settings
-from vaxcert.errors import ConfigError
+from tests.deploy.conftest import (
+    DOCKER,
+    assert_settings_load,
+    image_environment,
+    unknown_settings,
+)
 
 COMPOSE = DOCKER / "compose.yaml"
 # Built from docker/Dockerfile, each with its surface's `vaxcert health` (the signer's two).
@@ -176,16 +178,7 @@ def test_every_vaxcert_setting_exists_and_validates(
         assert unknown_settings(list(environment)) == [], name
         # What the process sees: the image's ENV, then the service's environment.
         environment = {**image_environment(service["build"]["target"]), **environment}
-        with monkeypatch.context() as patched:
-            for variable in [v for v in os.environ if v.startswith("VAXCERT_")]:
-                patched.delenv(variable)
-            for variable, value in environment.items():
-                if variable.startswith("VAXCERT_") and variable != "VAXCERT_CONFIG":
-                    patched.setenv(variable, value)
-            try:
-                load_settings()
-            except ConfigError as error:
-                pytest.fail(f"{name}: {error}")
+        assert_settings_load(environment, name, monkeypatch)
 
 
 def test_the_setting_check_can_fail() -> None:

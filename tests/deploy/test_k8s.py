@@ -7,7 +7,6 @@ documented channels."""
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -17,9 +16,13 @@ import pytest
 import yaml
 
 from launch.surfaces import SERVICES
-from tests.deploy.conftest import K8S, image_environment, tool, unknown_settings
-from vaxcert.config import load_settings
-from vaxcert.errors import ConfigError
+from tests.deploy.conftest import (
+    K8S,
+    assert_settings_load,
+    image_environment,
+    tool,
+    unknown_settings,
+)
 
 OVERLAYS = ["staging", "production"]
 KUBERNETES_VERSION = "1.30.0"
@@ -172,16 +175,8 @@ def test_every_vaxcert_container_starts_with_valid_settings(
             for source in container.get("envFrom", []):
                 environment.update(config_maps[source["configMapRef"]["name"]])
             environment.update({v["name"]: v["value"] for v in container.get("env", [])})
-            with monkeypatch.context() as patched:
-                for variable in [v for v in os.environ if v.startswith("VAXCERT_")]:
-                    patched.delenv(variable)
-                for variable, value in environment.items():
-                    if variable.startswith("VAXCERT_") and variable != "VAXCERT_CONFIG":
-                        patched.setenv(variable, value)
-                try:
-                    load_settings()
-                except ConfigError as error:
-                    pytest.fail(f"{workload['metadata']['name']}/{container['name']}: {error}")
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            assert_settings_load(environment, where, monkeypatch)
             checked += 1
     assert checked >= 7
 
