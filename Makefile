@@ -11,6 +11,9 @@ SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
 # The tests start their own Redis and PostgreSQL on free ports (tests/support/services.py) from
 # these packages' binaries; a server already running on this machine is never used.
 SYSTEM_PACKAGES += redis-server postgresql
+# The production topology on loopback (launch/topology.py): Debian's nginx as the TLS edge;
+# envsubst renders its template as the official nginx image does (tests/e2e/test_topology.py).
+SYSTEM_PACKAGES += nginx gettext-base
 
 # What `make demo` adds so that every command of the README works: `vaxcert card serve|readers|check`
 # need pyscard (the card extra, built with gcc against libpcsclite-dev) and pcscd with the vpcd

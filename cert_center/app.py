@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from flask import Flask
@@ -41,9 +42,7 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
             VrsClient.from_settings(settings),
             SignerClient.from_settings(settings, timeout=settings.center.relay_timeout_seconds),
         )
-        web.require_client_certificate(  # C09
-            app, on_refused=lambda code: metrics.CLIENT_REFUSALS.labels(code).inc()
-        )
+        web.require_client_certificate(app, on_refused=_client_refused(center))  # C09, C21
         # Issuance is where the time goes (VRS, signer): it runs under admission control
         # (launch/serve.py gives this surface a thread per slot and queue place, and spares).
         # The other calls are cheap and always answered.
@@ -66,3 +65,14 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
         app.extensions["vaxcert_daily_refusals"] = DailyRefusals(store, settings.center)
         app.register_blueprint(ops)
     return app
+
+
+def _client_refused(center: Center) -> Callable[[str], None]:
+    """Counts a refused client certificate and feeds the C21 alert, by the certificate's CN."""
+
+    def refused(code: str) -> None:
+        metrics.CLIENT_REFUSALS.labels(code).inc()
+        peer = web.current_peer()
+        center.alerts.client_refused(code, peer.common_name if peer is not None else None)
+
+    return refused

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from cert_center.clients import SignerClient, VrsClient, breaker_for, guarded
 from cert_center.refusal_days import DailyRefusals
 from cert_center.services import Center
 from vaxcert import vaccines
+from vaxcert.card.errors import CardDataError
 from vaxcert.card.models import CardFiles, CardRead
 from vaxcert.card.verify import CaKeyTable, verify_card_files
 from vaxcert.config import KioskEntry, MunicipalityEntry, Settings
@@ -51,11 +53,14 @@ from vaxcert.contracts.vrs_relay import (
 )
 from vaxcert.errors import VaxcertError
 from vaxcert.policy import Failure
+from vaxcert.relay import NoTimeLeftError
+from vaxcert.resilience import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
 # Certificate ids: 12 characters (fits VDS-NC uvci), without 0/O and 1/I look-alikes.
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+T = TypeVar("T")
 _ISSUANCE_ATTEMPTS = 2  # recording an issuance is idempotent on the certificate id: retry once
 
 
@@ -93,7 +98,9 @@ class IssuanceService:
         self.vaccines = vaccines.VaccineTable(settings.signer.vaccines)
         self.zone = ZoneInfo(settings.center.timezone)
         self.daily_refusals = DailyRefusals(center.store, settings.center, self.clock)
-        self.card_use = CardUseMonitor.from_settings(settings, center.store, self.clock)
+        self.card_use = CardUseMonitor.from_settings(
+            settings, center.store, self.clock, on_alert=center.alerts.card_data_reuse
+        )
 
     def issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
         """Issue one certificate or raise :class:`VaxcertError` with the public reason."""
@@ -103,9 +110,26 @@ class IssuanceService:
             # Live, by the public code only: a category here would name the rule the moment a
             # resident was refused (C08); sensitive categories go to the daily aggregates.
             metrics.REFUSALS.labels(refusal.code).inc()
+            self.center.tallies.refused(request.municipality_code, refusal.code)
+            if refusal.status < 500:  # C21: what residents are refused, not our outages
+                self.center.alerts.observe("kiosk_refusals", kiosk.kiosk_id)
+            if isinstance(refusal, CardDataError):  # C03 failed: copied or forged card files
+                self.center.alerts.observe("card_signature_failures", kiosk.kiosk_id)
             raise
         metrics.ISSUANCES.labels(issued.municipality.code, issued.kind, "kiosk").inc()
+        self.center.tallies.issued(issued.municipality.code)
         return issued
+
+    def _guarded(self, breaker: CircuitBreaker, target: str, call: Callable[[], T]) -> T:
+        """:func:`guarded`, with outages of ``target`` fed to the C21 relay alert."""
+        try:
+            return guarded(breaker, target, call)
+        except VaxcertError as exc:
+            # Like the breaker: a call never sent because this request ran out of time (an
+            # overloaded center) says nothing about the peer.
+            if exc.code == "service_unavailable" and not isinstance(exc, NoTimeLeftError):
+                self.center.alerts.observe("relay_errors", target)
+            raise
 
     def _issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
         now = self.clock()
@@ -145,7 +169,9 @@ class IssuanceService:
             # The public code only: which rule failed (e.g. a support measure) stays inside.
             raise RuleRefusedError(rules.one_reason(verdict, rules.RECORD_PRECEDENCE).code)
         content = self._content(card, match, municipality, request.kind, now)
-        signed = guarded(self.signer_breaker, "signer", lambda: self.signer.certificates(content))
+        signed = self._guarded(
+            self.signer_breaker, "signer", lambda: self.signer.certificates(content)
+        )
         self._record(match, municipality, content)
         if self.card_use is not None and use is not None:
             self.card_use.issued(use)
@@ -170,7 +196,7 @@ class IssuanceService:
             log.warning("card data does not fit the VRS query")
             self.daily_refusals.count("card_content")
             raise RuleRefusedError("counter_required") from None
-        answer = guarded(self.vrs_breaker, "vrs", lambda: self.vrs.query(query))
+        answer = self._guarded(self.vrs_breaker, "vrs", lambda: self.vrs.query(query))
         if isinstance(answer, QueryNoMatch):
             raise VaxcertError("no_vaccination_record")
         if isinstance(answer, QueryIdentityMismatch):
@@ -237,7 +263,7 @@ class IssuanceService:
         )
         for attempt in range(_ISSUANCE_ATTEMPTS):
             try:
-                guarded(self.vrs_breaker, "vrs", lambda: self.vrs.record_issuance(request))
+                self._guarded(self.vrs_breaker, "vrs", lambda: self.vrs.record_issuance(request))
                 return
             except VaxcertError as exc:
                 if exc.code != "service_unavailable" or attempt + 1 == _ISSUANCE_ATTEMPTS:

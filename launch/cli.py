@@ -22,6 +22,8 @@ PACKAGE_GROUPS: dict[str, str] = {
     "card": "vaxcert.card.cli:group",
     "kiosk-sim": "kiosk.cli:sim_command",
     "signer": "signer.cli:group",
+    # The roof's own: the production topology on loopback (launch/topology.py).
+    "stack": "launch.topology:stack_group",
     "trust": "verifier.cli:trust_group",
     "verify": "verifier.cli:verify_command",
     "vrs": "vrs_stub.cli:group",

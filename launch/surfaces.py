@@ -48,10 +48,12 @@ class ServiceSpec:
     def files(self, settings: Settings) -> dict[str, Path | None]:
         """Server cert/key and client CA paths in the configured PKI directory."""
         directory = settings.pki_dir
+        listener = getattr(settings.listeners, self.listener)
+        client_ca = listener.client_ca or self.client_ca
         return {
             "cert": pki.cert_path(directory, self.server_cert) if self.server_cert else None,
             "key": pki.key_path(directory, self.server_cert) if self.server_cert else None,
-            "client_ca": pki.cert_path(directory, self.client_ca) if self.client_ca else None,
+            "client_ca": pki.cert_path(directory, client_ca) if client_ca else None,
             "server_ca": pki.cert_path(directory, self.server_ca) if self.server_ca else None,
         }
 

@@ -200,6 +200,70 @@ class CardUseSettings(BaseModel):
     action: Literal["alert", "refuse"] = "alert"
 
 
+class AlertRule(BaseModel):
+    """One alert rule (C21): it fires when ``threshold`` events of its kind from one subject
+    (a kiosk, a relay target) fall within ``window_seconds``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    threshold: int = Field(ge=1, le=1_000_000)
+    window_seconds: int = Field(ge=10, le=7 * 86_400)
+
+
+class AlertSettings(BaseModel):
+    """Alert rules over the center's own signals (C21; cert_center/alerts.py, docs/operations.md).
+
+    An alert is an audit event, ``vaxcert_alerts_total{rule}``, a banner in the console and,
+    when ``webhook_url`` is set, a POST of JSON without personal data.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Refusals (4xx answers to certificate requests) from one kiosk.
+    kiosk_refusals: AlertRule = AlertRule(threshold=30, window_seconds=600)
+    # Kiosk-API calls without a client certificate, with a deny-listed one, or from a kiosk
+    # that is unknown or disabled, per certificate CN.
+    client_certificate_refusals: AlertRule = AlertRule(threshold=5, window_seconds=600)
+    # Card files whose signature chain does not verify (C03), per kiosk.
+    card_signature_failures: AlertRule = AlertRule(threshold=3, window_seconds=3600)
+    # Outages of VRS or the signer seen by the center, per target.
+    relay_errors: AlertRule = AlertRule(threshold=10, window_seconds=300)
+    # PIN lockouts reported by one kiosk.
+    pin_lockouts: AlertRule = AlertRule(threshold=3, window_seconds=3600)
+    # One alert per rule and subject per cool-down; the console shows it for active_seconds.
+    cooldown_seconds: int = Field(default=900, ge=10, le=86_400)
+    active_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # Optional webhook (chat, pager): POSTed off the request path, bounded queue, timeout. A
+    # secret: chat webhooks carry their credential in the URL (masked by `vaxcert config show`).
+    webhook_url: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    webhook_queue: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError("must be an http(s):// URL")
+        return value
+
+
+class SignalSettings(BaseModel):
+    """What the center keeps for the console's fleet and issuance views (aggregates only, C08;
+    cert_center/fleet.py, cert_center/tallies.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Hourly counters per municipality expire this many days after their hour.
+    hourly_retention_days: int = Field(default=8, ge=1, le=400)
+    # Daily counters (certificates, refusals by public reason, fees) and incident lists.
+    daily_retention_days: int = Field(default=400, ge=1, le=3660)
+    # A kiosk's last heartbeat is forgotten this long after it arrived.
+    heartbeat_retention_days: int = Field(default=30, ge=1, le=400)
+    # A kiosk whose last heartbeat is older than this is shown (and alerted) as silent.
+    silent_after_seconds: int = Field(default=120, ge=10, le=86_400)
+
+
 class AdmissionSettings(BaseModel):
     """Admission control of a surface whose requests call other services (vaxcert/admission.py).
 
@@ -271,6 +335,8 @@ class CenterSettings(BaseModel):
     metrics_dir: Path | None = None
     ops: OpsSettings = OpsSettings()
     card_use: CardUseSettings = CardUseSettings()
+    alerts: AlertSettings = AlertSettings()
+    signals: SignalSettings = SignalSettings()
 
 
 class Pkcs11Settings(BaseModel):

@@ -113,10 +113,14 @@ class CenterRig:
 
 @contextlib.contextmanager
 def center_rig(
-    tmp: Path, kiosk: dict[str, Any] | None = None, **center: Any
+    tmp: Path,
+    kiosk: dict[str, Any] | None = None,
+    redis: tuple[str, str] | None = None,
+    **center: Any,
 ) -> Iterator[CenterRig]:
     """A seeded VRS and a signer behind switches, and the center's kiosk API app over them with
-    ``center`` settings (e.g. ``relay_timeout_seconds``, ``admission``) and ``kiosk`` ones."""
+    ``center`` settings (e.g. ``relay_timeout_seconds``, ``admission``) and ``kiosk`` ones;
+    ``redis`` = (URL, key prefix) puts the center's shared state there."""
     pki_dir = tmp / "pki"
     pki.init(pki_dir, ISSUER, ["KIOSK-0001"])
     base = load_settings(
@@ -144,6 +148,7 @@ def center_rig(
         },
         center={"service_hours": "00:00-00:00", **center},
         kiosk=kiosk or {},
+        **({"redis_url": redis[0], "redis_prefix": redis[1]} if redis else {}),
     )
     app = create_app(settings, surface="kiosk_api")
     try:

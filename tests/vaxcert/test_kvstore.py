@@ -9,7 +9,15 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from vaxcert.kvstore import KeyValueStore, MemoryStore, RedisStore, Tallied, Tally, from_url
+from vaxcert.kvstore import (
+    FieldCount,
+    KeyValueStore,
+    MemoryStore,
+    RedisStore,
+    Tallied,
+    Tally,
+    from_url,
+)
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -68,3 +76,46 @@ def test_tally_counts_a_marked_pair_once_and_expires(store: KeyValueStore) -> No
     time.sleep(1.2)
     assert store.get_int("pairs") == 0 and store.get_int("uses") == 0
     assert store.tally([Tally("pairs", marker="seen:a")], 1) == [Tallied(1, True)]
+
+
+def test_texts_are_kept_and_read_many_at_once(store: KeyValueStore) -> None:
+    store.put("fleet:a", "one", 60)
+    store.put("fleet:a", "two", 60)
+    store.put("fleet:b", "日本", 60)
+    assert store.get_texts(["fleet:a", "fleet:missing", "fleet:b"]) == ["two", None, "日本"]
+    assert store.get_texts([]) == []
+
+
+def test_hash_counters_count_in_one_call_and_expire_at_their_time(store: KeyValueStore) -> None:
+    later = int(time.time()) + 3600
+    store.count_fields(
+        [
+            FieldCount("h:1", "462012|issued", 1, later),
+            FieldCount("h:1", "462012|issued", 2, later),
+            FieldCount("d:1", "462012|issued", 3, later),
+        ]
+    )
+    store.count_fields([FieldCount("gone", "x", 1, int(time.time()) - 1)])
+    assert store.read_fields(["h:1", "d:1", "h:2", "gone"]) == [
+        {"462012|issued": 3},
+        {"462012|issued": 3},
+        {},
+        {},
+    ]
+
+
+def test_lists_keep_the_newest_items_first(store: KeyValueStore) -> None:
+    for value in ("a", "b", "c"):
+        store.push("recent", value, 60, keep=2)
+    assert store.items("recent") == ["c", "b"]
+    assert store.items("none") == []
+
+
+def test_a_sliding_window_forgets_what_left_it(store: KeyValueStore) -> None:
+    start = 1_800_000_000.0
+    assert store.window("w", 2, start, 60, 6) == 2
+    assert store.window("w", 1, start + 30, 60, 6) == 3
+    assert store.window("w", 0, start + 30, 60, 6) == 3  # a read adds nothing
+    assert store.window("w", 1, start + 61, 60, 6) == 2  # the first slot left the window
+    assert store.window("w", 0, start + 200, 60, 6) == 0
+    assert store.window("other", 0, start, 60, 6) == 0
