@@ -18,8 +18,10 @@ import argparse
 import base64
 import secrets
 import shutil
+import tempfile
 from pathlib import Path
 
+from launch import topology
 from vaxcert import pki
 
 ISSUER_URL = "https://localhost:8446/issuer"
@@ -39,16 +41,13 @@ HOSTS = [
     "verifier",
     "kiosk",
 ]
-# Behind the edge (launch/topology.py, docker/nginx/templates/edge.conf.template) the center's
-# and VRS's listeners accept only client certificates of the edge's own CA (their
-# VAXCERT_LISTENERS__<SURFACE>__CLIENT_CA): the edge's and, for the containers' health probes
-# (`vaxcert health`), one with CN healthz-probe. The signer is called directly by the center
-# (internal CA) and has a probe certificate of that CA. Same names as launch/topology.py.
-EDGE_CA = "edge-ca"
-EXTRA = [
-    pki.Spec(EDGE_CA, "vaxcert dev edge CA", "ca", None, days=3650),
-    pki.Spec("edge-client", "vaxcert-edge", "client", EDGE_CA),
-    pki.Spec("healthz-probe-edge", "healthz-probe", "client", EDGE_CA),
+# Behind the edge the center's and VRS's listeners accept only client certificates of the edge's
+# own CA (VAXCERT_LISTENERS__<SURFACE>__CLIENT_CA=edge-ca, launch/topology.py makes it and the
+# edge's certificate): the edge's and, for the containers' health probes (`vaxcert health`), one
+# with CN healthz-probe. The signer is called directly by the center (internal CA) and has a
+# probe certificate of that CA.
+PROBES = [
+    pki.Spec("healthz-probe-edge", "healthz-probe", "client", topology.EDGE_CA),
     pki.Spec("healthz-probe-internal", "healthz-probe", "client", "internal-ca"),
 ]
 # The private keys each role's PKI directory holds; every role gets every public certificate.
@@ -77,9 +76,6 @@ ROLE_KEYS = {
     "verifier": [],
     "monitoring": [],
 }
-# The edge's files, named NAME.crt / NAME.key as its template reads them.
-EDGE_KEYS = ["center-kiosk-api", "center-app-api", "vrs", "edge-client"]
-EDGE_CERTS = ["dedicated-ca", "lgwan-ca", "public-ca"]
 
 
 def _write(path: Path, text: str) -> None:
@@ -90,7 +86,9 @@ def make(target: Path, kiosk_ids: list[str]) -> None:
     """Create (or complete) the secrets directory ``target``; existing secrets are kept."""
     full = target / ALL_KEYS
     pki.init(full, ISSUER_URL, kiosk_ids, HOSTS)
-    for spec in EXTRA:
+    if not pki.cert_path(full, topology.EDGE_CLIENT).exists():
+        topology.issue_edge_certificates(full)
+    for spec in PROBES:
         if not pki.cert_path(full, spec.name).exists():
             pki.issue(full, spec)
     public = [p for p in full.iterdir() if p.is_file() and not p.name.endswith(".key.pem")]
@@ -101,12 +99,12 @@ def make(target: Path, kiosk_ids: list[str]) -> None:
             shutil.copy2(path, directory / path.name)
         for name in keys:
             shutil.copy2(pki.key_path(full, name), pki.key_path(directory, name))
-    edge = target / "pki-edge"
-    edge.mkdir(mode=0o700, exist_ok=True)
-    for name in [*EDGE_KEYS, *EDGE_CERTS]:
-        shutil.copy2(pki.cert_path(full, name), edge / f"{name}.crt")
-    for name in EDGE_KEYS:
-        shutil.copy2(pki.key_path(full, name), edge / f"{name}.key")
+    # The edge's files as its template reads them (NAME.crt/.key, the kiosks' CRL): laid out by
+    # the loopback topology's own function, then moved into place.
+    with tempfile.TemporaryDirectory(dir=target) as staging:
+        laid_out = topology._edge_pki(full, Path(staging))
+        shutil.rmtree(target / "pki-edge", ignore_errors=True)
+        shutil.move(laid_out, target / "pki-edge")
     values = {
         "metrics_token": secrets.token_urlsafe(32),
         "auditor_token": secrets.token_urlsafe(32),
