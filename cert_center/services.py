@@ -141,18 +141,19 @@ class Center:
                 field="amount_yen",
             )
         key = f"receipt:{kiosk.kiosk_id}:{receipt.receipt_id}"
-        if not self.store.add(key, ttl_seconds=RECEIPT_DEDUP_SECONDS):
-            metrics.RECEIPTS.labels(municipality.code, "duplicate").inc()
-            return False
-        metrics.RECEIPTS.labels(municipality.code, receipt.outcome).inc()
-        self.tallies.receipt(
+        counted = self.tallies.receipt(
             kiosk.kiosk_id,
             municipality.code,
             receipt.outcome,
             receipt.copies,
             receipt.amount_yen,
             receipt.incident_id,
+            once=(key, RECEIPT_DEDUP_SECONDS),
         )
+        if not counted:
+            metrics.RECEIPTS.labels(municipality.code, "duplicate").inc()
+            return False
+        metrics.RECEIPTS.labels(municipality.code, receipt.outcome).inc()
         if receipt.incident_id is not None:
             # Operators follow a refunded misprint up by its incident number (no personal data).
             log.warning(

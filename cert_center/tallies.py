@@ -185,19 +185,30 @@ class Tallies:
         copies: int,
         amount_yen: int,
         incident_id: str | None,
-    ) -> None:
-        """A kiosk's receipt, counted once (the caller deduplicates repeats)."""
+        once: tuple[str, int] | None = None,
+    ) -> bool:
+        """A kiosk's receipt; False when ``once`` (marker key, its TTL) shows it was counted.
+
+        The repeat check and the fee count are one atomic step in the shared store: a replica
+        killed between two separate steps would leave a receipt acknowledged but never settled
+        (or settled twice). Unlike the other tallies this raises ``service_unavailable`` when
+        the store is down, so the kiosk keeps the receipt and sends it again.
+        """
         code = self._municipality(municipality)
         if outcome == "printed":
-            self._count(
-                {f"{code}|printed": 1, f"{code}|copies": copies, f"{code}|fee_yen": amount_yen}
-            )
+            counts = {f"{code}|printed": 1, f"{code}|copies": copies, f"{code}|fee_yen": amount_yen}
         elif outcome == "misprint_refunded":
-            self._count({f"{code}|misprints": 1, f"{code}|refund_yen": amount_yen})
-            if incident_id is not None:
-                self._incident(kiosk_id, code, incident_id, copies, amount_yen)
+            counts = {f"{code}|misprints": 1, f"{code}|refund_yen": amount_yen}
         else:
-            self._count({f"{code}|cancelled": 1})
+            counts = {f"{code}|cancelled": 1}
+        steps = self._steps(counts)
+        if once is None:
+            self.store.count_fields(steps)
+        elif not self.store.count_fields_once(once[0], once[1], steps):
+            return False
+        if outcome == "misprint_refunded" and incident_id is not None:
+            self._incident(kiosk_id, code, incident_id, copies, amount_yen)
+        return True
 
     def _incident(
         self, kiosk_id: str, municipality: str, incident_id: str, copies: int, amount_yen: int

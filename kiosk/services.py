@@ -227,10 +227,17 @@ class Kiosk:
     # --- the screens, in order ---------------------------------------------------------------
 
     def set_language(self, session: KioskSession, lang: str) -> None:
-        """Switch between ja and en on any screen."""
-        if lang in ("ja", "en"):
-            session.lang = "ja" if lang == "ja" else "en"
-            session.version += 1
+        """Switch the language (ja, en, zh, ko) on any screen."""
+        for known in reasons.LANGUAGES:
+            if lang == known:
+                session.lang = known
+                session.version += 1
+        self.touch(session)
+
+    def toggle_speech(self, session: KioskSession) -> None:
+        """Spoken prompts off or back on, for this session only (issue 13)."""
+        session.speech = not session.speech
+        session.version += 1
         self.touch(session)
 
     def start(self, session: KioskSession) -> None:

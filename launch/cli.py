@@ -21,6 +21,7 @@ from vaxcert.errors import ConfigError
 PACKAGE_GROUPS: dict[str, str] = {
     "card": "vaxcert.card.cli:group",
     "kiosk-sim": "kiosk.cli:sim_command",
+    "kiosk-prompts": "kiosk.cli:prompts_group",
     "signer": "signer.cli:group",
     # The roof's own: the production topology on loopback (launch/topology.py).
     "stack": "launch.topology:stack_group",

@@ -117,6 +117,24 @@ class VerifierSettings(BaseModel):
     clock_skew_seconds: int = Field(default=300, ge=0, le=86400)
     # Phone photos are large; PDFs and QR images are small.
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    # The page: a result goes back to the neutral scanning state after this many seconds (0:
+    # stays until "scan next"); a check that takes longer than request_timeout_seconds is
+    # reported as impossible, with a retry.
+    result_seconds: int = Field(default=30, ge=0, le=3600)
+    request_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Trust data (keys, revocation lists) is refreshed in the background this often (0: never;
+    # then only `vaxcert trust refresh` or, for the dev store, each verification updates it).
+    refresh_interval_seconds: int = Field(default=900, ge=0, le=7 * 86400)
+    # The page's TLS certificate and key (PEM) in production; unset, the PKI directory's
+    # `verifier` server certificate (the dev CA's in the demo).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _certificate_with_its_key(self) -> VerifierSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key are set together")
+        return self
 
 
 class KioskEntry(BaseModel):
@@ -628,7 +646,7 @@ class Settings(BaseSettings):
     def url(self, listener: str) -> str:
         """The base URL of a listening surface, by its name in :class:`Listeners`."""
         where: Listener = getattr(self.listeners, listener)
-        scheme = "http" if listener in ("kiosk", "verifier") else "https"
+        scheme = "http" if listener == "kiosk" else "https"
         return f"{scheme}://{where.host}:{where.port}"
 
 

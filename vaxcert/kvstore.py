@@ -89,6 +89,11 @@ class KeyValueStore(Protocol):
         """Apply every :class:`FieldCount` step (hash counters) in one round trip."""
         ...
 
+    def count_fields_once(self, marker: str, ttl_seconds: int, steps: Sequence[FieldCount]) -> bool:
+        """Set ``marker`` (with a TTL) and apply ``steps`` in one atomic step, unless the marker
+        is already set: then nothing is counted and the answer is False (a repeat)."""
+        ...
+
     def read_fields(self, keys: Sequence[str]) -> list[dict[str, int]]:
         """Every field of each hash in ``keys`` ({} where absent), in one round trip."""
         ...
@@ -220,6 +225,14 @@ class MemoryStore:
                 fields[step.field] = fields.get(step.field, 0) + step.amount
                 self._hashes[step.key] = (fields, float(step.expire_at))
 
+    def count_fields_once(self, marker: str, ttl_seconds: int, steps: Sequence[FieldCount]) -> bool:
+        with self._lock:
+            if self._live(marker) is not None:
+                return False
+            self._values[marker] = (1, self._now() + ttl_seconds)
+            self.count_fields(steps)
+            return True
+
     def read_fields(self, keys: Sequence[str]) -> list[dict[str, int]]:
         with self._lock:
             return [dict(self._hash(key) or {}) for key in keys]
@@ -273,6 +286,20 @@ return out
 """
 
 
+# KEYS: the marker, then one hash per step; ARGV: the marker's ttl, then per step its field,
+# amount and expiry (Unix time). 0 when the marker was already set (nothing counted).
+_COUNT_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+for i = 2, #KEYS do
+  local at = (i - 2) * 3 + 2
+  redis.call('HINCRBY', KEYS[i], ARGV[at], ARGV[at + 1])
+  redis.call('EXPIREAT', KEYS[i], ARGV[at + 2])
+end
+return 1
+"""
+
 # KEYS: the current slot, then the earlier ones; ARGV: amount, ttl.
 _WINDOW = """
 local total = 0
@@ -301,6 +328,7 @@ class RedisStore:
         self._incr = self._redis.register_script(_INCR_WITH_TTL)
         self._tally = self._redis.register_script(_TALLY)
         self._window = self._redis.register_script(_WINDOW)
+        self._count_once = self._redis.register_script(_COUNT_ONCE)
 
     def add(self, key: str, ttl_seconds: int) -> bool:
         with _outage_is_unavailable():
@@ -362,6 +390,14 @@ class RedisStore:
             pipe.expireat(self._prefix + key, at)
         with _outage_is_unavailable():
             pipe.execute()
+
+    def count_fields_once(self, marker: str, ttl_seconds: int, steps: Sequence[FieldCount]) -> bool:
+        keys = [self._prefix + marker, *(self._prefix + step.key for step in steps)]
+        args: list[int | str] = [ttl_seconds]
+        for step in steps:
+            args += [step.field, step.amount, step.expire_at]
+        with _outage_is_unavailable():
+            return bool(self._count_once(keys=keys, args=args))
 
     def read_fields(self, keys: Sequence[str]) -> list[dict[str, int]]:
         pipe = self._redis.pipeline(transaction=False)

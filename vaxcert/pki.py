@@ -133,6 +133,8 @@ def specs(issuer_url: str, kiosk_ids: Iterable[str], hosts: Iterable[str] = ()) 
         server("center-app-api", "public-ca", "center app API server (8444)"),
         server("center-ops", "public-ca", "center ops console server (8445)"),
         server("signer-public", "public-ca", "signer public issuer endpoints (8446)"),
+        # Browsers give a camera only to a secure page: the verifier is served over TLS.
+        server("verifier", "public-ca", "verifier page (8090)"),
         Spec(
             "shc-root",
             "vaxcert dev SHC root",

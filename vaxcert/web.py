@@ -112,7 +112,7 @@ def hsts_value(max_age: int) -> str:
 def add_hsts(app: Flask, max_age: int) -> None:
     """Every response of ``app``, which is served over TLS only, tells browsers to keep to HTTPS.
 
-    Only a TLS surface may say so: the plain-http loopback pages (kiosk, verifier) never call this.
+    Only a TLS surface may say so: the plain-http loopback kiosk page never calls this.
     """
     value = hsts_value(max_age)
 

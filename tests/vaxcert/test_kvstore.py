@@ -104,6 +104,16 @@ def test_hash_counters_count_in_one_call_and_expire_at_their_time(store: KeyValu
     ]
 
 
+def test_hash_counters_under_a_marker_count_once(store: KeyValueStore) -> None:
+    # A receipt's repeat check and its fee count are one step: a repeat counts nothing.
+    later = int(time.time()) + 3600
+    steps = [FieldCount("d:1", "462012|fee_yen", 120, later), FieldCount("h:1", "x", 1, later)]
+    assert store.count_fields_once("receipt:K:1", 60, steps) is True
+    assert store.count_fields_once("receipt:K:1", 60, steps) is False
+    assert store.count_fields_once("receipt:K:2", 60, steps[:1]) is True
+    assert store.read_fields(["d:1", "h:1"]) == [{"462012|fee_yen": 240}, {"x": 1}]
+
+
 def test_lists_keep_the_newest_items_first(store: KeyValueStore) -> None:
     for value in ("a", "b", "c"):
         store.push("recent", value, 60, keep=2)
