@@ -3,9 +3,10 @@ pinned to the versions installed in the running environment, without the ``dev``
 
 ``pip freeze`` would also pin the test tools and whatever else a developer installed; this walks
 the requirement graph of the installed distributions from the runtime requirements of this
-checkout's pyproject.toml instead. Markers are evaluated for this interpreter and for the image's (Debian 12's Python
-3.11.2, docker/Dockerfile): redis, for one, needs async-timeout below 3.11.3. The image installs
-the lock with ``--no-deps`` and runs ``pip check``, so a missing entry fails the build.
+checkout's pyproject.toml instead. Markers are evaluated for this interpreter and for the
+image's (Debian 12's Python 3.11.2, docker/Dockerfile): redis, for one, needs async-timeout
+below 3.11.3. The image installs the lock with ``--no-deps`` and runs ``pip check``, so a
+missing entry fails the build.
 
 Run with the project's venv: ``.venv/bin/python docker/lock.py > docker/requirements.lock``.
 """

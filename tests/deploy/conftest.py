@@ -66,7 +66,7 @@ def stages() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     current: list[str] = []
     for line in text.splitlines():
-        stripped = line.strip()
+        stripped = " ".join(line.split())
         if not stripped or stripped.startswith("#"):
             continue
         start = re.match(r"FROM\s+\S+\s+AS\s+(\S+)", stripped, re.IGNORECASE)

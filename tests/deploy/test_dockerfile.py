@@ -80,7 +80,11 @@ def test_every_role_runs_unprivileged_without_a_compiler() -> None:
     # The builder is where they are, and the final stages copy only the venv from it.
     assert any(BUILD_ONLY.search(line) for line in found["builder"])
     copies = [line for s in found.values() for line in s if line.startswith("COPY --from")]
-    assert copies == ["COPY --from=builder /opt/vaxcert /opt/vaxcert"]
+    audio = "/opt/vaxcert/lib/python3.11/site-packages/kiosk/static/audio"
+    assert copies == [
+        "COPY --from=builder /opt/vaxcert /opt/vaxcert",
+        f"COPY --from=kiosk-prompts {audio} {audio}",
+    ]
 
 
 def test_every_apt_and_pip_install_is_pinned() -> None:
