@@ -71,7 +71,9 @@ ROLE_KEYS = {
         "vdsnc-bsc",
         "healthz-probe-internal",
     ],
-    "kiosk": ["kiosk-KIOSK-0001"],
+    # The development kiosk's virtual card reader makes its cards with the dev J-LIS CA's key;
+    # a production kiosk reads real cards (VAXCERT_CARD__READER=pcsc) and has no such key.
+    "kiosk": ["kiosk-KIOSK-0001", "jlis-ca"],
     # The verifier's development trust store is built from the public certificates.
     "verifier": [],
     "monitoring": [],
