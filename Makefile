@@ -33,7 +33,7 @@ DEMO_PACKAGES := pcscd vsmartcard-vpcd $(CARD_BUILD_PACKAGES) softhsm2 $(VOICE_P
 FONT_PACKAGE := matplotlib-fontja==1.1.0
 COMMA := ,
 
-.PHONY: demo test lint typecheck pytest audit controls system-deps demo-deps certs clean bench prompts
+.PHONY: demo test lint typecheck pytest audit controls system-deps demo-deps certs clean bench prompts images
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -125,6 +125,14 @@ test: lint typecheck audit pytest
 
 bench: $(VENV)/.stamp-dev
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python -P $$b || exit 1; done
+
+# One image per service role (docker/Dockerfile) with podman; where the registry of the Debian
+# base cannot be reached, a local base from Debian's archive by debootstrap (docker/README.md).
+IMAGE_PACKAGES := podman buildah debootstrap
+
+images:
+	$(call apt_install,$(IMAGE_PACKAGES),echo "missing system packages:$$missing (run as root or: sudo apt-get install$$missing)"; exit 1)
+	docker/build-images.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -140,6 +140,54 @@ def serve(ctx: click.Context, name: str) -> None:
 
 
 @main.command()
+@click.argument("name")
+@click.option(
+    "--client",
+    envvar="VAXCERT_HEALTH_CLIENT",
+    default=None,
+    help="mTLS: the PKI item (in pki_dir) of the probe's client certificate "
+    "(default: the surface's development probe client).",
+)
+@click.option(
+    "--server-name",
+    envvar="VAXCERT_HEALTH_SERVER_NAME",
+    default=None,
+    help="The name the server certificate must carry (default: the listener's host, or "
+    "localhost when it binds every address).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Where to connect.")
+@click.option("--timeout", type=float, default=3.0, show_default=True)
+@click.pass_context
+def health(
+    ctx: click.Context,
+    name: str,
+    client: str | None,
+    server_name: str | None,
+    host: str,
+    timeout: float,
+) -> None:
+    """GET /healthz of one surface over its real channel; exit 0 when healthy, else 1.
+
+    For container healthchecks and Kubernetes exec probes: it runs beside the surface and
+    connects to its port on loopback.
+    """
+    from launch import health as probing
+    from launch.surfaces import SERVICES
+
+    if name not in SERVICES:
+        raise click.BadParameter(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+    try:
+        probe = probing.plan(
+            SERVICES[name], settings_from(ctx), host=host, server_name=server_name, client=client
+        )
+        body = probing.check(probe, timeout)
+    except probing.HealthError as exc:
+        click.echo(f"{name}: unhealthy: {exc}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(body, ensure_ascii=False))
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the matrix as JSON.")
 @click.option(
     "--checkout",

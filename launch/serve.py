@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import ssl
 import tempfile
 from pathlib import Path
@@ -66,11 +67,32 @@ def threads_for(spec: ServiceSpec, settings: Settings) -> int:
     return admission.concurrency + admission.queue + admission.spare_threads
 
 
-def _child_exit(_server: Any, worker: Any) -> None:
+def metric_files_id(service: str, pid: int) -> str:
+    """What names a process's files in the shared metrics directory: host, surface and pid.
+
+    prometheus_client names them by pid alone; containers that share the directory (the center's
+    replicas on one volume, the ops sidecar beside the kiosk API in a pod) each have their own
+    pid namespace, so two processes could write one file.
+    """
+    return f"{socket.gethostname()}-{service}-{pid}"
+
+
+def _share_metric_files(service: str) -> None:
+    from prometheus_client import values
+
+    values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
+        process_identifier=lambda: metric_files_id(service, os.getpid())
+    )
+
+
+def _child_exit(server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+        service = server.cfg.proc_name.removeprefix("vaxcert-")
+        multiprocess.mark_process_dead(  # type: ignore[no-untyped-call]
+            metric_files_id(service, worker.pid)
+        )
 
 
 class _ServerContext:
@@ -168,4 +190,5 @@ def run(spec: ServiceSpec, settings: Settings) -> None:
     if spec.name.startswith("center-"):
         # Set before any worker imports prometheus_client (it reads this at import time).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared_metrics_dir(settings))
+        _share_metric_files(spec.name)
     _Application(spec, settings).run()
