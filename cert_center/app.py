@@ -7,8 +7,11 @@ from typing import Literal
 
 from flask import Flask
 
-from cert_center import metrics
+from cert_center import limits, metrics
 from cert_center.api import kiosk_api
+from cert_center.app_api import app_api
+from cert_center.app_issuance import AppIssuance
+from cert_center.attestation import AppAttestation, load_roots
 from cert_center.clients import SignerClient, VrsClient
 from cert_center.issuance import IssuanceService
 from cert_center.ops import OpsCredentials, ops
@@ -17,7 +20,7 @@ from cert_center.services import Center
 from vaxcert import kvstore, web
 from vaxcert.admission import Admission
 from vaxcert.card import ca_key_table
-from vaxcert.config import Settings, load_settings
+from vaxcert.config import AdmissionSettings, Settings, load_settings
 
 Surface = Literal["kiosk_api", "app_api", "ops"]
 log = logging.getLogger(__name__)
@@ -33,36 +36,64 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
     store = kvstore.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}center:")
     center = Center(settings.center, store)
     app.extensions["vaxcert_center"] = center
-    if surface == "kiosk_api":
-        app.extensions["vaxcert_issuance"] = IssuanceService(
+    if surface in ("kiosk_api", "app_api"):
+        issuance = IssuanceService(
             settings,
             center,
             ca_key_table(settings),
             VrsClient.from_settings(settings),
             SignerClient.from_settings(settings, timeout=settings.center.relay_timeout_seconds),
         )
+        app.extensions["vaxcert_issuance"] = issuance
+    if surface == "app_api":
+        _install_app_api(app, settings, center, store, issuance)
+    elif surface == "kiosk_api":
         web.require_client_certificate(  # C09
             app, on_refused=lambda code: metrics.CLIENT_REFUSALS.labels(code).inc()
         )
         # Issuance is where the time goes (VRS, signer): it runs under admission control
         # (launch/serve.py gives this surface a thread per slot and queue place, and spares).
         # The other calls are cheap and always answered.
-        admission = settings.center.admission
-        web.admit(
-            app,
-            Admission(
-                admission.concurrency,
-                admission.queue,
-                admission.max_wait_seconds,
-                admission.retry_after_seconds,
-            ),
-            {"kiosk_api.certificates"},
-            admission.deadline_seconds,
-            on_shed=lambda cause: metrics.SHED.labels(cause).inc(),
-        )
+        _admit(app, settings.center.admission, "kiosk_api.certificates")
         app.register_blueprint(kiosk_api)
     elif surface == "ops":
         app.extensions["vaxcert_ops_credentials"] = OpsCredentials(settings.center.ops)
         app.extensions["vaxcert_daily_refusals"] = DailyRefusals(store, settings.center)
         app.register_blueprint(ops)
     return app
+
+
+def _install_app_api(
+    app: Flask,
+    settings: Settings,
+    center: Center,
+    store: kvstore.KeyValueStore,
+    issuance: IssuanceService,
+) -> None:
+    """The app API (docs/app-api.md): attestation (C06), admission, limits, the blueprint."""
+    app_settings = settings.center.app
+    app.extensions["vaxcert_app_attestation"] = AppAttestation(
+        app_settings, load_roots(settings), store
+    )
+    app.extensions["vaxcert_app_issuance"] = AppIssuance(issuance, app_settings)
+    # An application is where the time goes (VRS, signer, PDF, image): under admission control,
+    # so overload answers a fast 503 with Retry-After, never a timeout or an empty record.
+    _admit(app, app_settings.admission, "app_api.certificates")
+    app.register_blueprint(app_api)
+    limits.install(app, settings)
+
+
+def _admit(app: Flask, admission: AdmissionSettings, endpoint: str) -> None:
+    """``endpoint`` of ``app`` runs under admission control (503 ``overloaded`` when full)."""
+    web.admit(
+        app,
+        Admission(
+            admission.concurrency,
+            admission.queue,
+            admission.max_wait_seconds,
+            admission.retry_after_seconds,
+        ),
+        {endpoint},
+        admission.deadline_seconds,
+        on_shed=lambda cause: metrics.SHED.labels(cause).inc(),
+    )

@@ -49,7 +49,7 @@ def workers_for(spec: ServiceSpec, settings: Settings) -> int:
 
 
 # Surfaces whose requests run under admission control (cert_center/app.py, vaxcert/admission.py).
-ADMITTED = frozenset({"center-kiosk-api"})
+ADMITTED = frozenset({"center-kiosk-api", "center-app-api"})
 
 
 def threads_for(spec: ServiceSpec, settings: Settings) -> int:
@@ -62,7 +62,11 @@ def threads_for(spec: ServiceSpec, settings: Settings) -> int:
     """
     if spec.name not in ADMITTED:
         return settings.threads
-    admission = settings.center.admission
+    admission = (
+        settings.center.app.admission
+        if spec.name == "center-app-api"
+        else settings.center.admission
+    )
     return admission.concurrency + admission.queue + admission.spare_threads
 
 

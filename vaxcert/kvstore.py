@@ -62,6 +62,19 @@ class KeyValueStore(Protocol):
         """Remove ``key``."""
         ...
 
+    def put(self, key: str, value: bytes, ttl_seconds: int | None = None) -> None:
+        """Store an opaque value (a public key, a purpose tag; never personal data, C08)."""
+        ...
+
+    def get(self, key: str) -> bytes | None:
+        """The value :meth:`put` stored under ``key``, None when absent or expired."""
+        ...
+
+    def take(self, key: str) -> bytes | None:
+        """Remove ``key`` and return its value, atomically: at most one caller ever gets it
+        (single-use challenges)."""
+        ...
+
     def ping(self) -> bool:
         """True when the store answers."""
         ...
@@ -72,6 +85,7 @@ class MemoryStore:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._values: dict[str, tuple[int, float | None]] = {}
+        self._blobs: dict[str, tuple[bytes, float | None]] = {}
         self._lock = threading.Lock()
         self._now = clock
 
@@ -124,6 +138,28 @@ class MemoryStore:
     def delete(self, key: str) -> None:
         with self._lock:
             self._values.pop(key, None)
+            self._blobs.pop(key, None)
+
+    def put(self, key: str, value: bytes, ttl_seconds: int | None = None) -> None:
+        with self._lock:
+            self._blobs[key] = (bytes(value), self._now() + ttl_seconds if ttl_seconds else None)
+
+    def _blob(self, key: str) -> bytes | None:
+        entry = self._blobs.get(key)
+        if entry is not None and entry[1] is not None and entry[1] <= self._now():
+            del self._blobs[key]
+            return None
+        return entry[0] if entry else None
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._blob(key)
+
+    def take(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._blob(key)
+            self._blobs.pop(key, None)
+            return value
 
     def ping(self) -> bool:
         return True
@@ -186,6 +222,21 @@ class RedisStore:
     def delete(self, key: str) -> None:
         with _outage_is_unavailable():
             self._redis.delete(self._prefix + key)
+
+    def put(self, key: str, value: bytes, ttl_seconds: int | None = None) -> None:
+        with _outage_is_unavailable():
+            self._redis.set(self._prefix + key, value, ex=ttl_seconds or None)
+
+    def get(self, key: str) -> bytes | None:
+        with _outage_is_unavailable():
+            value: bytes | None = self._redis.get(self._prefix + key)  # type: ignore[assignment]
+        return bytes(value) if value is not None else None
+
+    def take(self, key: str) -> bytes | None:
+        # GETDEL: one atomic step, so two replicas never both consume one challenge.
+        with _outage_is_unavailable():
+            value: bytes | None = self._redis.getdel(self._prefix + key)  # type: ignore[assignment]
+        return bytes(value) if value is not None else None
 
     def tally(self, ops: Sequence[Tally], ttl_seconds: int) -> list[Tallied]:
         # One round trip for the whole sequence, atomic like every Lua script.

@@ -365,12 +365,23 @@ def parse_body(model: type[ModelT], max_bytes: int | None = None) -> ModelT:
     over ``max_bytes`` (or the app's ``MAX_CONTENT_LENGTH``), announced or chunked → 413; not
     JSON, or an object that repeats a key → 415/400.
     """
+    return validate_body(model, read_body(max_bytes))
+
+
+def read_body(max_bytes: int | None = None) -> bytes:
+    """The raw JSON body, bounded (413) and of a JSON media type (415), as :func:`parse_body`
+    reads it; for a view that must see the exact bytes first (a signature over them)."""
     limit = max_bytes if max_bytes is not None else current_app.config.get("MAX_CONTENT_LENGTH")
     if limit is not None and (request.content_length or 0) > limit:
         raise VaxcertError("payload_too_large")
     if not request.is_json:
         raise VaxcertError("unsupported_media_type", "send application/json")
-    raw = _bounded_body(limit)
+    return _bounded_body(limit)
+
+
+def validate_body(model: type[ModelT], raw: bytes) -> ModelT:
+    """``raw`` (from :func:`read_body`) validated into ``model``, with :func:`parse_body`'s
+    errors."""
     _refuse_repeated_keys(raw)
     try:
         # JSON mode, so strict models get JSON semantics (dates from ISO strings only, no number

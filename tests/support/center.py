@@ -113,10 +113,15 @@ class CenterRig:
 
 @contextlib.contextmanager
 def center_rig(
-    tmp: Path, kiosk: dict[str, Any] | None = None, **center: Any
+    tmp: Path,
+    kiosk: dict[str, Any] | None = None,
+    surface: str = "kiosk_api",
+    redis_url: str | None = None,
+    **center: Any,
 ) -> Iterator[CenterRig]:
     """A seeded VRS and a signer behind switches, and the center's kiosk API app over them with
-    ``center`` settings (e.g. ``relay_timeout_seconds``, ``admission``) and ``kiosk`` ones."""
+    ``center`` settings (e.g. ``relay_timeout_seconds``, ``admission``) and ``kiosk`` ones;
+    ``surface="app_api"`` builds the app API instead (its shared store in ``redis_url``)."""
     pki_dir = tmp / "pki"
     pki.init(pki_dir, ISSUER, ["KIOSK-0001"])
     base = load_settings(
@@ -144,8 +149,10 @@ def center_rig(
         },
         center={"service_hours": "00:00-00:00", **center},
         kiosk=kiosk or {},
+        redis_url=redis_url,
+        redis_prefix=f"vaxcert-rig-{secrets.token_hex(6)}:",
     )
-    app = create_app(settings, surface="kiosk_api")
+    app = create_app(settings, surface=surface)  # type: ignore[arg-type]
     try:
         yield CenterRig(
             app.test_client(),

@@ -1,0 +1,355 @@
+"""The app API (電子交付) in process over a real VRS, signer and Redis: issuance, C06 refusals,
+C02/C04/C07 at the API, MRZ checks, limits (docs/app-api.md)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from app_client.client import AppApiRefusalError, DevPlatform, InstanceState
+from cert_center.app import create_app
+from launch.cli import main
+from tests.support.app import AppRig, app_rig
+from vaxcert import attestation, passport, residents
+from vaxcert.residents import CANARY, Passport
+
+CERTIFICATES = "/api/v1/app/certificates"
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[AppRig]:
+    limits = {"per_instance_limit": "1000/minute"}  # one instance makes most applications here
+    with app_rig(tmp_path_factory.mktemp("app-api"), redis_url, app=limits) as rig:
+        yield rig
+
+
+def _code(excinfo: pytest.ExceptionInfo[AppApiRefusalError]) -> str:
+    return excinfo.value.code
+
+
+def _signed_post(
+    rig: AppRig, state: InstanceState, body: bytes, *, challenge: str | None = None, **headers: str
+) -> Any:
+    assert state.instance_id is not None
+    challenge = challenge or rig.client.challenge("apply", state.instance_id)
+    signature = attestation.sign_request(state.key, "POST", CERTIFICATES, challenge, body)
+    sent = {
+        attestation.INSTANCE_HEADER: state.instance_id,
+        attestation.CHALLENGE_HEADER: challenge,
+        attestation.SIGNATURE_HEADER: signature,
+        **headers,
+    }
+    return rig.rig.client.post(
+        CERTIFICATES, data=body, headers=sent, content_type="application/json"
+    )
+
+
+# -- issuance ----------------------------------------------------------------------------------
+
+
+def test_c22_domestic_issuance_returns_everything_the_app_keeps_and_never_the_my_number(
+    rig: AppRig,
+) -> None:
+    issued = rig.client.apply(rig.instance(), rig.body())
+    certificate = issued["certificate"]
+    assert certificate["kind"] == "domestic"
+    assert certificate["shc_qr_text"].startswith("shc:/")
+    assert certificate["vdsnc"] is None
+    assert issued["shc_jws"].count(".") == 2
+    assert base64.b64decode(issued["pdf"]).startswith(b"%PDF-")
+    assert base64.b64decode(issued["image_png"]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert CANARY.my_number not in json.dumps(issued)  # C22
+
+
+def test_overseas_with_the_passport_read_by_the_app(rig: AppRig) -> None:
+    body = rig.body(kind="overseas", passport_mrz=passport.synthetic_td3(CANARY))
+    certificate = rig.client.apply(rig.instance(), body)["certificate"]
+    assert certificate["holder"]["name_roman"] == "SHIKEN HANAKO"
+    assert certificate["holder"]["passport_number"] == "TZ9990001"
+    assert json.loads(certificate["vdsnc"])["data"]["msg"]["uvci"] == certificate["certificate_id"]
+
+
+def test_overseas_by_app_puts_the_passport_on_file_for_a_later_kiosk_application(
+    rig: AppRig,
+) -> None:
+    person = residents.get("no-passport")
+    fields = {name: getattr(person, name) for name in person.__dataclass_fields__}
+    with_passport = residents.SyntheticResident(**{**fields, "passport": Passport("TZ9990066")})
+    kiosk = create_app(rig.rig.settings, surface="kiosk_api").test_client()
+
+    def at_kiosk() -> Any:
+        body = {
+            **rig.body("no-passport", kind="overseas"),
+            "nonce": attestation.new_challenge(),
+        }
+        return kiosk.post(
+            "/v1/kiosk/certificates",
+            json=body,
+            environ_base={"SSL_CLIENT_CERT": rig.rig.kiosk_pem},
+        )
+
+    assert at_kiosk().get_json()["error"]["code"] == "passport_not_on_file"
+    body = rig.body(
+        "no-passport", kind="overseas", passport_mrz=passport.synthetic_td3(with_passport)
+    )
+    issued = rig.client.apply(rig.instance(), body)["certificate"]
+    assert issued["holder"]["passport_number"] == "TZ9990066"
+    later = at_kiosk()
+    assert later.status_code == 200, later.get_json()
+    assert later.get_json()["holder"]["passport_number"] == "TZ9990066"
+
+
+def test_same_refusals_as_the_kiosk_support_measure_is_counter_required(rig: AppRig) -> None:
+    with pytest.raises(AppApiRefusalError) as refused:
+        rig.client.apply(rig.instance(), rig.body("support-measure"))
+    assert _code(refused) == "counter_required"
+
+
+def test_c07_no_consent_is_refused(rig: AppRig) -> None:
+    body = rig.body(consent={"terms_version": "2022-07-26", "accepted": False})
+    with pytest.raises(AppApiRefusalError) as refused:
+        rig.client.apply(rig.instance(), body)
+    assert _code(refused) == "consent_required"
+
+
+@pytest.mark.parametrize("field", ["my_number", "name", "free_text"])
+def test_c02_c04_a_typed_my_number_or_any_unknown_field_is_refused(rig: AppRig, field: str) -> None:
+    body = rig.body(**{field: CANARY.my_number})
+    with pytest.raises(AppApiRefusalError) as refused:
+        rig.client.apply(rig.instance(), body)
+    assert _code(refused) == "unknown_field"
+
+
+def test_c03_a_tampered_card_is_refused(rig: AppRig) -> None:
+    body = rig.body()
+    raw = bytearray(base64.b64decode(body["card"]["ef0001"]))
+    raw[5] ^= 0x01
+    body["card"]["ef0001"] = base64.b64encode(bytes(raw)).decode()
+    with pytest.raises(AppApiRefusalError) as refused:
+        rig.client.apply(rig.instance(), body)
+    assert _code(refused).startswith("card_")
+
+
+# -- MRZ ---------------------------------------------------------------------------------------
+
+
+def _mrz_for(**changes: Any) -> str:
+    fields = {name: getattr(CANARY, name) for name in CANARY.__dataclass_fields__}
+    expiry = changes.pop("expiry", passport.SYNTHETIC_EXPIRY)
+    return passport.synthetic_td3(residents.SyntheticResident(**{**fields, **changes}), expiry)
+
+
+@pytest.mark.parametrize(
+    ("mrz", "code"),
+    [
+        (passport.synthetic_td3(CANARY).replace("TZ9990001", "TZ9990002"), "mrz_invalid"),
+        (_mrz_for(expiry=dt.date(2020, 1, 1)), "passport_expired"),
+        (_mrz_for(given_roman="HANAE"), "passport_mismatch"),
+        (_mrz_for(birth_date=dt.date(1980, 2, 18)), "passport_mismatch"),
+    ],
+    ids=["check-digit", "expired", "name", "birth-date"],
+)
+def test_mrz_is_checked(rig: AppRig, mrz: str, code: str) -> None:
+    body = rig.body(kind="overseas", passport_mrz=mrz)
+    with pytest.raises(AppApiRefusalError) as refused:
+        rig.client.apply(rig.instance(), body)
+    assert _code(refused) == code
+
+
+# -- C06: the genuine app only -----------------------------------------------------------------
+
+
+def test_c06_no_attestation_is_401(rig: AppRig) -> None:
+    response = rig.rig.client.post(CERTIFICATES, json=rig.body())
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "app_attestation_missing"
+
+
+def _register_with(rig: AppRig, chain: list[str], challenge: str) -> str:
+    with pytest.raises(AppApiRefusalError) as refused:
+        rig.client._call(
+            "POST", "/api/v1/app/instances", {"challenge": challenge, "attestation": chain}
+        )
+    return _code(refused)
+
+
+def test_c06_wrong_app_id_is_refused(rig: AppRig) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    challenge = rig.client.challenge("register")
+    forged = DevPlatform(rig.rig.settings.pki_dir, "com.example.repackaged")
+    assert _register_with(rig, forged(key.public_key(), challenge), challenge) == "app_id_mismatch"
+
+
+def test_c06_attestation_from_another_ca_is_refused(rig: AppRig) -> None:
+    rogue_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vaxcert dev app attestation CA")])
+    now = dt.datetime.now(dt.UTC)
+    rogue = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(rogue_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(rogue_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    challenge = rig.client.challenge("register")
+    chain = attestation.dev_attestation(
+        rogue, rogue_key, key.public_key(), rig.rig.settings.center.app.app_id, challenge
+    )
+    assert _register_with(rig, chain, challenge) == "app_attestation_invalid"
+
+
+def test_c06_stale_attestation_is_refused(rig: AppRig) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    challenge = rig.client.challenge("register")
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=8)  # within validity, past max age
+    chain = attestation.dev_attestation(
+        rig.platform.cert, rig.platform.key, key.public_key(), rig.platform.app_id, challenge, old
+    )
+    assert _register_with(rig, chain, challenge) == "app_attestation_stale"
+
+
+def test_c06_attestation_for_another_challenge_is_refused(rig: AppRig) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    challenge = rig.client.challenge("register")
+    other = rig.client.challenge("register")
+    chain = rig.platform(key.public_key(), other)
+    assert _register_with(rig, chain, challenge) == "app_attestation_invalid"
+
+
+def test_c06_unknown_instance_is_refused(rig: AppRig, tmp_path: Path) -> None:
+    state = InstanceState.load_or_create(tmp_path / "never-registered")
+    state.instance_id = attestation.instance_id(state.key.public_key())
+    with pytest.raises(AppApiRefusalError) as refused:
+        rig.client.challenge("apply", state.instance_id)
+    assert _code(refused) == "app_instance_unknown"
+    # Nor can it sign with a challenge issued to someone else.
+    other = rig.instance("other-phone")
+    assert other.instance_id is not None
+    challenge = rig.client.challenge("apply", other.instance_id)
+    response = _signed_post(rig, state, json.dumps(rig.body()).encode(), challenge=challenge)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "app_instance_unknown"
+
+
+def test_c06_revoked_instance_is_refused_on_every_replica(rig: AppRig, redis_url: str) -> None:
+    state = rig.instance("to-revoke")
+    assert state.instance_id is not None
+    settings = rig.rig.settings
+    env = {"VAXCERT_REDIS_URL": redis_url, "VAXCERT_REDIS_PREFIX": settings.redis_prefix}
+    result = CliRunner().invoke(main, ["app", "instance", "revoke", state.instance_id], env=env)
+    assert result.exit_code == 0, result.output
+    # Another replica: a second app over the same Redis.
+    replica = create_app(settings, surface="app_api").test_client()
+    for client in (rig.rig.client, replica):
+        response = client.post(
+            "/api/v1/app/challenges", json={"purpose": "apply", "instance_id": state.instance_id}
+        )
+        assert response.status_code == 401
+        assert response.get_json()["error"]["code"] == "app_instance_revoked"
+    # Registering the same key again does not bring it back.
+    challenge = rig.client.challenge("register")
+    chain = rig.platform(state.key.public_key(), challenge)
+    assert _register_with(rig, chain, challenge) == "app_instance_revoked"
+
+
+def test_c06_reused_challenge_is_refused(rig: AppRig) -> None:
+    state = rig.instance()
+    assert state.instance_id is not None
+    body = json.dumps(rig.body()).encode()
+    challenge = rig.client.challenge("apply", state.instance_id)
+    assert _signed_post(rig, state, body, challenge=challenge).status_code == 200
+    again = _signed_post(rig, state, body, challenge=challenge)
+    assert again.status_code == 401
+    assert again.get_json()["error"]["code"] == "app_challenge_reused"
+
+
+def test_c06_expired_or_unknown_challenge_is_refused(rig: AppRig, redis_url: str) -> None:
+    state = rig.instance()
+    assert state.instance_id is not None
+    challenge = rig.client.challenge("apply", state.instance_id)
+    # Expiry is Redis's TTL; evicting the key is the same state without waiting for it.
+    client = redis.Redis.from_url(redis_url)
+    digest = attestation.challenge_digest(challenge).hex()
+    assert client.delete(f"{rig.rig.settings.redis_prefix}center:app:challenge:{digest}") == 1
+    response = _signed_post(rig, state, json.dumps(rig.body()).encode(), challenge=challenge)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "app_challenge_invalid"
+    made_up = attestation.new_challenge()
+    response = _signed_post(rig, state, json.dumps(rig.body()).encode(), challenge=made_up)
+    assert response.get_json()["error"]["code"] == "app_challenge_invalid"
+
+
+def test_c06_challenge_of_another_instance_is_refused(rig: AppRig) -> None:
+    mine, theirs = rig.instance(), rig.instance("other-phone")
+    assert theirs.instance_id is not None
+    challenge = rig.client.challenge("apply", theirs.instance_id)
+    response = _signed_post(rig, mine, json.dumps(rig.body()).encode(), challenge=challenge)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "app_challenge_invalid"
+
+
+def test_c06_a_changed_body_is_refused_and_does_not_burn_the_challenge(rig: AppRig) -> None:
+    state = rig.instance()
+    assert state.instance_id is not None
+    signed = json.dumps(rig.body()).encode()
+    sent = json.dumps(rig.body(municipality_code="462187")).encode()
+    challenge = rig.client.challenge("apply", state.instance_id)
+    signature = attestation.sign_request(state.key, "POST", CERTIFICATES, challenge, signed)
+    headers = {
+        attestation.INSTANCE_HEADER: state.instance_id,
+        attestation.CHALLENGE_HEADER: challenge,
+        attestation.SIGNATURE_HEADER: signature,
+    }
+    response = rig.rig.client.post(
+        CERTIFICATES, data=sent, headers=headers, content_type="application/json"
+    )
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "app_signature_invalid"
+    assert _signed_post(rig, state, signed, challenge=challenge).status_code == 200
+
+
+def test_c06_a_signature_by_another_key_is_refused(rig: AppRig) -> None:
+    state = rig.instance()
+    impostor = InstanceState(state.directory, ec.generate_private_key(ec.SECP256R1()))
+    impostor.instance_id = state.instance_id
+    response = _signed_post(rig, impostor, json.dumps(rig.body()).encode())
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "app_signature_invalid"
+
+
+# -- limits ------------------------------------------------------------------------------------
+
+
+def test_rate_limit_per_instance_answers_429_with_retry_after(
+    tmp_path: Path, redis_url: str
+) -> None:
+    with app_rig(tmp_path, redis_url, app={"per_instance_limit": "3/minute"}) as rig:
+        state = rig.instance()
+        assert state.instance_id is not None
+        statuses = []
+        for _ in range(4):
+            response = rig.rig.client.post(
+                "/api/v1/app/challenges",
+                json={"purpose": "apply", "instance_id": state.instance_id},
+                headers={attestation.INSTANCE_HEADER: state.instance_id},
+            )
+            statuses.append(response.status_code)
+        assert statuses == [201, 201, 201, 429]
+        assert response.get_json()["error"]["code"] == "rate_limited"
+        assert int(response.headers["Retry-After"]) >= 1
