@@ -40,10 +40,11 @@ def workers_for(spec: ServiceSpec, settings: Settings) -> int:
     The kiosk keeps its sessions in process memory (C08) and drives one terminal's devices: one
     worker. The center's kiosk API keeps nonces and rate limits in Redis; without Redis they live
     in process memory, so it runs one worker (more would let a replay through another worker).
+    The app API's instances and single-use challenges (C06) likewise.
     """
     if spec.name == "kiosk":
         return 1
-    if spec.name == "center-kiosk-api" and settings.redis_url is None:
+    if spec.name in ("center-kiosk-api", "center-app-api") and settings.redis_url is None:
         return 1
     return settings.workers
 
