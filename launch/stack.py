@@ -1,7 +1,8 @@
 """Test and benchmark harness: the center kiosk API, the VRS stub and the signer as real gunicorn
 processes (mTLS on loopback, free ports, a temp dir), optionally with the center's ops surface,
-its app API (``APP_PROCESSES``), Redis and a kiosk process in demo mode. Everything started here is stopped by PID; nothing
-listens on a default port. Used by the center, kiosk and end-to-end tests and by the benchmarks.
+its app API (``APP_PROCESSES``), Redis and a kiosk process in demo mode. Everything started here
+is stopped by PID; nothing listens on a default port. Used by the center, kiosk and end-to-end
+tests and by the benchmarks.
 """
 
 from __future__ import annotations

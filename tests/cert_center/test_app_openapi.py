@@ -89,11 +89,10 @@ def test_generated_requests_get_conforming_answers_and_never_a_server_error(
         response_schema_conformance,
         negative_data_rejection,
     ]
-    total = 0
+    seen = [0]
     for result in schema.get_all_operations():
         operation = result.ok()
         examples = 700 if operation.method.upper() == "POST" else 20
-        seen = [0]
 
         @settings(
             max_examples=examples,
@@ -108,5 +107,4 @@ def test_generated_requests_get_conforming_answers_and_never_a_server_error(
             case.call_and_validate(checks=checks)
 
         exchange()
-        total += seen[0]
-    assert total >= CASES_AT_LEAST
+    assert seen[0] >= CASES_AT_LEAST
