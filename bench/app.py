@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app_client.client import AppClient, DevPlatform, HttpsTransport, InstanceState
-from bench.center import _cpu_seconds, _drive
+from bench.center import _cpu_seconds, _drive, summarise
 from cert_center.app_issuance import page_png
 from launch.stack import APP_PROCESSES, remove, seeded_requests, start_stack
 from vaxcert import attestation, pki
@@ -92,14 +92,7 @@ def _drive_app(
     jobs = [(str(settings.pki_dir), base, app_id, bodies, start, end, per) for _ in range(procs)]
     with multiprocessing.get_context("spawn").Pool(procs) as pool:
         results = pool.map(_app_client, jobs)
-    latencies = sorted(x for lat, _ in results for x in lat)
-    return {
-        "requests": len(latencies),
-        "per_second": len(latencies) / seconds,
-        "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0,
-        "errors": sum(e for _, e in results),
-    }
+    return summarise(results, seconds)
 
 
 def _median_ms(call: Any, rounds: int = 15) -> float:

@@ -163,6 +163,11 @@ def _drive(
     jobs = [(str(settings.pki_dir), base, bodies, start, end, per, mode) for _ in range(procs)]
     with multiprocessing.get_context("spawn").Pool(procs) as pool:
         results = pool.map(_client, jobs)
+    return summarise(results, seconds)
+
+
+def summarise(results: list[tuple[list[float], int]], seconds: float) -> dict[str, float]:
+    """Requests, requests/s, p50 and p99 (ms) and errors of the load processes' results."""
     latencies = sorted(x for lat, _ in results for x in lat)
     errors = sum(e for _, e in results)
     return {

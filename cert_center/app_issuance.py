@@ -21,22 +21,27 @@ from vaxcert.contracts.app_api import AppCertificateIssued, AppCertificateReques
 from vaxcert.errors import VaxcertError
 
 _POINTS_PER_INCH = 72
+_INK = 160  # grey levels above this are paper
 
 
 def page_png(pdf: bytes, dpi: int) -> bytes:
-    """The PDF's first page as a PNG at ``dpi`` (pypdfium2, in memory: C08)."""
+    """The PDF's first page as a black-and-white PNG at ``dpi`` (pypdfium2, in memory: C08).
+
+    One bit per pixel, measured by bench/app.py: at 150 dpi it encodes in a third of the time of
+    8-bit grey at 110 dpi and is a fifth of its size, and the QR codes stay exact.
+    """
     document = pypdfium2.PdfDocument(pdf)
     try:
         page = document[0]
         try:
             bitmap = page.render(scale=dpi / _POINTS_PER_INCH, grayscale=True)
-            image = bitmap.to_pil()
+            image = bitmap.to_pil().point(lambda grey: 255 if grey > _INK else 0, mode="1")
         finally:
             page.close()
     finally:
         document.close()
     buffer = io.BytesIO()
-    # Level 1: the image is mostly white and black; stronger levels cost time for little gain.
+    # Level 1: stronger levels cost time for little gain on a page that is mostly paper.
     image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
