@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
 
 import pypdfium2  # type: ignore[import-untyped]
 
@@ -22,6 +23,8 @@ from vaxcert.errors import VaxcertError
 
 _POINTS_PER_INCH = 72
 _INK = 160  # grey levels above this are paper
+# PDFium is not thread-safe (pypdfium2's documentation): one page render at a time per process.
+_pdfium_lock = threading.Lock()
 
 
 def page_png(pdf: bytes, dpi: int) -> bytes:
@@ -30,16 +33,19 @@ def page_png(pdf: bytes, dpi: int) -> bytes:
     One bit per pixel, measured by bench/app.py: at 150 dpi it encodes in a third of the time of
     8-bit grey at 110 dpi and is a fifth of its size, and the QR codes stay exact.
     """
-    document = pypdfium2.PdfDocument(pdf)
-    try:
-        page = document[0]
+    with _pdfium_lock:
+        document = pypdfium2.PdfDocument(pdf)
         try:
-            bitmap = page.render(scale=dpi / _POINTS_PER_INCH, grayscale=True)
-            image = bitmap.to_pil().point(lambda grey: 255 if grey > _INK else 0, mode="1")
+            page = document[0]
+            try:
+                bitmap = page.render(scale=dpi / _POINTS_PER_INCH, grayscale=True)
+                # A new 1-bit image, made while the bitmap (whose memory the grey view shares)
+                # is alive.
+                image = bitmap.to_pil().point(lambda level: 255 if level > _INK else 0, mode="1")
+            finally:
+                page.close()
         finally:
-            page.close()
-    finally:
-        document.close()
+            document.close()
     buffer = io.BytesIO()
     # Level 1: stronger levels cost time for little gain on a page that is mostly paper.
     image.save(buffer, format="PNG", compress_level=1)

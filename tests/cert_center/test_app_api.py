@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from app_client.client import AppApiRefusalError, DevPlatform, InstanceState
 from cert_center.app import create_app
 from launch.cli import main
 from tests.support.app import AppRig, app_rig
+from tests.support.center import PATIENCE
 from vaxcert import attestation, passport, residents
 from vaxcert.residents import CANARY, Passport
 
@@ -353,3 +355,51 @@ def test_rate_limit_per_instance_answers_429_with_retry_after(
         assert statuses == [201, 201, 201, 429]
         assert response.get_json()["error"]["code"] == "rate_limited"
         assert int(response.headers["Retry-After"]) >= 1
+
+
+# -- overload ----------------------------------------------------------------------------------
+
+
+def test_under_overload_an_application_gets_its_record_or_a_fast_503_never_an_empty_one(
+    tmp_path: Path, redis_url: str
+) -> None:
+    admission = {"concurrency": 1, "queue": 0, "retry_after_seconds": 3, "deadline_seconds": 50}
+    with app_rig(
+        tmp_path,
+        redis_url,
+        relay_timeout_seconds=40.0,
+        app={"admission": admission, "per_instance_limit": "1000/minute"},
+    ) as rig:
+        state, other = rig.instance(), rig.instance("other-phone")
+        rig.rig.signer.mode = "stalled"
+        answers: list[Any] = []
+        admitted = threading.Thread(
+            target=lambda: answers.append(
+                _signed_post(rig, state, json.dumps(rig.body()).encode())
+            ),
+            daemon=True,
+        )
+        admitted.start()
+        try:
+            assert rig.rig.signer.entered.wait(PATIENCE), (
+                "the admitted one never reached the signer"
+            )
+            vrs_calls = rig.rig.vrs.calls
+            assert other.instance_id is not None
+            challenge = rig.client.challenge("apply", other.instance_id)
+            refused = _signed_post(rig, other, json.dumps(rig.body()).encode(), challenge=challenge)
+            assert admitted.is_alive()  # answered while the admitted one is still held
+            assert refused.status_code == 503
+            assert refused.headers["Retry-After"] == "3"
+            assert refused.get_json()["error"]["code"] == "overloaded"
+            assert rig.rig.vrs.calls == vrs_calls  # nothing of it ran...
+        finally:
+            rig.rig.signer.released.set()
+        admitted.join(PATIENCE)
+        (answer,) = answers
+        assert answer.status_code == 200
+        assert answer.get_json()["certificate"]["doses"]
+        # ...not even its challenge: the app retries with the same one.
+        rig.rig.signer.mode = "up"
+        retried = _signed_post(rig, other, json.dumps(rig.body()).encode(), challenge=challenge)
+        assert retried.status_code == 200
