@@ -19,6 +19,7 @@ import redis
 
 from launch.stack import APP_PROCESSES, ISSUER, Stack, remove, start_stack
 from vaxcert import passport
+from vaxcert.card.harness import Pcscd
 from vaxcert.formats import shc, vdsnc
 from vaxcert.residents import CANARY
 from verifier import verify, verify_all
@@ -172,3 +173,13 @@ def test_c08_nothing_of_the_canary_is_kept_by_the_app_api(stack: Stack, tmp_path
             if path.is_file():
                 for value in canaries:
                     assert value.encode() not in path.read_bytes(), f"canary value in {path}"
+
+
+@pytest.mark.pcsc
+def test_pcsc_reader_issues_through_pcscd(stack: Stack, pcscd: Pcscd, tmp_path: Path) -> None:
+    status, line = app_client(
+        stack, tmp_path, "--resident", "elder", "--pin", "5678",
+        "--municipality", "462012", "--kind", "domestic", "--reader", "pcsc",
+    )  # fmt: skip
+    assert (status, line["outcome"]) == (0, "issued"), line
+    assert (tmp_path / "certificate.png").is_file()
