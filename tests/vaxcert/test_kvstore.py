@@ -68,3 +68,20 @@ def test_tally_counts_a_marked_pair_once_and_expires(store: KeyValueStore) -> No
     time.sleep(1.2)
     assert store.get_int("pairs") == 0 and store.get_int("uses") == 0
     assert store.tally([Tally("pairs", marker="seen:a")], 1) == [Tallied(1, True)]
+
+
+def test_values_are_kept_and_taken_once(store: KeyValueStore) -> None:
+    assert store.get("challenge") is None and store.take("challenge") is None
+    store.put("challenge", b"apply:abc", ttl_seconds=60)
+    assert store.get("challenge") == b"apply:abc"
+    assert store.take("challenge") == b"apply:abc"
+    assert store.take("challenge") is None  # single use: the second taker gets nothing
+    store.put("key", b"\x00\xffDER")
+    store.delete("key")
+    assert store.get("key") is None
+
+
+def test_a_value_expires_with_its_ttl(store: KeyValueStore) -> None:
+    store.put("short", b"x", ttl_seconds=1)
+    time.sleep(1.2)
+    assert store.get("short") is None and store.take("short") is None
