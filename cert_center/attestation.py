@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -114,9 +114,13 @@ class AppAttestation:
     def register(self, registration: InstanceRegistration) -> InstanceRegistered:
         """Check the platform's statement (chain, app id, freshness, challenge) and keep the key."""
         self._take_challenge(registration.challenge, _REGISTER)
-        leaf = self._verified_leaf(registration.attestation)
-        self._check_statement(leaf, registration.challenge)
-        key = leaf.public_key()
+        try:
+            leaf = self._verified_leaf(registration.attestation)
+            self._check_statement(leaf, registration.challenge)
+            key = leaf.public_key()
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            # A certificate that parses but whose extensions, key or signature algorithm do not.
+            raise VaxcertError("app_attestation_invalid", "unreadable statement") from None
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
             raise VaxcertError("app_attestation_invalid", "the instance key is not P-256")
         instance = attestation.instance_id(key)
@@ -140,7 +144,7 @@ class AppAttestation:
             issuer = parent or self._root_of(child)
             try:
                 child.verify_directly_issued_by(issuer)
-            except (ValueError, TypeError, InvalidSignature):
+            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
                 raise VaxcertError("app_attestation_invalid", "chain does not verify") from None
             if not child.not_valid_before_utc - _SKEW <= now <= child.not_valid_after_utc:
                 raise VaxcertError("app_attestation_stale", "outside its validity")

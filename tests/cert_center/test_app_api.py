@@ -403,3 +403,15 @@ def test_under_overload_an_application_gets_its_record_or_a_fast_503_never_an_em
         rig.rig.signer.mode = "up"
         retried = _signed_post(rig, other, json.dumps(rig.body()).encode(), challenge=challenge)
         assert retried.status_code == 200
+
+
+def test_c06_garbage_and_foreign_keys_are_invalid_statements(rig: AppRig) -> None:
+    p384 = ec.generate_private_key(ec.SECP384R1())
+    challenge = rig.client.challenge("register")
+    assert (
+        _register_with(rig, rig.platform(p384.public_key(), challenge), challenge)
+        == "app_attestation_invalid"
+    )
+    for chain in (["bm90IGEgY2VydGlmaWNhdGU="], ["%%%"], [base64.b64encode(b"0" * 300).decode()]):
+        challenge = rig.client.challenge("register")
+        assert _register_with(rig, chain, challenge) == "app_attestation_invalid"
