@@ -29,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +37,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app_client.client import AppClient, DevPlatform, HttpsTransport, InstanceState
-from bench.center import _cpu_seconds, _drive, summarise
+from bench.center import _cpu_seconds, _drive, in_threads, summarise, timed_loop
 from cert_center.app_issuance import page_png
 from launch.stack import APP_PROCESSES, remove, seeded_requests, start_stack
 from vaxcert import attestation, pki
 from vaxcert.certificate.pdf import render_certificate
 from vaxcert.config import Settings
 from vaxcert.contracts.kiosk_api import CertificateIssued
-from vaxcert.errors import VaxcertError
 
 _SPAWN_SECONDS = 8
 
@@ -61,24 +59,14 @@ def _app_client(args: tuple[str, str, str, list[dict[str, Any]], float, float, i
         state = InstanceState.load_or_create(Path(tempfile.mkdtemp(prefix="bench-app-")))
         client.register(state, platform)
         time.sleep(max(0.0, start - time.time()))
-        latencies: list[float] = []
-        errors = 0
-        i = offset
-        while time.time() < end:
-            started = time.perf_counter()
-            try:
-                issued = client.apply(state, bodies[i % len(bodies)])
-                ok = bool(issued.get("image_png")) and bool(issued.get("pdf"))
-            except VaxcertError:
-                ok = False
-            latencies.append(time.perf_counter() - started)
-            errors += 0 if ok else 1
-            i += 7
-        return latencies, errors
 
-    with ThreadPoolExecutor(threads) as pool:
-        results = list(pool.map(worker, range(threads)))
-    return [x for lat, _ in results for x in lat], sum(e for _, e in results)
+        def attempt(i: int) -> bool:
+            issued = client.apply(state, bodies[i % len(bodies)])
+            return bool(issued.get("image_png")) and bool(issued.get("pdf"))
+
+        return timed_loop(attempt, offset, end)
+
+    return in_threads(worker, threads)
 
 
 def _drive_app(
