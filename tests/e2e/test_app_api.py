@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,11 +17,19 @@ from typing import Any
 
 import pytest
 
+from app_client.client import (
+    AppApiRefusalError,
+    AppClient,
+    DevPlatform,
+    HttpsTransport,
+    InstanceState,
+)
 from launch.stack import APP_PROCESSES, ISSUER, Stack, remove, start_stack
 from tests.support.canary import assert_nothing_kept, canary_values
-from vaxcert import passport
+from vaxcert import passport, pki, tls
+from vaxcert.card import cards
 from vaxcert.formats import shc, vdsnc
-from vaxcert.residents import CANARY
+from vaxcert.residents import CANARY, RESIDENTS
 from verifier import verify, verify_all
 from verifier.dev_trust import dev_trust_store
 
@@ -156,3 +165,78 @@ def test_c08_nothing_of_the_canary_is_kept_by_the_app_api(stack: Stack, tmp_path
     # The scan looked where the app API writes: instances, challenges, rate-limit counters.
     assert any(b":app:instance:" in key for key in keys)
     assert any(b"app-limits" in key for key in keys)
+
+
+def _kiosk_answer(stack: Stack, body: dict[str, Any]) -> tuple[str, list[Any]]:
+    session = tls.client_session(
+        pki.cert_path(stack.pki_dir, "dedicated-ca"),
+        pki.cert_path(stack.pki_dir, "kiosk-KIOSK-0001"),
+        pki.key_path(stack.pki_dir, "kiosk-KIOSK-0001"),
+    )
+    with session:
+        response = session.post(
+            stack.settings.url("center_kiosk_api") + "/v1/kiosk/certificates",
+            json={**body, "nonce": secrets.token_urlsafe(24)},
+            timeout=60,
+        )
+    data = response.json()
+    if response.status_code != 200:
+        return data["error"]["code"], []
+    return "issued", [(d["dose_number"], d["date"], d["lot"]) for d in data["doses"]]
+
+
+def _app_answer(
+    client: AppClient, state: InstanceState, body: dict[str, Any]
+) -> tuple[str, list[Any]]:
+    try:
+        issued = client.apply(state, body)
+    except AppApiRefusalError as refusal:
+        return refusal.code, []
+    doses = issued["certificate"]["doses"]
+    return "issued", [(d["dose_number"], d["date"], d["lot"]) for d in doses]
+
+
+def test_every_resident_gets_at_the_app_what_the_kiosk_gives(stack: Stack, tmp_path: Path) -> None:
+    """Same pipeline, same rules, same codes: each synthetic resident (and each municipality of
+    the one vaccinated in two) gets the same outcome and the same doses through both channels;
+    for 海外用 the app brings the passport the kiosk needs on file."""
+    settings = stack.settings
+    client = AppClient(
+        HttpsTransport(settings.url("center_app_api"), pki.cert_path(stack.pki_dir, "public-ca"))
+    )
+    state = InstanceState.load_or_create(tmp_path / "phone")
+    client.register(state, DevPlatform(stack.pki_dir, settings.center.app.app_id))
+    issuer = cards.CardIssuer.from_pki(stack.pki_dir)
+    consent = {"terms_version": settings.center.terms_version, "accepted": True}
+    compared = []
+    for resident in RESIDENTS.values():
+        codes = {
+            resident.municipality_code,
+            *(["462012"] if resident.key == "two-municipalities" else []),
+        }
+        for code in sorted(codes):
+            body = {
+                "consent": consent,
+                "kind": "domestic",
+                "municipality_code": code,
+                "card": cards.card_files(resident.key, issuer).to_json(),
+            }
+            app = _app_answer(client, state, body)
+            assert app == _kiosk_answer(stack, body), (resident.key, code)
+            compared.append((resident.key, code, app[0], len(app[1])))
+            if resident.passport is not None and app[0] == "issued":
+                overseas = {**body, "kind": "overseas"}
+                app_overseas = _app_answer(
+                    client, state, {**overseas, "passport_mrz": passport.synthetic_td3(resident)}
+                )
+                assert app_overseas == _kiosk_answer(stack, overseas), (resident.key, "overseas")
+    issued = {key for key, _, outcome, _ in compared if outcome == "issued"}
+    assert {"canary", "elder", "kirishima", "two-municipalities", "no-passport"} <= issued
+    # The resident vaccinated in two places: Kirishima's certificate (doses 3-5); in Kagoshima
+    # City the record says moved out, which both channels send to the counter alike.
+    two = {
+        code: (outcome, doses)
+        for key, code, outcome, doses in compared
+        if key == "two-municipalities"
+    }
+    assert two == {"462187": ("issued", 3), "462012": ("counter_required", 0)}
