@@ -70,10 +70,16 @@ def _app_client(args: tuple[str, str, str, list[dict[str, Any]], float, float, i
 
 
 def _drive_app(
-    settings: Settings, bodies: list[dict[str, Any]], seconds: float, clients: int, procs: int
+    settings: Settings,
+    bodies: list[dict[str, Any]],
+    seconds: float,
+    clients: int,
+    procs: int,
+    spawn_seconds: float = _SPAWN_SECONDS,
 ) -> dict[str, float]:
     per = max(1, clients // procs)
-    start = time.time() + _SPAWN_SECONDS
+    # Each load process spawns, imports and registers its instances before the common start.
+    start = time.time() + spawn_seconds
     end = start + seconds
     base = settings.url("center_app_api")
     app_id = settings.center.app.app_id
@@ -130,6 +136,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
+        "--spawn-seconds",
+        type=float,
+        default=20,
+        help="time for the app load processes to start and register before the common start",
+    )
+    parser.add_argument(
         "--redis-url",
         default=os.environ.get("VAXCERT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
     )
@@ -159,12 +171,19 @@ def main() -> None:
         app_bodies = [dict(body) for body in kiosk_bodies]
         # Warm-up of both paths (imports, TLS sessions, fonts, caches).
         _drive(settings, kiosk_bodies, 3, args.clients, args.client_processes, "issue")
-        _drive_app(settings, app_bodies, 3, args.clients, args.client_processes)
+        _drive_app(settings, app_bodies, 3, args.clients, args.client_processes, args.spawn_seconds)
         kiosk = _drive(
             settings, kiosk_bodies, args.seconds, args.clients, args.client_processes, "issue"
         )
         cpu_start = {n: _cpu_seconds(c.pid) for n, c in children.items()}
-        app = _drive_app(settings, app_bodies, args.seconds, args.clients, args.client_processes)
+        app = _drive_app(
+            settings,
+            app_bodies,
+            args.seconds,
+            args.clients,
+            args.client_processes,
+            args.spawn_seconds,
+        )
         cpu_used = {n: _cpu_seconds(c.pid) - cpu_start[n] for n, c in children.items()}
         parts = _parts(settings, app_bodies[0])
     finally:
