@@ -28,6 +28,7 @@ from launch.stack import APP_PROCESSES, ISSUER, Stack, remove, start_stack
 from tests.support.canary import assert_nothing_kept, canary_values
 from vaxcert import passport, pki, tls
 from vaxcert.card import cards
+from vaxcert.card.harness import Pcscd
 from vaxcert.formats import shc, vdsnc
 from vaxcert.residents import CANARY, RESIDENTS
 from verifier import verify, verify_all
@@ -240,3 +241,13 @@ def test_every_resident_gets_at_the_app_what_the_kiosk_gives(stack: Stack, tmp_p
         if key == "two-municipalities"
     }
     assert two == {"462187": ("issued", 3), "462012": ("counter_required", 0)}
+
+
+@pytest.mark.pcsc
+def test_pcsc_reader_issues_through_pcscd(stack: Stack, pcscd: Pcscd, tmp_path: Path) -> None:
+    status, line = app_client(
+        stack, tmp_path, "--resident", "elder", "--pin", "5678",
+        "--municipality", "462012", "--kind", "domestic", "--reader", "pcsc",
+    )  # fmt: skip
+    assert (status, line["outcome"]) == (0, "issued"), line
+    assert (tmp_path / "certificate.png").is_file()
