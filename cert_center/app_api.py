@@ -29,12 +29,8 @@ def _attestation() -> AppAttestation:
 
 @app_api.after_request
 def _count(response: Response) -> Response:
-    outcome = "ok" if response.status_code < 400 else "refused"
-    body = response.get_json(silent=True) if outcome == "refused" and response.is_json else None
-    reason = body.get("error", {}).get("code", "") if isinstance(body, dict) else ""
     endpoint = "app_" + (request.endpoint or "unknown").rpartition(".")[2]
-    metrics.REQUESTS.labels(endpoint, outcome, reason).inc()
-    return response
+    return metrics.count_request(endpoint, response)
 
 
 @app_api.get("/openapi.json")
