@@ -4,6 +4,7 @@ C02/C04/C07 at the API, MRZ checks, limits (docs/app-api.md)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -26,6 +27,7 @@ from tests.support.app import AppRig, app_rig
 from tests.support.center import PATIENCE
 from vaxcert import attestation, passport, residents
 from vaxcert.residents import CANARY, Passport
+from vrs_stub import seed
 
 CERTIFICATES = "/api/v1/app/certificates"
 
@@ -415,3 +417,38 @@ def test_c06_garbage_and_foreign_keys_are_invalid_statements(rig: AppRig) -> Non
     for chain in (["bm90IGEgY2VydGlmaWNhdGU="], ["%%%"], [base64.b64encode(b"0" * 300).decode()]):
         challenge = rig.client.challenge("register")
         assert _register_with(rig, chain, challenge) == "app_attestation_invalid"
+
+
+def test_after_a_new_dose_the_app_applies_again_and_gets_a_new_certificate_with_it(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Nothing server-side to update or list: the resident applies again (the real app's 再発行)."""
+    with app_rig(tmp_path, redis_url) as rig:
+        state = rig.instance()
+        before = rig.client.apply(state, rig.body("no-passport"))["certificate"]
+        record = next(
+            r
+            for r in seed.edge_case_records()
+            if r.identity.my_number == residents.get("no-passport").my_number
+            and r.municipality_code == "462012"
+        )
+        last = max(
+            (v for v in record.vaccinations if v.vaccinated_on is not None),
+            key=lambda v: v.dose_number,
+        )
+        assert last.vaccinated_on is not None
+        new_dose = dataclasses.replace(
+            last,
+            dose_number=last.dose_number + 1,
+            vaccinated_on=last.vaccinated_on + dt.timedelta(days=200),
+            lot_number="NEW0001",
+        )
+        updated = dataclasses.replace(record, vaccinations=[*record.vaccinations, new_dose])
+        with rig.rig.store.transaction() as conn:
+            partition = rig.rig.store.partition(conn, "462012")
+            assert partition is not None
+            partition.replace(updated)
+        after = rig.client.apply(state, rig.body("no-passport"))["certificate"]
+        assert after["certificate_id"] != before["certificate_id"]
+        assert len(after["doses"]) == len(before["doses"]) + 1
+        assert after["doses"][-1]["lot"] == "NEW0001"
