@@ -11,20 +11,29 @@ SYSTEM_PACKAGES += pcscd vsmartcard-vpcd libpcsclite-dev gcc
 # The tests start their own Redis and PostgreSQL on free ports (tests/support/services.py) from
 # these packages' binaries; a server already running on this machine is never used.
 SYSTEM_PACKAGES += redis-server postgresql
+# The production topology on loopback (launch/topology.py): Debian's nginx as the TLS edge;
+# envsubst renders its template as the official nginx image does (tests/e2e/test_topology.py).
+SYSTEM_PACKAGES += nginx gettext-base
+
+# The kiosk's spoken prompts are recorded at build time (kiosk/prompts.py, `make prompts`):
+# espeak-ng speaks, opus-tools encodes Ogg Opus, kakasi gives espeak-ng the kana of Japanese
+# text. fonts-wqy-zenhei: Hangul and hanzi for the certificate's zh/ko legend and the screens.
+VOICE_PACKAGES := espeak-ng opus-tools kakasi fonts-wqy-zenhei
+SYSTEM_PACKAGES += $(VOICE_PACKAGES)
 
 # What `make demo` adds so that every command of the README works: `vaxcert card serve|readers|check`
 # need pyscard (the card extra, built with gcc against libpcsclite-dev) and pcscd with the vpcd
 # driver; the signer's PKCS#11 custody needs softhsm2. Installed as root; otherwise named, and the
 # demo runs without them.
 CARD_BUILD_PACKAGES := libpcsclite-dev gcc
-DEMO_PACKAGES := pcscd vsmartcard-vpcd $(CARD_BUILD_PACKAGES) softhsm2
+DEMO_PACKAGES := pcscd vsmartcard-vpcd $(CARD_BUILD_PACKAGES) softhsm2 $(VOICE_PACKAGES)
 
 # IPAex Gothic for the certificate PDF without apt (platform.md): the TrueType file inside this
 # PyPI package, installed without its matplotlib dependency (vaxcert/certificate/pdf.py finds it there).
 FONT_PACKAGE := matplotlib-fontja==1.1.0
 COMMA := ,
 
-.PHONY: demo test lint typecheck pytest audit controls system-deps demo-deps certs clean bench
+.PHONY: demo test lint typecheck pytest audit controls system-deps demo-deps certs clean bench prompts
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,7 +80,16 @@ $(VENV)/.stamp-demo: pyproject.toml setup.py | $(VENV)/.stamp-runtime demo-deps
 	  echo "pyscard not installed (it builds with: $(CARD_BUILD_PACKAGES)): \`vaxcert card\` will say so"; \
 	fi
 
-demo: $(VENV)/.stamp-demo
+# The recorded prompts (git-ignored, in kiosk/static/audio): only what is missing or stale is
+# recorded again. Without the voice packages the demo runs silent and /healthz counts the gaps.
+prompts: $(VENV)/.stamp-runtime
+	@if command -v espeak-ng >/dev/null && command -v opusenc >/dev/null && command -v kakasi >/dev/null; then \
+	  $(BIN)/vaxcert kiosk-prompts build; \
+	else \
+	  echo "no spoken prompts: install $(VOICE_PACKAGES)"; \
+	fi
+
+demo: $(VENV)/.stamp-demo prompts
 	$(BIN)/vaxcert demo
 
 certs: $(VENV)/.stamp-runtime
@@ -87,7 +105,7 @@ typecheck: $(VENV)/.stamp-dev
 # Each test's outcome goes to .vaxcert/ (git-ignored): `vaxcert controls` reads the last run there.
 LAST_TEST_RUN := .vaxcert/last-test-run.xml
 
-pytest: $(VENV)/.stamp-dev system-deps
+pytest: $(VENV)/.stamp-dev system-deps prompts
 	$(BIN)/pytest --junitxml=$(LAST_TEST_RUN)
 
 # The privacy controls C01…C22, the tests that prove each, and their outcomes in the last run.

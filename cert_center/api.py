@@ -51,7 +51,10 @@ def receipts() -> tuple[Response, int]:
 
 @kiosk_api.post("/heartbeat")
 def heartbeat() -> tuple[Response, int]:
-    _center().record_heartbeat(_kiosk(), parse_body(Heartbeat))
+    peer = current_peer()
+    _center().record_heartbeat(
+        _kiosk(), parse_body(Heartbeat), peer.not_after if peer is not None else None
+    )
     return jsonify(Accepted().model_dump()), 202
 
 

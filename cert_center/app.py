@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from flask import Flask
 
-from cert_center import limits, metrics
+from cert_center import console, limits, metrics
 from cert_center.api import kiosk_api
 from cert_center.app_api import app_api
 from cert_center.app_issuance import AppIssuance
@@ -34,7 +35,8 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
     if settings.redis_url is None and surface != "ops":
         log.warning("no VAXCERT_REDIS_URL: nonces and rate limits are kept per process")
     store = kvstore.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}center:")
-    center = Center(settings.center, store)
+    # C15: alerts become entries of the console's audit trail (install_audit below).
+    center = Center(settings.center, store, audit=console.audit)
     app.extensions["vaxcert_center"] = center
     if surface in ("kiosk_api", "app_api"):
         issuance = IssuanceService(
@@ -45,22 +47,35 @@ def create_app(config: Settings | None = None, surface: Surface = "kiosk_api") -
             SignerClient.from_settings(settings, timeout=settings.center.relay_timeout_seconds),
         )
         app.extensions["vaxcert_issuance"] = issuance
+        console.install_audit(settings)  # C15: security events raised here reach the trail
     if surface == "app_api":
         _install_app_api(app, settings, center, store, issuance)
     elif surface == "kiosk_api":
-        web.require_client_certificate(  # C09
-            app, on_refused=lambda code: metrics.CLIENT_REFUSALS.labels(code).inc()
-        )
+        web.require_client_certificate(app, on_refused=_client_refused(center))  # C09, C21
         # Issuance is where the time goes (VRS, signer): it runs under admission control
         # (launch/serve.py gives this surface a thread per slot and queue place, and spares).
         # The other calls are cheap and always answered.
         _admit(app, settings.center.admission, "kiosk_api.certificates")
+        # An operator's disable reaches every replica at once (cert_center/console/kiosks.py).
+        center.kiosk_enabled = console.kiosk_states(settings, store).is_enabled
         app.register_blueprint(kiosk_api)
     elif surface == "ops":
         app.extensions["vaxcert_ops_credentials"] = OpsCredentials(settings.center.ops)
         app.extensions["vaxcert_daily_refusals"] = DailyRefusals(store, settings.center)
         app.register_blueprint(ops)
+        console.install(app, settings, store, center)  # C15, C17: the operator console at /ops
     return app
+
+
+def _client_refused(center: Center) -> Callable[[str], None]:
+    """Counts a refused client certificate and feeds the C21 alert, by the certificate's CN."""
+
+    def refused(code: str) -> None:
+        metrics.CLIENT_REFUSALS.labels(code).inc()
+        peer = web.current_peer()
+        center.alerts.client_refused(code, peer.common_name if peer is not None else None)
+
+    return refused
 
 
 def _install_app_api(

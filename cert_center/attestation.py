@@ -4,7 +4,7 @@ Domain code without Flask. Everything kept is in the shared store (Redis in prod
 worker and replica sees the same state; in-process without Redis), under ``app:`` keys, and none
 of it is personal data (C08): instance public keys, challenge digests, revocation markers.
 
-- ``app:instance:<id>``: the instance's public key (SubjectPublicKeyInfo DER), TTL
+- ``app:instance:<id>``: the instance's public key (SubjectPublicKeyInfo DER, base64), TTL
   ``instance_ttl_days``;
 - ``app:revoked:<id>``: set by ``vaxcert app instance revoke``, no TTL: a revoked key can never
   register again;
@@ -43,14 +43,12 @@ from vaxcert.kvstore import KeyValueStore
 log = logging.getLogger(__name__)
 
 _USED_SECONDS = 3600
-
-
-_REGISTER = b"register"
+_REGISTER = "register"
 _SKEW = dt.timedelta(seconds=30)  # clocks of the platform and the center may differ a little
 
 
-def _apply_tag(instance_id: str) -> bytes:
-    return b"apply:" + instance_id.encode("ascii")
+def _apply_tag(instance_id: str) -> str:
+    return "apply:" + instance_id
 
 
 def load_roots(settings: Settings) -> list[x509.Certificate]:
@@ -97,7 +95,7 @@ class AppAttestation:
     def _challenge_key(challenge: str) -> str:
         return "app:challenge:" + attestation.challenge_digest(challenge).hex()
 
-    def _take_challenge(self, challenge: str, expected: bytes) -> None:
+    def _take_challenge(self, challenge: str, expected: str) -> None:
         """Consume ``challenge`` (once, whatever happens next) or refuse it."""
         digest = attestation.challenge_digest(challenge).hex()
         tag = self.store.take("app:challenge:" + digest)
@@ -127,7 +125,8 @@ class AppAttestation:
         if self.store.get_int("app:revoked:" + instance):
             raise VaxcertError("app_instance_revoked")
         days = self.settings.instance_ttl_days
-        self.store.put("app:instance:" + instance, attestation.public_key_der(key), days * 86_400)
+        der = base64.b64encode(attestation.public_key_der(key)).decode("ascii")
+        self.store.put("app:instance:" + instance, der, days * 86_400)
         log.info("app instance registered", extra={"instance": instance})
         return InstanceRegistered(instance_id=instance, expires_in_days=days)
 
@@ -172,16 +171,16 @@ class AppAttestation:
         """The registered key of ``instance``, or ``app_instance_revoked`` / ``_unknown``."""
         if self.store.get_int("app:revoked:" + instance):
             raise VaxcertError("app_instance_revoked")
-        der = self.store.get("app:instance:" + instance)
+        (der,) = self.store.get_texts(["app:instance:" + instance])
         if der is None:
             raise VaxcertError("app_instance_unknown")
-        key = serialization.load_der_public_key(der)
+        key = serialization.load_der_public_key(base64.b64decode(der))
         assert isinstance(key, ec.EllipticCurvePublicKey)
         return key
 
     def revoke(self, instance: str) -> bool:
         """Revoke ``instance`` for good, on every replica; False if it was not registered."""
-        known = self.store.get("app:instance:" + instance) is not None
+        known = self.store.get_texts(["app:instance:" + instance])[0] is not None
         self.store.incr("app:revoked:" + instance)
         self.store.delete("app:instance:" + instance)
         return known

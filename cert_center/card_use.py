@@ -106,9 +106,12 @@ class CardUseMonitor:
         secret: bytes,
         timezone: str,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        on_alert: Callable[[str, int, int], object] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
+        # C21: (kind, count, limit) to the center's alerts (cert_center/alerts.py).
+        self.on_alert = on_alert
         self.zone = ZoneInfo(timezone)
         self.clock = clock
         self._secret = secret
@@ -126,12 +129,15 @@ class CardUseMonitor:
         settings: Settings,
         store: KeyValueStore,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        on_alert: Callable[[str, int, int], object] | None = None,
     ) -> CardUseMonitor | None:
         """The monitor of this center, or None when switched off."""
         if not settings.center.card_use.enabled:
             return None
         secret = load_secret(settings)
-        return cls(store, settings.center.card_use, secret, settings.center.timezone, clock)
+        return cls(
+            store, settings.center.card_use, secret, settings.center.timezone, clock, on_alert
+        )
 
     def _key(self, day: dt.date) -> bytes:
         # Cached per date in this process only; never written anywhere.
@@ -213,3 +219,5 @@ class CardUseMonitor:
                 "action": self.settings.action,
             },
         )
+        if self.on_alert is not None:
+            self.on_alert(kind, count, self.limits[kind])

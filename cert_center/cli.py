@@ -1,47 +1,204 @@
-"""`vaxcert app …`: operator commands of the app API (docs/app-api.md)."""
+"""`vaxcert ops …`: console users, the audit trail, kiosk states and the database setup.
+
+Each change is written to the audit trail as done by ``cli`` from ``cli`` (C15).
+"""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
+from cert_center.console import kiosk_states
+from cert_center.console.audit import AuditTrail
+from cert_center.console.db import CenterDb, grant_app_role
+from cert_center.console.users import ROLES, Role, UserError, UserStore
+from vaxcert import kvstore
+from vaxcert.config import Settings, settings_from
+from vaxcert.errors import ConfigError, VaxcertError
 
-@click.group("app")
-def app_group() -> None:
-    """The app API (電子交付)."""
+ACTOR = SOURCE = "cli"
 
 
-@app_group.group("instance")
-def instance() -> None:
-    """Registered app instances (C06)."""
+def _db(settings: Settings) -> CenterDb:
+    try:
+        database = CenterDb.from_settings(settings)
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration: {exc.detail}") from None
+    if database.dialect == "sqlite":
+        database.migrate()
+    return database
 
 
-# An instance id may begin with "-": it is never taken for an option.
-@instance.command("revoke", context_settings={"ignore_unknown_options": True})
-@click.argument("instance_id")
-@click.pass_context
-def revoke(ctx: click.Context, instance_id: str) -> None:
-    """Revoke INSTANCE_ID for good: every replica refuses it at once (app_instance_revoked).
-
-    The revocation list lives in the center's shared store (Redis, VAXCERT_REDIS_URL), which
-    every app API worker and replica reads on each request; without Redis there is nothing
-    shared to write to and the command refuses.
-    """
-    import re
-
-    from cert_center.attestation import AppAttestation
-    from vaxcert import kvstore
-    from vaxcert.config import settings_from
-    from vaxcert.contracts.app_api import INSTANCE_ID_PATTERN
-
+def _opened(ctx: click.Context) -> tuple[Settings, CenterDb, AuditTrail]:
     settings = settings_from(ctx)
-    if not re.fullmatch(INSTANCE_ID_PATTERN, instance_id):
-        raise click.BadParameter("an instance id is 43 base64url characters")
-    if settings.redis_url is None:
-        raise click.ClickException(
-            "no VAXCERT_REDIS_URL: app API processes keep instances in their own memory; "
-            "restart them to forget every instance"
-        )
+    database = _db(settings)
+    return settings, database, AuditTrail(database)
+
+
+@click.group()
+def group() -> None:
+    """The operator console: users, audit trail, kiosk states (C15, C17)."""
+
+
+@group.group()
+def user() -> None:
+    """Console users (viewer, admin, auditor)."""
+
+
+@user.command("add")
+@click.argument("user_id")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 12 characters (prompted when not given).",
+)
+@click.pass_context
+def user_add(ctx: click.Context, user_id: str, role: Role, password: str) -> None:
+    """Add a user and print their otpauth URI once (scan it into an authenticator app)."""
+    _settings, database, trail = _opened(ctx)
+    try:
+        made = UserStore(database).add(user_id, role, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    trail.record("user_added", ACTOR, {"user": user_id, "role": role}, SOURCE)
+    click.echo(f"added {user_id} ({role}); the TOTP secret is shown only now:")
+    click.echo(made.otpauth_uri)
+
+
+def _change_user(ctx: click.Context, user_id: str, event: str, change: str, **detail: str) -> None:
+    """Apply one change of ``UserStore`` to ``user_id`` and audit it as ``event``."""
+    _settings, database, trail = _opened(ctx)
+    users = UserStore(database)
+    try:
+        getattr(users, change)(user_id, *detail.values())
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    trail.record(event, ACTOR, {"user": user_id, **detail}, SOURCE)
+
+
+@user.command("disable")
+@click.argument("user_id")
+@click.pass_context
+def user_disable(ctx: click.Context, user_id: str) -> None:
+    """Disable a user: every session of theirs ends at its next request."""
+    _change_user(ctx, user_id, "user_disabled", "disable")
+    click.echo(f"disabled {user_id}")
+
+
+@user.command("enable")
+@click.argument("user_id")
+@click.pass_context
+def user_enable(ctx: click.Context, user_id: str) -> None:
+    """Enable a disabled or locked user again."""
+    _change_user(ctx, user_id, "user_enabled", "enable")
+    click.echo(f"enabled {user_id}")
+
+
+@user.command("set-role")
+@click.argument("user_id")
+@click.argument("role", type=click.Choice(ROLES))
+@click.pass_context
+def user_set_role(ctx: click.Context, user_id: str, role: Role) -> None:
+    """Change a user's role (their sessions end)."""
+    _change_user(ctx, user_id, "role_changed", "set_role", role=role)
+    click.echo(f"{user_id} is now {role}")
+
+
+@user.command("reset-totp")
+@click.argument("user_id")
+@click.pass_context
+def user_reset_totp(ctx: click.Context, user_id: str) -> None:
+    """A new TOTP secret (printed once as an otpauth URI); the old one and all sessions end."""
+    _settings, database, trail = _opened(ctx)
+    try:
+        made = UserStore(database).reset_totp(user_id)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    trail.record("totp_reset", ACTOR, {"user": user_id}, SOURCE)
+    click.echo(made.otpauth_uri)
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """Users, roles and whether they are enabled."""
+    _settings, database, _trail = _opened(ctx)
+    for item in UserStore(database).all():
+        click.echo(f"{item.user_id:24} {item.role:8} {'enabled' if item.enabled else 'disabled'}")
+
+
+@group.group()
+def audit() -> None:
+    """The audit trail (C15)."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Check the hash chain; exit 1 naming each changed or removed entry."""
+    _settings, _database, trail = _opened(ctx)
+    problems = trail.verify()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"audit trail intact: {trail.count()} entries")
+
+
+@group.group()
+def kiosk() -> None:
+    """Kiosk states: a disabled kiosk is refused by the kiosk API (kiosk_disabled)."""
+
+
+def _set_kiosk(ctx: click.Context, kiosk_id: str, enabled: bool) -> None:
+    settings, _database, trail = _opened(ctx)
     store = kvstore.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}center:")
-    # The attestation roots are not needed to revoke.
-    known = AppAttestation(settings.center.app, [], store).revoke(instance_id)
-    click.echo(f"revoked {instance_id}" + ("" if known else " (it was not registered)"))
+    try:
+        kiosk_states(settings, store).set_enabled(kiosk_id, enabled, ACTOR)
+    except VaxcertError as exc:
+        raise click.ClickException(f"{exc.code}: {kiosk_id}") from None
+    event = "kiosk_enabled" if enabled else "kiosk_disabled"
+    trail.record(event, ACTOR, {"kiosk": kiosk_id}, SOURCE)
+    click.echo(f"{kiosk_id}: {'enabled' if enabled else 'disabled'}")
+
+
+@kiosk.command("disable")
+@click.argument("kiosk_id")
+@click.pass_context
+def kiosk_disable(ctx: click.Context, kiosk_id: str) -> None:
+    """Disable a kiosk (refused at once where Redis is shared)."""
+    _set_kiosk(ctx, kiosk_id, False)
+
+
+@kiosk.command("enable")
+@click.argument("kiosk_id")
+@click.pass_context
+def kiosk_enable(ctx: click.Context, kiosk_id: str) -> None:
+    """Enable a kiosk again."""
+    _set_kiosk(ctx, kiosk_id, True)
+
+
+@group.group()
+def db() -> None:
+    """The center database."""
+
+
+@db.command("setup")
+@click.option("--app-role", default=None, help="PostgreSQL: the role the center connects as.")
+@click.pass_context
+def db_setup(ctx: click.Context, app_role: str | None) -> None:
+    """Create the tables (as their owner); with --app-role grant it INSERT/SELECT on the trail."""
+    settings = settings_from(ctx)
+    database = CenterDb.from_settings(settings)
+    database.migrate()
+    if app_role is not None:
+        try:
+            grant_app_role(database, app_role)
+        except ConfigError as exc:
+            raise click.ClickException(exc.detail) from None
+        click.echo(f"{app_role}: SELECT, INSERT on ops_audit (no UPDATE, no DELETE)")
+    click.echo(f"center database ready ({database.dialect})")

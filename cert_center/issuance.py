@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from cert_center.clients import SignerClient, VrsClient, breaker_for, guarded
 from cert_center.refusal_days import DailyRefusals
 from cert_center.services import Center
 from vaxcert import passport, vaccines
+from vaxcert.card.errors import CardDataError
 from vaxcert.card.models import CardFiles, CardRead
 from vaxcert.card.verify import CaKeyTable, verify_card_files
 from vaxcert.config import KioskEntry, MunicipalityEntry, Settings
@@ -57,11 +59,14 @@ from vaxcert.contracts.vrs_relay import (
 )
 from vaxcert.errors import VaxcertError
 from vaxcert.policy import Failure
+from vaxcert.relay import NoTimeLeftError
+from vaxcert.resilience import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
 # Certificate ids: 12 characters (fits VDS-NC uvci), without 0/O and 1/I look-alikes.
 _ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+T = TypeVar("T")
 _ISSUANCE_ATTEMPTS = 2  # recording an issuance is idempotent on the certificate id: retry once
 
 
@@ -125,7 +130,9 @@ class IssuanceService:
         self.vaccines = vaccines.VaccineTable(settings.signer.vaccines)
         self.zone = ZoneInfo(settings.center.timezone)
         self.daily_refusals = DailyRefusals(center.store, settings.center, self.clock)
-        self.card_use = CardUseMonitor.from_settings(settings, center.store, self.clock)
+        self.card_use = CardUseMonitor.from_settings(
+            settings, center.store, self.clock, on_alert=center.alerts.card_data_reuse
+        )
 
     def issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
         """Issue a certificate to a kiosk, or raise :class:`VaxcertError` (public reason)."""
@@ -150,11 +157,29 @@ class IssuanceService:
             # Live, by the public code only: a category here would name the rule the moment a
             # resident was refused (C08); sensitive categories go to the daily aggregates.
             metrics.REFUSALS.labels(refusal.code).inc()
+            self.center.tallies.refused(application.municipality_code, refusal.code)
+            # C21, per terminal (a kiosk id, or "app:" + an app instance id).
+            if refusal.status < 500:  # what residents are refused, not our outages
+                self.center.alerts.observe("kiosk_refusals", application.terminal_id)
+            if isinstance(refusal, CardDataError):  # C03 failed: copied or forged card files
+                self.center.alerts.observe("card_signature_failures", application.terminal_id)
             raise
         metrics.ISSUANCES.labels(
             issued.municipality.code, issued.content.kind, application.channel
         ).inc()
+        self.center.tallies.issued(issued.municipality.code)
         return issued
+
+    def _guarded(self, breaker: CircuitBreaker, target: str, call: Callable[[], T]) -> T:
+        """:func:`guarded`, with outages of ``target`` fed to the C21 relay alert."""
+        try:
+            return guarded(breaker, target, call)
+        except VaxcertError as exc:
+            # Like the breaker: a call never sent because this request ran out of time (an
+            # overloaded center) says nothing about the peer.
+            if exc.code == "service_unavailable" and not isinstance(exc, NoTimeLeftError):
+                self.center.alerts.observe("relay_errors", target)
+            raise
 
     def _issue(self, application: Application) -> Issued:
         now = self.clock()
@@ -199,7 +224,9 @@ class IssuanceService:
             # The public code only: which rule failed (e.g. a support measure) stays inside.
             raise RuleRefusedError(rules.one_reason(verdict, rules.RECORD_PRECEDENCE).code)
         content = self._content(card, match, municipality, application.kind, now, mrz)
-        signed = guarded(self.signer_breaker, "signer", lambda: self.signer.certificates(content))
+        signed = self._guarded(
+            self.signer_breaker, "signer", lambda: self.signer.certificates(content)
+        )
         self._record(match, municipality, content, application.channel)
         if mrz is not None:
             # Items 25-29 (C20): a later kiosk 海外用 application can use the passport on file.
@@ -231,7 +258,7 @@ class IssuanceService:
             log.warning("card data does not fit the VRS query")
             self.daily_refusals.count("card_content")
             raise RuleRefusedError("counter_required") from None
-        answer = guarded(self.vrs_breaker, "vrs", lambda: self.vrs.query(query))
+        answer = self._guarded(self.vrs_breaker, "vrs", lambda: self.vrs.query(query))
         if isinstance(answer, QueryNoMatch):
             raise VaxcertError("no_vaccination_record")
         if isinstance(answer, QueryIdentityMismatch):
@@ -322,7 +349,7 @@ class IssuanceService:
         """A VRS write that may be repeated (same certificate id, same passport): retry once."""
         for attempt in range(_ISSUANCE_ATTEMPTS):
             try:
-                guarded(self.vrs_breaker, "vrs", call)
+                self._guarded(self.vrs_breaker, "vrs", call)
                 return
             except VaxcertError as exc:
                 if exc.code != "service_unavailable" or attempt + 1 == _ISSUANCE_ATTEMPTS:

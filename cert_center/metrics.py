@@ -88,6 +88,21 @@ CLIENT_REFUSALS = Counter(
     ["reason"],
 )
 
+KIOSK_CERTIFICATE_EXPIRY = Gauge(
+    "vaxcert_center_kiosk_certificate_expiry_timestamp_seconds",
+    "Unix time at which each kiosk's client certificate (seen on its last heartbeat) expires",
+    ["kiosk"],
+    multiprocess_mode="mostrecent",
+)
+PIN_LOCKOUTS = Counter("vaxcert_center_pin_lockouts", "PIN lockouts reported by kiosks", ["kiosk"])
+# C21: rule names only (cert_center/alerts.py RULES); never a card, a person or a category.
+ALERTS = Counter("vaxcert_alerts", "Alerts raised, by rule", ["rule"])
+WEBHOOK = Counter(
+    "vaxcert_alert_webhook",
+    "Alert webhook deliveries by outcome (delivered, failed, dropped when the queue is full)",
+    ["outcome"],
+)
+
 
 class _HeartbeatAge:
     """Derives ``..._heartbeat_age_seconds`` per kiosk from the last-heartbeat timestamps."""

@@ -1,8 +1,8 @@
 """The center's ops surface: live metrics for the scraper, daily sensitive aggregates for the
 auditor, each behind its own bearer token.
 
-Two credentials, not roles: the operator console with accounts, roles and a second factor (C17)
-is not built yet; until then the auditor is whoever holds ``center.ops.auditor_token``.
+Two credentials, not roles, for scripts: people use the operator console at ``/ops`` (accounts,
+roles, a second factor: :mod:`cert_center.console`), whose auditor role shows the same aggregates.
 """
 
 from __future__ import annotations

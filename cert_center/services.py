@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from cert_center import metrics
+from cert_center.alerts import Alerts, AuditSink
+from cert_center.fleet import Fleet
+from cert_center.tallies import Tallies
 from vaxcert.config import CenterSettings, KioskEntry, MunicipalityEntry
 from vaxcert.contracts.kiosk_api import Heartbeat, KioskConfig, MunicipalityView, Receipt
 from vaxcert.errors import VaxcertError
@@ -55,6 +58,7 @@ class Center:
         settings: CenterSettings,
         store: KeyValueStore,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        audit: AuditSink | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -62,15 +66,24 @@ class Center:
         self.hours = ServiceHours.parse(settings.service_hours, settings.timezone)
         self._kiosks = {k.kiosk_id: k for k in settings.kiosks}
         self._municipalities = {m.code: m for m in settings.municipalities}
+        # The console's signals (C21, fleet and issuance views); aggregates only (C08).
+        self.alerts = Alerts.from_settings(settings, store, audit)
+        self.fleet = Fleet(store, settings, clock)
+        self.tallies = Tallies(store, settings, clock)
+        # The console's kiosk enable/disable (cert_center/console/kiosks.py); None: config only.
+        self.kiosk_enabled: Callable[[str], bool] | None = None
 
     def authorise_kiosk(self, kiosk_id: str) -> KioskEntry:
         """The registry entry of the calling kiosk (its client cert CN), or a 403 refusal."""
         entry = self._kiosks.get(kiosk_id)
         if entry is None:
             metrics.CLIENT_REFUSALS.labels("kiosk_unknown").inc()
+            self.alerts.client_refused("kiosk_unknown", kiosk_id)  # C21
             raise VaxcertError("kiosk_unknown")
-        if not entry.enabled:
+        disabled_by_console = self.kiosk_enabled is not None and not self.kiosk_enabled(kiosk_id)
+        if not entry.enabled or disabled_by_console:
             metrics.CLIENT_REFUSALS.labels("kiosk_disabled").inc()
+            self.alerts.client_refused("kiosk_disabled", kiosk_id)  # C21
             raise VaxcertError("kiosk_disabled")
         window = int(time.time() // 60)
         count = self.store.incr(f"rate:{kiosk_id}:{window}", ttl_seconds=120)
@@ -131,7 +144,16 @@ class Center:
                 field="amount_yen",
             )
         key = f"receipt:{kiosk.kiosk_id}:{receipt.receipt_id}"
-        if not self.store.add(key, ttl_seconds=RECEIPT_DEDUP_SECONDS):
+        counted = self.tallies.receipt(
+            kiosk.kiosk_id,
+            municipality.code,
+            receipt.outcome,
+            receipt.copies,
+            receipt.amount_yen,
+            receipt.incident_id,
+            once=(key, RECEIPT_DEDUP_SECONDS),
+        )
+        if not counted:
             metrics.RECEIPTS.labels(municipality.code, "duplicate").inc()
             return False
         metrics.RECEIPTS.labels(municipality.code, receipt.outcome).inc()
@@ -149,8 +171,29 @@ class Center:
             metrics.FEES.labels(municipality.code).inc(receipt.amount_yen)
         return True
 
-    def record_heartbeat(self, kiosk: KioskEntry, heartbeat: Heartbeat) -> None:
-        """Keep the kiosk's device status as metrics."""
+    def record_heartbeat(
+        self,
+        kiosk: KioskEntry,
+        heartbeat: Heartbeat,
+        certificate_not_after: dt.datetime | None = None,
+    ) -> None:
+        """Keep the kiosk's device status (fleet view and metrics) and count its PIN lockouts
+        (tallies, C21 alert on a burst)."""
+        self.fleet.record(kiosk.kiosk_id, heartbeat, certificate_not_after)
+        if certificate_not_after is not None:
+            metrics.KIOSK_CERTIFICATE_EXPIRY.labels(kiosk.kiosk_id).set(
+                certificate_not_after.timestamp()
+            )
+        lockouts = {
+            code: count
+            for code, count in (heartbeat.pin_lockouts or {}).items()
+            if code in self._municipalities
+        }
+        if lockouts:
+            total = sum(lockouts.values())
+            metrics.PIN_LOCKOUTS.labels(kiosk.kiosk_id).inc(total)
+            self.tallies.pin_lockouts(lockouts)
+            self.alerts.observe("pin_lockouts", kiosk.kiosk_id, total)
         metrics.HEARTBEAT.labels(kiosk.kiosk_id).set(time.time())
         for device in ("reader", "printer", "cash_unit"):
             ok = getattr(heartbeat, device) == "ok"

@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from kiosk.clients import CenterClient
 from kiosk.devices import create_cash_unit, create_printer
 from kiosk.models import KioskSession
+from kiosk.prompts import Playlists
 from kiosk.services import Devices, Kiosk
 from vaxcert import web
 from vaxcert.card import create_reader
@@ -28,7 +29,6 @@ from vaxcert.errors import ConfigError
 log = logging.getLogger(__name__)
 
 COOKIE = "kiosk_session"
-LANGUAGES = ("ja", "en")
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
@@ -111,6 +111,16 @@ def create_app(
     )
     app.session_interface = MemorySessionInterface(service)
     app.extensions["vaxcert_kiosk"] = service
+    playlists = Playlists()
+    app.extensions["vaxcert_prompts"] = playlists
+    if playlists.problems():
+        # C11: a prompt without a current recording is not played (never a wrong text).
+        log.warning(
+            "spoken prompts missing or stale: run `vaxcert kiosk-prompts build` (make does)",
+            extra={"unplayable": playlists.problems()},
+        )
+        if settings.environment == "production":
+            raise ConfigError("kiosk prompts", "spoken prompts are missing or stale")
 
     def health() -> dict[str, object]:
         status = service.device_status()
@@ -119,6 +129,8 @@ def create_app(
             "devices": status.model_dump(),
             # Receipts not yet acknowledged, and those the center refused (the operator's).
             "receipts": service.outbox.counts(),
+            # Prompts that cannot be spoken (recording missing or stale), over all languages.
+            "unplayable_prompts": playlists.problems(),
         }
 
     web.install(app, settings, "kiosk", health=health)

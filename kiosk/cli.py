@@ -68,3 +68,36 @@ def sim_command(
         (out / "certificate.pdf").write_bytes(result.pdf)
     click.echo(json.dumps(result.to_json()))
     sys.exit({"issued": 0, "refused": 1, "error": 2}[result.outcome])
+
+
+@click.group("kiosk-prompts")
+def prompts_group() -> None:
+    """The kiosk's recorded prompts (C11): built from the screen and reason catalogues."""
+
+
+@prompts_group.command("build")
+@click.option("--jobs", default=4, show_default=True, type=click.IntRange(1, 16))
+def prompts_build(jobs: int) -> None:
+    """Record what is missing or stale with espeak-ng (kiosk/static/audio, manifest.json)."""
+    from kiosk import prompts
+
+    lacking = prompts.missing_tools()
+    if lacking:
+        raise click.ClickException(f"install the Debian packages: {' '.join(lacking)}")
+    rendered, kept = prompts.build(jobs=jobs)
+    click.echo(f"prompts: {rendered} recorded, {kept} current")
+
+
+@prompts_group.command("check")
+def prompts_check() -> None:
+    """Exit 1 when a recording is missing or was made for another text."""
+    from kiosk import prompts
+
+    result = prompts.check()
+    for file in result.missing:
+        click.echo(f"missing {file}")
+    for file in result.stale:
+        click.echo(f"stale {file}")
+    if not result.ok:
+        sys.exit(1)
+    click.echo("prompts: every recording is current")

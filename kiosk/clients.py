@@ -71,4 +71,4 @@ class CenterClient:
 
     def heartbeat(self, heartbeat: Heartbeat) -> None:
         """Report device status."""
-        self.channel.post_json("/v1/kiosk/heartbeat", heartbeat, _ACCEPTED)
+        self.channel.post_json("/v1/kiosk/heartbeat", heartbeat, _ACCEPTED, exclude_none=True)

@@ -72,6 +72,8 @@ class KioskSession:
     # Flask's own session data (the CSRF token), kept here so the cookie holds only the id.
     flask: dict[str, Any] = field(default_factory=dict, repr=False)
     wiped: bool = False
+    # Spoken prompts on or off (the resident's toggle, for this session only; issue 13).
+    speech: bool = True
     # Choices (what the center let this kiosk show, C05).
     config: KioskConfig | None = field(default=None, repr=False)
     consented_terms: str | None = None  # C07: the terms version accepted

@@ -40,6 +40,8 @@ from vaxcert.card.errors import (
 )
 from vaxcert.config import Settings, user_data_dir
 from vaxcert.contracts.kiosk_api import (
+    MAX_LOCKOUT_MUNICIPALITIES,
+    MAX_LOCKOUTS_PER_MUNICIPALITY,
     CardFilesIn,
     CertificateIssued,
     CertificateRequest,
@@ -181,6 +183,10 @@ class Kiosk:
         self._failures = 0  # consecutive failed attempts (the backoff's exponent)
         self._stop = threading.Event()
         self._background: threading.Thread | None = None
+        # PIN lockouts by municipality code since the last acknowledged heartbeat: counts only,
+        # the center tallies them and alerts on a burst (C21). Nothing about the card (C08).
+        self._lockouts: dict[str, int] = {}
+        self._lockouts_lock = threading.Lock()
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -221,10 +227,17 @@ class Kiosk:
     # --- the screens, in order ---------------------------------------------------------------
 
     def set_language(self, session: KioskSession, lang: str) -> None:
-        """Switch between ja and en on any screen."""
-        if lang in ("ja", "en"):
-            session.lang = "ja" if lang == "ja" else "en"
-            session.version += 1
+        """Switch the language (ja, en, zh, ko) on any screen."""
+        for known in reasons.LANGUAGES:
+            if lang == known:
+                session.lang = known
+                session.version += 1
+        self.touch(session)
+
+    def toggle_speech(self, session: KioskSession) -> None:
+        """Spoken prompts off or back on, for this session only (issue 13)."""
+        session.speech = not session.speech
+        session.version += 1
         self.touch(session)
 
     def start(self, session: KioskSession) -> None:
@@ -355,6 +368,7 @@ class Kiosk:
             return
         if tries == 0:
             # C01: a locked card gets guidance, never a further try.
+            self._count_lockout(session)
             session.reason = "pin_locked"
             session.after_card = "locked"
             session.show("take-card")
@@ -394,6 +408,7 @@ class Kiosk:
                     session.show("pin", notice="pin_incorrect")
             return
         except PinLockedError:
+            self._count_lockout(session)
             self._publish_after_card(session, "pin_locked", screen="locked")
             return
         except (NoCardError, CardRemovedError):
@@ -448,6 +463,13 @@ class Kiosk:
             session.pdf = pdf
             session.after_card = "confirm"
             session.show("take-card")
+
+    def _count_lockout(self, session: KioskSession) -> None:
+        if session.municipality is None:
+            return
+        code = session.municipality.code
+        with self._lockouts_lock:
+            self._lockouts[code] = self._lockouts.get(code, 0) + 1
 
     def _publish_after_card(
         self, session: KioskSession, code: str, screen: Screen | None = None
@@ -683,12 +705,28 @@ class Kiosk:
         return cash.status()
 
     def heartbeat(self) -> bool:
-        """One heartbeat with device status, then any queued receipts; True when delivered."""
+        """One heartbeat with device status and the PIN lockouts seen since the last delivered
+        one, then any queued receipts; True when delivered."""
+        with self._lockouts_lock:
+            # Within the contract's bounds; what does not fit goes with a later beat.
+            lockouts = {
+                code: min(count, MAX_LOCKOUTS_PER_MUNICIPALITY)
+                for code, count in list(self._lockouts.items())[:MAX_LOCKOUT_MUNICIPALITIES]
+            }
+        status = self.device_status().model_copy(update={"pin_lockouts": lockouts or None})
         try:
-            self.center.heartbeat(self.device_status())
+            self.center.heartbeat(status)
         except VaxcertError as exc:
+            # The lockouts stay counted for the next beat.
             log.warning("heartbeat not delivered", extra={"reason": exc.code})
             return False
+        with self._lockouts_lock:
+            for code, count in lockouts.items():
+                left = self._lockouts.get(code, 0) - count
+                if left > 0:
+                    self._lockouts[code] = left
+                else:
+                    self._lockouts.pop(code, None)
         self.flush_receipts()
         return True
 

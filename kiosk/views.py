@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, redirect, render
 from flask_babel import gettext as _
 
 from kiosk.models import KioskSession
+from kiosk.prompts import Playlists
 from kiosk.services import Kiosk
 from vaxcert import reasons
 
@@ -21,8 +22,6 @@ bp = Blueprint("kiosk", __name__, static_folder="static", static_url_path="/stat
 FAST_POLL = frozenset(
     {"insert-card", "pin", "reading", "take-card", "payment", "printing", "take-certificate"}
 )
-# Prerecorded prompts (C11) by screen.
-SPOKEN = {"take-card": "take-card", "take-certificate": "take-certificate"}
 
 
 def _kiosk() -> Kiosk:
@@ -36,8 +35,10 @@ def _session() -> KioskSession:
 
 
 def _date(value: dt.date, lang: str) -> str:
-    if lang == "ja":
+    if lang in ("ja", "zh"):
         return f"{value.year}年{value.month}月{value.day}日"
+    if lang == "ko":
+        return f"{value.year}년 {value.month}월 {value.day}일"
     return value.strftime("%d %b %Y")
 
 
@@ -47,10 +48,11 @@ def _kind_label(kind: str | None) -> str:
     return str(_("For use in Japan (日本国内用)"))
 
 
-def _speech(screen: str, lang: str) -> str:
-    if screen == "take-card":
-        return str(_("Please take your My Number card."))
-    return str(_("Please take your certificate from the printer."))
+def _playlists(session: KioskSession, warning: int) -> dict[str, object]:
+    """The recorded prompts (C11) this page may play, with the amounts it may say."""
+    playlists: Playlists = current_app.extensions["vaxcert_prompts"]
+    amounts = [v for k, v in vars(session).items() if k.endswith("_yen") and isinstance(v, int)]
+    return playlists.for_page(session.lang, [*amounts, warning], [session.reason, session.notice])
 
 
 @bp.app_context_processor
@@ -88,8 +90,7 @@ def index() -> Response | str:
             "idle": idle or 0,
             "warning": kiosk.options.warning_seconds,
             "poll_ms": 300 if screen in FAST_POLL else 2000,
-            "speak": SPOKEN.get(screen, ""),
-            "speech_text": _speech(screen, session.lang) if screen in SPOKEN else "",
+            "prompts": _playlists(session, kiosk.options.warning_seconds),
             "config": session.config,
             "demo": kiosk.options.demo,
             "card_left": screen == "welcome" and kiosk.card_left(),
@@ -134,6 +135,12 @@ def start() -> Response:
 @bp.post("/lang")
 def language() -> Response:
     return _act(lambda k, s: k.set_language(s, _form("lang")))
+
+
+@bp.post("/speech")
+def speech() -> Response:
+    """The voice guidance toggle (on every screen; this session only)."""
+    return _act(lambda k, s: k.toggle_speech(s))
 
 
 @bp.post("/terms")

@@ -19,11 +19,15 @@ from vaxcert.errors import ConfigError
 
 # name -> "module:attribute" of a click command or group contributed by a package.
 PACKAGE_GROUPS: dict[str, str] = {
-    "app": "cert_center.cli:app_group",
+    "app": "cert_center.app_cli:app_group",
     "app-client": "app_client.cli:app_client_command",
     "card": "vaxcert.card.cli:group",
     "kiosk-sim": "kiosk.cli:sim_command",
+    "kiosk-prompts": "kiosk.cli:prompts_group",
+    "ops": "cert_center.cli:group",
     "signer": "signer.cli:group",
+    # The roof's own: the production topology on loopback (launch/topology.py).
+    "stack": "launch.topology:stack_group",
     "trust": "verifier.cli:trust_group",
     "verify": "verifier.cli:verify_command",
     "vrs": "vrs_stub.cli:group",

@@ -115,7 +115,7 @@ CONTROLS: tuple[Control, ...] = (
         "screen and voice reminders: take the card, take the certificate",
         "Ⅲ-2 r4",
         "kiosk",
-        "a browser test sees both reminders and the speech call",
+        "a browser test sees both reminders and hears their recorded prompts play",
     ),
     Control(
         "C12",

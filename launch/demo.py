@@ -151,6 +151,33 @@ def _demo_ops_tokens(settings: Settings) -> tuple[dict[str, str], list[str]]:
     return env, notes
 
 
+def _demo_operators(settings: Settings, data_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """A demo admin and auditor in this run's center database, and how to sign in as them."""
+    from cert_center.console.db import CenterDb
+    from cert_center.console.users import UserStore
+
+    env = {"VAXCERT_CENTER__DATA_DIR": str(data_dir)}
+    local = settings.model_copy(
+        update={"center": settings.center.model_copy(update={"data_dir": data_dir})}
+    )
+    database = CenterDb.from_settings(local)
+    database.migrate()
+    users = UserStore(database)
+    url = settings.url("center_ops")
+    notes = [
+        f"  Console:  {url}/ops  (user id, password, then the 6-digit code of an authenticator",
+        "            app holding the TOTP secret, e.g. `oathtool --totp -b SECRET`)",
+    ]
+    for user_id, role in (("demo-admin", "admin"), ("demo-auditor", "auditor")):
+        password = secrets.token_urlsafe(12)
+        made = users.add(user_id, role, password)  # type: ignore[arg-type]
+        notes.append(
+            f"            {user_id:13} password {password}  TOTP secret {made.totp_secret}"
+        )
+    database.dispose()
+    return env, notes
+
+
 def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str] = ()) -> str:
     """What the demo prints once everything answers."""
     lines = ["", "vaxcert demo is running (Ctrl-C stops everything)", ""]
@@ -219,6 +246,13 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
     # The center's processes share metric files for this run only.
     metrics_dir = tempfile.mkdtemp(prefix="vaxcert-demo-metrics-")
     ops_env, ops_notes = _demo_ops_tokens(settings)
+    # The console's users, audit trail and kiosk states: this run's own, unless configured.
+    center_dir = None
+    if "center-ops" in wanted and settings.center.database_url is None:
+        center_dir = Path(tempfile.mkdtemp(prefix="vaxcert-demo-center-"))
+        console_env, console_notes = _demo_operators(settings, center_dir)
+        ops_env.update(console_env)
+        ops_notes += console_notes
     try:
         for spec in specs:
             env = {"VAXCERT_CENTER__METRICS_DIR": metrics_dir, **ops_env, **demo_vrs.env}
@@ -245,5 +279,7 @@ def run(settings: Settings, only: Iterable[str] = ()) -> int:
     finally:
         stop(children)
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        if center_dir is not None:
+            shutil.rmtree(center_dir, ignore_errors=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

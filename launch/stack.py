@@ -155,6 +155,8 @@ def start_stack(
         "VAXCERT_VRS__DATA_DIR": str(root / "vrs"),
         "VAXCERT_CENTER__SERVICE_HOURS": "00:00-00:00",
         "VAXCERT_CENTER__METRICS_DIR": str(root / "metrics"),
+        # The center database (console users, audit trail, kiosk states) of this stack.
+        "VAXCERT_CENTER__DATA_DIR": str(root / "center"),
         # The ops surface lets nobody in without them; fresh per stack.
         "VAXCERT_CENTER__OPS__METRICS_TOKEN": secrets.token_urlsafe(24),
         "VAXCERT_CENTER__OPS__AUDITOR_TOKEN": secrets.token_urlsafe(24),

@@ -48,10 +48,20 @@ class ServiceSpec:
     def files(self, settings: Settings) -> dict[str, Path | None]:
         """Server cert/key and client CA paths in the configured PKI directory."""
         directory = settings.pki_dir
+        if self.name == "verifier" and settings.verifier.tls_cert and settings.verifier.tls_key:
+            # Production: a real certificate, as phones at the gate trust it (docs/verifier.md).
+            return {
+                "cert": settings.verifier.tls_cert,
+                "key": settings.verifier.tls_key,
+                "client_ca": None,
+                "server_ca": None,
+            }
+        listener = getattr(settings.listeners, self.listener)
+        client_ca = listener.client_ca or self.client_ca
         return {
             "cert": pki.cert_path(directory, self.server_cert) if self.server_cert else None,
             "key": pki.key_path(directory, self.server_cert) if self.server_cert else None,
-            "client_ca": pki.cert_path(directory, self.client_ca) if self.client_ca else None,
+            "client_ca": pki.cert_path(directory, client_ca) if client_ca else None,
             "server_ca": pki.cert_path(directory, self.server_ca) if self.server_ca else None,
         }
 
@@ -119,7 +129,7 @@ SERVICES: dict[str, ServiceSpec] = {
             "center_ops",
             "cert_center.app:create_app",
             "tls",
-            "center ops: /metrics (scraper token) and /audit/refusals (auditor token) (TLS)",
+            "center ops: /ops console (TOTP login), /metrics and /audit/refusals (tokens) (TLS)",
             "center-ops",
             "public-ca",
             kwargs={"surface": "ops"},
@@ -132,7 +142,13 @@ SERVICES: dict[str, ServiceSpec] = {
             "kiosk terminal UI (loopback http, shown in the store's Chromium)",
         ),
         ServiceSpec(
-            "verifier", "verifier", "verifier.app:create_app", "plain", "verifier web page"
+            "verifier",
+            "verifier",
+            "verifier.app:create_app",
+            "tls",
+            "verifier web page (TLS: browsers give a camera only to a secure page)",
+            "verifier",
+            "public-ca",
         ),
     )
 }

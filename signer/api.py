@@ -8,6 +8,7 @@ certificate and its CRL.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from urllib.parse import urlsplit
 
@@ -107,6 +108,18 @@ def public_blueprint(issuer_url: str) -> Blueprint:
         response.headers["Cache-Control"] = "no-cache"
         response.set_etag(f"{kid}.{body['ctr']}")
         response.make_conditional(request)  # 304 without a body when the ETag matches
+        return response
+
+    @bp.get(f"{prefix}/.well-known/crl/vdsnc-uvci.jws")
+    def uvci_revocations() -> Response:
+        # Beside the SHC CRLs: the certificate ids revoked, for VDS-NC (docs/signer.md §4).
+        body = _service().uvci_revocations()
+        if body is None:
+            raise VaxcertError("not_found", "no document signer to sign the list")
+        response = Response(body, mimetype="application/jose")
+        response.headers["Cache-Control"] = "no-cache"  # as the SHC CRLs: revalidate each time
+        response.set_etag(hashlib.sha256(body.encode("ascii")).hexdigest()[:32])
+        response.make_conditional(request)
         return response
 
     @bp.get("/vdsnc/csca.der")

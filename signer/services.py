@@ -33,12 +33,13 @@ from vaxcert import pki
 from vaxcert.config import Settings
 from vaxcert.contracts.signing import CertificateContent
 from vaxcert.errors import VaxcertError
-from vaxcert.formats import jose, shc
+from vaxcert.formats import jose, shc, uvci_list
 from vaxcert.vaccines import VaccineTable
 
 log = logging.getLogger(__name__)
 _CERTIFICATE_ID = re.compile(r"[0-9A-Z]{1,12}")
 ROTATE_AFTER_DAYS = 365
+UVCI_LIST_RESIGN_SECONDS = 3600
 # C08: the audit trail holds time (the record's), kid, certificate id and a digest; no content.
 audit = logging.getLogger("signer.audit")
 
@@ -99,6 +100,7 @@ class SignerService:
         self._token: Pkcs11Token | None = None
         self._state: tuple[tuple[int, int, int, int] | None, KeyState] | None = None
         self._active: _Active | None = None
+        self._uvci_list: tuple[tuple[int, int], int, str] | None = None
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -274,6 +276,37 @@ class SignerService:
         if key.status == "compromised":
             return None
         return {"kid": key.kid, "method": "rid", "ctr": key.crl_ctr, "rids": list(key.crl_rids)}
+
+    def uvci_revocations(self, now: float | None = None) -> str | None:
+        """The signed list of revoked certificate ids for VDS-NC (docs/signer.md §4), a compact
+        JWS by the active document signer with its certificate in ``x5c``; None without a BSC.
+
+        Re-signed when the list changed or after :data:`UVCI_LIST_RESIGN_SECONDS`, so its ``iat``
+        tells verifiers how current it is while repeated fetches get the same bytes (ETag).
+        """
+        state = self.state()
+        barcode = self.active().barcode
+        if barcode is None:
+            return None
+        moment = int(time.time() if now is None else now)
+        key = (state.revoked_ctr, barcode.serial)
+        cached = self._uvci_list
+        if (
+            cached is not None
+            and cached[0] == key
+            and moment - cached[1] < UVCI_LIST_RESIGN_SECONDS
+        ):
+            return cached[2]
+        jws = uvci_list.signed_list(
+            self.settings.issuer_url,
+            state.revoked_ctr,
+            moment,
+            state.revoked_certificate_ids,
+            barcode.certificate_der,
+            barcode.key.sign,
+        )
+        self._uvci_list = (key, moment, jws)
+        return jws
 
     def csca_der(self) -> bytes:
         """The CSCA certificate (DER) that verifiers trust for our VDS-NC and every BSC we use
@@ -580,6 +613,10 @@ class SignerService:
                 key.crl_rids = [*kept, f"{rid}.{cutoff}"]
                 key.crl_ctr += 1
                 revoked.append((key.kid, rid))
+            if certificate_id not in state.revoked_certificate_ids:
+                # VDS-NC: the same certificate id is its uvci (published as a digest).
+                state.revoked_certificate_ids.append(certificate_id)
+                state.revoked_ctr += 1
             self.store.save(state)
         log.info(
             "certificate revoked", extra={"certificate_id": certificate_id, "keys": len(revoked)}

@@ -86,6 +86,10 @@ class KeyState(BaseModel):
     bsc_active: str | None
     bsc_keys: list[BscKey]
     bsc_pending: list[PendingBscKey] = []
+    # Certificate ids revoked with `vaxcert signer revoke`: a VDS-NC (uvci) has no revocation of
+    # its own, so the signed list of their digests is published beside the SHC CRLs.
+    revoked_certificate_ids: list[str] = []
+    revoked_ctr: int = Field(default=1, ge=1)
 
     def shc(self, kid: str) -> ShcKey:
         """The SHC key ``kid``."""

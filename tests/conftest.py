@@ -18,6 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # The product defaults to production, which refuses the development PKI every test builds: tests
 # run in the test environment (the processes they start inherit it) unless a test says otherwise.
 os.environ.setdefault("VAXCERT_ENVIRONMENT", "test")
+# The center database (console users, audit trail) of this run, never the user's data dir.
+os.environ.setdefault("VAXCERT_CENTER__DATA_DIR", tempfile.mkdtemp(prefix="vaxcert-test-center-"))
 # Kiosks that tests start (in-process or as processes) keep their receipt outbox in this run's own
 # directory, never in the user's data directory that other runs and the demo share.
 os.environ.setdefault(

@@ -53,6 +53,10 @@ class Listener(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(ge=1, le=65535)
+    # Behind a TLS edge (docker/nginx, launch/topology.py) an mTLS surface accepts only the edge's
+    # client certificate: the PKI item name of the edge's CA (e.g. internal-ca). None: the
+    # surface's own client CA (launch/surfaces.py).
+    client_ca: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,64}$")
 
 
 class Listeners(BaseModel):
@@ -113,6 +117,24 @@ class VerifierSettings(BaseModel):
     clock_skew_seconds: int = Field(default=300, ge=0, le=86400)
     # Phone photos are large; PDFs and QR images are small.
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    # The page: a result goes back to the neutral scanning state after this many seconds (0:
+    # stays until "scan next"); a check that takes longer than request_timeout_seconds is
+    # reported as impossible, with a retry.
+    result_seconds: int = Field(default=30, ge=0, le=3600)
+    request_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Trust data (keys, revocation lists) is refreshed in the background this often (0: never;
+    # then only `vaxcert trust refresh` or, for the dev store, each verification updates it).
+    refresh_interval_seconds: int = Field(default=900, ge=0, le=7 * 86400)
+    # The page's TLS certificate and key (PEM) in production; unset, the PKI directory's
+    # `verifier` server certificate (the dev CA's in the demo).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _certificate_with_its_key(self) -> VerifierSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key are set together")
+        return self
 
 
 class KioskEntry(BaseModel):
@@ -179,6 +201,24 @@ class OpsSettings(BaseModel):
     aggregate_days: int = Field(default=31, ge=1, le=400)
 
 
+class ConsoleSettings(BaseModel):
+    """The operator console on the ops surface (C15, C17): sign-in policy and sessions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # A signed-in operator who does nothing for this long must sign in again (C17).
+    idle_timeout_minutes: int = Field(default=15, ge=1, le=480)
+    # So many failed sign-ins in a row lock the user id for lockout_minutes (C17).
+    max_failed_logins: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=1440)
+    # Sign-in attempts per client address and minute, whatever the user ids (password spraying;
+    # each attempt costs an argon2 hash).
+    login_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
+    # How long a kiosk API process trusts the shared copy of a kiosk's enabled state before it
+    # reads the database again; an operator's change is written to the shared copy at once.
+    kiosk_state_cache_seconds: int = Field(default=30, ge=1, le=3600)
+
+
 class CardUseSettings(BaseModel):
     """Card-use anomaly detection (C21): daily limits per card, counted under a keyed daily tag."""
 
@@ -194,6 +234,70 @@ class CardUseSettings(BaseModel):
     max_issuances: int = Field(default=3, ge=1)
     # "alert": metric and audit event only; "refuse": also answer counter_required past a limit.
     action: Literal["alert", "refuse"] = "alert"
+
+
+class AlertRule(BaseModel):
+    """One alert rule (C21): it fires when ``threshold`` events of its kind from one subject
+    (a kiosk, a relay target) fall within ``window_seconds``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    threshold: int = Field(ge=1, le=1_000_000)
+    window_seconds: int = Field(ge=10, le=7 * 86_400)
+
+
+class AlertSettings(BaseModel):
+    """Alert rules over the center's own signals (C21; cert_center/alerts.py, docs/operations.md).
+
+    An alert is an audit event, ``vaxcert_alerts_total{rule}``, a banner in the console and,
+    when ``webhook_url`` is set, a POST of JSON without personal data.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Refusals (4xx answers to certificate requests) from one kiosk.
+    kiosk_refusals: AlertRule = AlertRule(threshold=30, window_seconds=600)
+    # Kiosk-API calls without a client certificate, with a deny-listed one, or from a kiosk
+    # that is unknown or disabled, per certificate CN.
+    client_certificate_refusals: AlertRule = AlertRule(threshold=5, window_seconds=600)
+    # Card files whose signature chain does not verify (C03), per kiosk.
+    card_signature_failures: AlertRule = AlertRule(threshold=3, window_seconds=3600)
+    # Outages of VRS or the signer seen by the center, per target.
+    relay_errors: AlertRule = AlertRule(threshold=10, window_seconds=300)
+    # PIN lockouts reported by one kiosk.
+    pin_lockouts: AlertRule = AlertRule(threshold=3, window_seconds=3600)
+    # One alert per rule and subject per cool-down; the console shows it for active_seconds.
+    cooldown_seconds: int = Field(default=900, ge=10, le=86_400)
+    active_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # Optional webhook (chat, pager): POSTed off the request path, bounded queue, timeout. A
+    # secret: chat webhooks carry their credential in the URL (masked by `vaxcert config show`).
+    webhook_url: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    webhook_queue: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError("must be an http(s):// URL")
+        return value
+
+
+class SignalSettings(BaseModel):
+    """What the center keeps for the console's fleet and issuance views (aggregates only, C08;
+    cert_center/fleet.py, cert_center/tallies.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Hourly counters per municipality expire this many days after their hour.
+    hourly_retention_days: int = Field(default=8, ge=1, le=400)
+    # Daily counters (certificates, refusals by public reason, fees) and incident lists.
+    daily_retention_days: int = Field(default=400, ge=1, le=3660)
+    # A kiosk's last heartbeat is forgotten this long after it arrived.
+    heartbeat_retention_days: int = Field(default=30, ge=1, le=400)
+    # A kiosk whose last heartbeat is older than this is shown (and alerted) as silent.
+    silent_after_seconds: int = Field(default=120, ge=10, le=86_400)
 
 
 class AdmissionSettings(BaseModel):
@@ -289,6 +393,13 @@ class CenterSettings(BaseModel):
     metrics_dir: Path | None = None
     ops: OpsSettings = OpsSettings()
     card_use: CardUseSettings = CardUseSettings()
+    alerts: AlertSettings = AlertSettings()
+    signals: SignalSettings = SignalSettings()
+    # The center's own database: console users, audit trail (C15), kiosk enabled states. None:
+    # a SQLite file center.sqlite3 in data_dir. PostgreSQL: postgresql+psycopg://user@host/db.
+    database_url: SecretStr | None = None
+    data_dir: Path = Field(default_factory=lambda: user_data_dir() / "center")
+    console: ConsoleSettings = ConsoleSettings()
     app: AppApiSettings = AppApiSettings()
 
 
@@ -581,7 +692,7 @@ class Settings(BaseSettings):
     def url(self, listener: str) -> str:
         """The base URL of a listening surface, by its name in :class:`Listeners`."""
         where: Listener = getattr(self.listeners, listener)
-        scheme = "http" if listener in ("kiosk", "verifier") else "https"
+        scheme = "http" if listener == "kiosk" else "https"
         return f"{scheme}://{where.host}:{where.port}"
 
 

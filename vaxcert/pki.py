@@ -133,6 +133,8 @@ def specs(issuer_url: str, kiosk_ids: Iterable[str], hosts: Iterable[str] = ()) 
         server("center-app-api", "public-ca", "center app API server (8444)"),
         server("center-ops", "public-ca", "center ops console server (8445)"),
         server("signer-public", "public-ca", "signer public issuer endpoints (8446)"),
+        # Browsers give a camera only to a secure page: the verifier is served over TLS.
+        server("verifier", "public-ca", "verifier page (8090)"),
         Spec(
             "shc-root",
             "vaxcert dev SHC root",
@@ -467,13 +469,21 @@ def _write_bundles(directory: Path) -> None:
 
 def write_vdsnc_crl(directory: Path, revoked_serials: Iterable[int], number: int = 1) -> None:
     """(Re)sign the CSCA's CRL listing ``revoked_serials`` (BSC compromise)."""
-    csca = load_cert(cert_path(directory, "vdsnc-csca"))
-    csca_key = load_key(key_path(directory, "vdsnc-csca"))
+    crl = sign_crl(directory, "vdsnc-csca", revoked_serials, number)
+    (directory / "vdsnc-crl.der").write_bytes(crl.public_bytes(serialization.Encoding.DER))
+
+
+def sign_crl(
+    directory: Path, ca: str, revoked_serials: Iterable[int], number: int = 1
+) -> x509.CertificateRevocationList:
+    """A CRL of the CA ``ca`` listing ``revoked_serials``, valid 90 days."""
+    ca_cert = load_cert(cert_path(directory, ca))
+    ca_key = load_key(key_path(directory, ca))
     now = dt.datetime.now(dt.UTC)
-    ski = csca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     builder = (
         x509.CertificateRevocationListBuilder()
-        .issuer_name(csca.subject)
+        .issuer_name(ca_cert.subject)
         .last_update(now)
         .next_update(now + 90 * _DAY)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), False)
@@ -483,8 +493,7 @@ def write_vdsnc_crl(directory: Path, revoked_serials: Iterable[int], number: int
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
         )
-    crl = builder.sign(csca_key, _hash_for(csca_key))
-    (directory / "vdsnc-crl.der").write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    return builder.sign(ca_key, _hash_for(ca_key))
 
 
 def _init_jlis(directory: Path) -> bool:

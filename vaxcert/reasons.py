@@ -1,21 +1,23 @@
 """The one catalogue of reason codes shared by every service, the kiosk, the app and the verifier.
 
-Each reason has a stable code, an HTTP status for APIs, a ja/en message for the person in front of
-the screen and a ja/en next step. Services raise :class:`vaxcert.errors.VaxcertError` with a
-code from here.
+Each reason has a stable code, an HTTP status for APIs, a message for the person in front of the
+screen and a next step, in Japanese and English, and for the kiosk's residents also in Simplified
+Chinese and Korean (issue 13). Services raise :class:`vaxcert.errors.VaxcertError` with a code
+from here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
-Language = Literal["ja", "en"]
+Language = Literal["ja", "en", "zh", "ko"]
+LANGUAGES: tuple[Language, ...] = get_args(Language)
 
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """One refusal or error cause: code, HTTP status and ja/en texts with the next step."""
+    """One refusal or error cause: code, HTTP status and texts with the next step per language."""
 
     code: str
     status: int
@@ -23,14 +25,20 @@ class Reason:
     en: str
     next_ja: str = ""
     next_en: str = ""
+    zh: str = ""
+    next_zh: str = ""
+    ko: str = ""
+    next_ko: str = ""
 
     def message(self, lang: Language = "en") -> str:
-        """The message in the requested language."""
-        return self.ja if lang == "ja" else self.en
+        """The message in the requested language (English where a translation is missing)."""
+        text: str = getattr(self, lang) if lang in LANGUAGES else ""
+        return text or self.en
 
     def next_step(self, lang: Language = "en") -> str:
         """What the person should do next, in the requested language."""
-        return self.next_ja if lang == "ja" else self.next_en
+        text: str = getattr(self, f"next_{lang}") if lang in LANGUAGES else ""
+        return text or self.next_en
 
 
 _COUNTER_JA = "お住まいの(接種時の)市区町村の窓口で申請してください。"
@@ -629,6 +637,71 @@ _ALL: tuple[Reason, ...] = (
                 "信頼データを更新してください(vaxcert trust refresh)。",
                 "Refresh the trust data (vaxcert trust refresh).",
             ),
+            (
+                "uvci_list_missing",
+                "発行者の失効証明書リストがないため、この証明書の失効は確認していません。",
+                "The issuer's list of revoked certificates is not available: this "
+                "certificate's revocation was not checked.",
+                "信頼データに発行者の失効証明書リスト(uvci_list_url)を設定してください。",
+                "Add the issuer's list of revoked certificates (uvci_list_url) to the trust data.",
+            ),
+        )
+    ),
+    # The verifier page's one verdict per sheet, in words a person at a gate understands.
+    *(
+        Reason(code, 422, ja, en, next_ja, next_en)
+        for code, ja, en, next_ja, next_en in (
+            (
+                "sheet_not_certificate",
+                "ワクチン接種証明書ではありません。",
+                "This is not a vaccination certificate.",
+                "接種証明書のQRコード(紙またはアプリの画面)を見せてもらってください。",
+                "Ask for the QR code of the vaccination certificate (paper or app screen).",
+            ),
+            (
+                "sheet_damaged",
+                "コードが破損しているか、改ざんされています。",
+                "The code is damaged or has been altered.",
+                "原本(紙またはアプリの画面)でもう一度読み取ってください。原本でも同じ場合は"
+                "受け付けず、証明書の再発行を案内してください。",
+                "Scan the original (paper or app screen) again. If the original gives the same "
+                "result, do not accept it: the holder must have the certificate re-issued.",
+            ),
+            (
+                "sheet_revoked",
+                "この証明書は発行者によって取り消されています。",
+                "This certificate has been withdrawn (revoked) by its issuer.",
+                "受け付けないでください。別の方法で接種歴を確認してください。",
+                "Do not accept it. Check vaccination another way.",
+            ),
+            (
+                "sheet_untrusted",
+                "信頼できる発行者の証明書ではありません。",
+                "This certificate is not from a trusted issuer.",
+                "受け付けないでください。別の方法で接種歴を確認してください。",
+                "Do not accept it. Check vaccination another way.",
+            ),
+            (
+                "sheet_expired",
+                "証明書の有効期限が切れています。",
+                "The certificate has expired.",
+                "新しい証明書を見せてもらってください。",
+                "Ask for a current certificate.",
+            ),
+            (
+                "sheet_unreadable",
+                "コードを読み取れませんでした。",
+                "The code could not be read.",
+                "コード全体を枠に入れ、明るい場所で、ゆっくり近づけてください。",
+                "Hold the whole code in the frame, in good light, and bring it slowly closer.",
+            ),
+            (
+                "sheet_mismatch",
+                "この用紙のコードは別々の人、または別々の証明書のものです。",
+                "The codes on this sheet belong to different people or different certificates.",
+                "受け付けないでください。本人の証明書の原本を見せてもらってください。",
+                "Do not accept the sheet. Ask for the holder's own original certificate.",
+            ),
         )
     ),
     Reason(
@@ -968,7 +1041,782 @@ _ALL: tuple[Reason, ...] = (
     ),
 )
 
-CATALOGUE: dict[str, Reason] = {reason.code: reason for reason in _ALL}
+# --- 简体中文 and 한국어 (issue 13): for residents who read neither Japanese nor English ---
+# Kept apart from the ja/en entries above so that a reason's four languages are checked together
+# (tests/test_languages.py: every code has zh and ko wherever it has ja and en).
+_COUNTER_ZH = "请到接种时所住市区町村的窗口申请。"
+_COUNTER_KO = "접종 당시 거주하신 시구정촌 창구에서 신청해 주십시오."
+_RETRY_ZH = "请稍后再试。您没有被收取任何费用。"
+_RETRY_KO = "잠시 후 다시 시도해 주십시오. 요금은 청구되지 않았습니다."
+_REISSUE_ZH = "无法接受此证明书。请用其他方式确认接种记录，或请持有人重新申请发行证明书。"
+_REISSUE_KO = (
+    "이 증명서는 인정할 수 없습니다. 다른 방법으로 접종 이력을 확인하거나, "
+    "소지자에게 증명서 재발급을 안내해 주십시오."
+)
+_CARD_AGAIN_ZH = "请重新放置卡片后再试一次。"
+_CARD_AGAIN_KO = "카드를 다시 올려놓고 다시 시도해 주십시오."
+_PLACE_CARD_ZH = "请将个人编号卡（My Number卡）放在读卡器上。"
+_PLACE_CARD_KO = "마이넘버 카드를 카드 리더기에 올려놓아 주십시오."
+_REFRESH_TRUST_ZH = "请更新信任数据（vaxcert trust refresh）。"
+_REFRESH_TRUST_KO = "신뢰 데이터를 갱신해 주십시오(vaxcert trust refresh)."
+
+# code: (zh, next_zh, ko, next_ko)
+_ZH_KO: dict[str, tuple[str, str, str, str]] = {
+    "bad_request": ("请求格式不正确。", "", "요청 형식이 올바르지 않습니다.", ""),
+    "invalid_field": ("输入的值不正确。", "", "입력한 값이 올바르지 않습니다.", ""),
+    "unknown_field": (
+        "请求中含有不受理的项目。",
+        "",
+        "허용되지 않는 항목이 포함되어 있습니다.",
+        "",
+    ),
+    "missing_field": ("缺少必要的项目。", "", "필요한 항목이 없습니다.", ""),
+    "unsupported_media_type": ("不支持此数据格式。", "", "지원하지 않는 데이터 형식입니다.", ""),
+    "not_found": ("未找到。", "", "찾을 수 없습니다.", ""),
+    "method_not_allowed": ("不允许此操作。", "", "허용되지 않는 조작입니다.", ""),
+    "payload_too_large": ("数据过大。", "", "데이터가 너무 큽니다.", ""),
+    "uri_too_long": (
+        "请求的地址（URL）过长。",
+        "请缩短地址后重新发送。",
+        "요청 주소(URL)가 너무 깁니다.",
+        "주소를 줄여서 다시 보내 주십시오.",
+    ),
+    "header_fields_too_large": (
+        "请求头过大或过多。",
+        "请减少请求头后重新发送。",
+        "요청 헤더가 너무 크거나 너무 많습니다.",
+        "헤더를 줄여서 다시 보내 주십시오.",
+    ),
+    "expectation_failed": (
+        "无法满足请求的 Expect 头。",
+        "请不带 Expect 头重新发送。",
+        "요청의 Expect 헤더에 응할 수 없습니다.",
+        "Expect 헤더 없이 다시 보내 주십시오.",
+    ),
+    "transfer_coding_unsupported": (
+        "不支持请求的传输编码。",
+        "请使用 chunked 或 Content-Length 重新发送。",
+        "요청의 전송 인코딩을 지원하지 않습니다.",
+        "chunked 또는 Content-Length로 다시 보내 주십시오.",
+    ),
+    "csrf_failed": (
+        "页面已过期。",
+        "请从头开始。",
+        "화면의 유효 기간이 지났습니다.",
+        "처음부터 다시 해 주십시오.",
+    ),
+    "client_cert_required": ("需要客户端证书。", "", "클라이언트 인증서가 필요합니다.", ""),
+    "client_cert_denied": (
+        "此终端的证书已停止使用。",
+        "",
+        "이 단말기의 인증서는 사용이 정지되었습니다.",
+        "",
+    ),
+    "ops_token_required": (
+        "需要运维界面的认证信息。",
+        "请提供有效的令牌。",
+        "운영 화면의 인증 정보가 필요합니다.",
+        "유효한 토큰을 제시해 주십시오.",
+    ),
+    "auditor_token_required": (
+        "需要审计员的认证信息。",
+        "请提供有效的审计员令牌。",
+        "감사자의 인증 정보가 필요합니다.",
+        "유효한 감사자 토큰을 제시해 주십시오.",
+    ),
+    "tls_required": ("需要加密连接。", "", "암호화된 연결이 필요합니다.", ""),
+    "card_signature_invalid": (
+        "无法验证卡内的数据。",
+        _COUNTER_ZH,
+        "카드 데이터를 확인할 수 없습니다.",
+        _COUNTER_KO,
+    ),
+    "pin_locked": (
+        "此卡的密码已被锁定。",
+        "请到您所在市区町村的政府窗口重新设定密码。",
+        "카드 비밀번호가 잠겼습니다.",
+        "거주하시는 시구정촌 관공서 창구에서 비밀번호를 재설정해 주십시오.",
+    ),
+    "card_reader_unavailable": (
+        "读卡器无法使用。",
+        "请向店员咨询。",
+        "카드 리더기를 사용할 수 없습니다.",
+        "직원에게 문의해 주십시오.",
+    ),
+    "card_not_present": (
+        "读卡器上没有卡片。",
+        _PLACE_CARD_ZH,
+        "카드 리더기에 카드가 없습니다.",
+        _PLACE_CARD_KO,
+    ),
+    "card_not_my_number": (
+        "这不是个人编号卡（My Number卡）。",
+        _PLACE_CARD_ZH,
+        "마이넘버 카드가 아닙니다.",
+        _PLACE_CARD_KO,
+    ),
+    "card_removed": (
+        "读取过程中卡片被取走了。",
+        _CARD_AGAIN_ZH,
+        "읽는 도중에 카드가 제거되었습니다.",
+        _CARD_AGAIN_KO,
+    ),
+    "card_timeout": (
+        "读取卡片的时间过长。",
+        _CARD_AGAIN_ZH,
+        "카드를 읽는 데 시간이 너무 오래 걸렸습니다.",
+        _CARD_AGAIN_KO,
+    ),
+    "card_communication_failed": (
+        "无法读取卡片。",
+        _CARD_AGAIN_ZH,
+        "카드를 읽을 수 없습니다.",
+        _CARD_AGAIN_KO,
+    ),
+    "card_unexpected_status": (
+        "卡片的应答异常。",
+        _COUNTER_ZH,
+        "카드에서 예상하지 못한 응답이 왔습니다.",
+        _COUNTER_KO,
+    ),
+    "card_access_denied": (
+        "验证密码之前无法读取卡内的数据。",
+        "请输入密码。",
+        "비밀번호를 확인하기 전에는 카드 데이터를 읽을 수 없습니다.",
+        "비밀번호를 입력해 주십시오.",
+    ),
+    "pin_format_invalid": (
+        "密码为4位数字。",
+        "请输入“券面事项输入辅助用”的4位数密码。",
+        "비밀번호는 숫자 4자리입니다.",
+        "권면사항 입력보조용 비밀번호 4자리를 입력해 주십시오.",
+    ),
+    "pin_incorrect": (
+        "密码不正确。",
+        "连续输错3次，卡片将被锁定。请留意剩余的次数。",
+        "비밀번호가 올바르지 않습니다.",
+        "연속으로 3번 틀리면 카드가 잠깁니다. 남은 횟수에 주의해 주십시오.",
+    ),
+    "card_data_malformed": (
+        "卡内的数据格式不正确。",
+        _COUNTER_ZH,
+        "카드 데이터의 형식이 올바르지 않습니다.",
+        _COUNTER_KO,
+    ),
+    "card_ca_unknown": (
+        "无法确认此卡的发行机构。",
+        _COUNTER_ZH,
+        "카드 발급 기관을 확인할 수 없습니다.",
+        _COUNTER_KO,
+    ),
+    "card_cvc_signature_invalid": (
+        "无法验证卡内的证书。",
+        _COUNTER_ZH,
+        "카드의 인증서를 확인할 수 없습니다.",
+        _COUNTER_KO,
+    ),
+    "card_data_signature_invalid": (
+        "卡内数据的签名无效。",
+        _COUNTER_ZH,
+        "카드 데이터의 서명이 유효하지 않습니다.",
+        _COUNTER_KO,
+    ),
+    "card_digest_mismatch": (
+        "卡内的数据与其签名不一致。",
+        _COUNTER_ZH,
+        "카드 데이터가 서명 내용과 일치하지 않습니다.",
+        _COUNTER_KO,
+    ),
+    "municipality_not_participating": (
+        "该市区町村不在便利店的终端发行证明书。",
+        _COUNTER_ZH,
+        "이 시구정촌은 편의점 단말기에서 증명서를 발급하지 않습니다.",
+        _COUNTER_KO,
+    ),
+    "outside_service_hours": (
+        "现在不在服务时间内。",
+        "请在服务时间内再来。",
+        "지금은 서비스 시간이 아닙니다.",
+        "서비스 시간 중에 다시 이용해 주십시오.",
+    ),
+    "counter_required": (
+        "无法在此终端发行证明书。",
+        _COUNTER_ZH,
+        "이 단말기에서는 증명서를 발급할 수 없습니다.",
+        _COUNTER_KO,
+    ),
+    "service_unavailable": (
+        "服务暂时无法使用。",
+        _RETRY_ZH,
+        "서비스를 일시적으로 이용할 수 없습니다.",
+        _RETRY_KO,
+    ),
+    "overloaded": (
+        "服务目前十分繁忙。",
+        "请稍等片刻再试。您没有被收取任何费用。",
+        "지금 서비스가 매우 혼잡합니다.",
+        "잠시 후 다시 시도해 주십시오. 요금은 청구되지 않았습니다.",
+    ),
+    "maintenance": ("服务正在维护中。", _RETRY_ZH, "서비스 점검 중입니다.", _RETRY_KO),
+    "b64url_invalid": ("有值不是 base64url 格式。", "", "base64url 형식이 아닌 값이 있습니다.", ""),
+    "jwk_invalid": ("公钥（JWK）格式不正确。", "", "공개 키(JWK)의 형식이 올바르지 않습니다.", ""),
+    "signature_malformed": ("签名格式不正确。", "", "서명의 형식이 올바르지 않습니다.", ""),
+    "shc_prefix_missing": (
+        "此文本不是 SMART Health Card（没有 shc:/ 前缀）。",
+        "",
+        "이 텍스트는 SMART Health Card가 아닙니다(shc:/ 접두어가 없음).",
+        "",
+    ),
+    "shc_whitespace": (
+        "二维码文本中含有空白字符。",
+        "",
+        "QR 코드 텍스트에 공백 문자가 있습니다.",
+        "",
+    ),
+    "shc_chunked": (
+        "不接受分割（多个二维码）的卡。",
+        "",
+        "분할된(여러 QR 코드) 카드는 받지 않습니다.",
+        "",
+    ),
+    "shc_not_numeric": (
+        "二维码文本中含有非数字字符。",
+        "",
+        "QR 코드 텍스트에 숫자가 아닌 문자가 있습니다.",
+        "",
+    ),
+    "shc_odd_digits": ("二维码文本的位数为奇数。", "", "QR 코드 텍스트의 자릿수가 홀수입니다.", ""),
+    "shc_digit_out_of_range": (
+        "二维码文本中有大于77的两位数。",
+        "",
+        "QR 코드 텍스트에 77보다 큰 두 자리 수가 있습니다.",
+        "",
+    ),
+    "shc_too_large": (
+        "内容无法放入一个二维码。",
+        "",
+        "내용이 QR 코드 하나에 들어가지 않습니다.",
+        "",
+    ),
+    "shc_file_invalid": (
+        ".smart-health-card 文件格式不正确。",
+        "",
+        ".smart-health-card 파일의 형식이 올바르지 않습니다.",
+        "",
+    ),
+    "jws_malformed": ("JWS 格式不正确。", "", "JWS의 형식이 올바르지 않습니다.", ""),
+    "payload_not_compressed": (
+        "有效载荷未经 DEFLATE 压缩。",
+        "",
+        "페이로드가 DEFLATE로 압축되어 있지 않습니다.",
+        "",
+    ),
+    "payload_zlib_wrapped": (
+        "有效载荷是 zlib 封装，而不是原始 DEFLATE。",
+        "",
+        "페이로드가 순수 DEFLATE가 아니라 zlib로 감싸져 있습니다.",
+        "",
+    ),
+    "payload_inflate_failed": ("无法解压有效载荷。", "", "페이로드의 압축을 풀 수 없습니다.", ""),
+    "payload_bom": (
+        "有效载荷以字节顺序标记（BOM）开头。",
+        "",
+        "페이로드가 바이트 순서 표시(BOM)로 시작합니다.",
+        "",
+    ),
+    "payload_not_utf8": ("有效载荷不是 UTF-8。", "", "페이로드가 UTF-8이 아닙니다.", ""),
+    "payload_not_json": ("有效载荷不是 JSON 对象。", "", "페이로드가 JSON 객체가 아닙니다.", ""),
+    "vdsnc_not_json": ("VDS-NC 不是 JSON。", "", "VDS-NC가 JSON이 아닙니다.", ""),
+    "vdsnc_structure_invalid": (
+        "VDS-NC 的结构不正确。",
+        "",
+        "VDS-NC의 구조가 올바르지 않습니다.",
+        "",
+    ),
+    "input_unrecognised": (
+        "输入的内容不是证明书的二维码文本、JWS、文件、图像或 PDF。",
+        _REISSUE_ZH,
+        "입력한 내용이 증명서의 QR 코드 텍스트, JWS, 파일, 이미지, PDF 중 어느 것도 아닙니다.",
+        _REISSUE_KO,
+    ),
+    "no_certificate_found": (
+        "无法从图像中读取二维码。",
+        _REISSUE_ZH,
+        "이미지에서 QR 코드를 읽을 수 없습니다.",
+        _REISSUE_KO,
+    ),
+    "image_unreadable": ("无法读取图像。", _REISSUE_ZH, "이미지를 읽을 수 없습니다.", _REISSUE_KO),
+    "image_too_large": ("图像过大。", _REISSUE_ZH, "이미지가 너무 큽니다.", _REISSUE_KO),
+    "pdf_unreadable": ("无法读取 PDF。", _REISSUE_ZH, "PDF를 읽을 수 없습니다.", _REISSUE_KO),
+    "multiple_certificates": (
+        "输入中含有多份证明书。",
+        _REISSUE_ZH,
+        "입력에 증명서가 여러 개 있습니다.",
+        _REISSUE_KO,
+    ),
+    "jws_alg_unsupported": (
+        "JWS 的算法不是 ES256。",
+        _REISSUE_ZH,
+        "JWS 알고리즘이 ES256이 아닙니다.",
+        _REISSUE_KO,
+    ),
+    "jws_zip_missing": (
+        "JWS 头中没有 zip DEF。",
+        _REISSUE_ZH,
+        "JWS 헤더에 zip DEF가 없습니다.",
+        _REISSUE_KO,
+    ),
+    "jws_kid_missing": (
+        "JWS 头中没有密钥 ID（kid）。",
+        _REISSUE_ZH,
+        "JWS 헤더에 키 ID(kid)가 없습니다.",
+        _REISSUE_KO,
+    ),
+    "payload_claims_invalid": (
+        "有效载荷的 iss、nbf 或 vc 声明缺失或格式不正确。",
+        _REISSUE_ZH,
+        "페이로드의 iss, nbf 또는 vc 클레임이 없거나 형식이 올바르지 않습니다.",
+        _REISSUE_KO,
+    ),
+    "iss_not_https": (
+        "发行者的 URL 不是 https。",
+        _REISSUE_ZH,
+        "발급자 URL이 https가 아닙니다.",
+        _REISSUE_KO,
+    ),
+    "iss_trailing_slash": (
+        "发行者的 URL 以斜杠结尾。",
+        _REISSUE_ZH,
+        "발급자 URL이 슬래시로 끝납니다.",
+        _REISSUE_KO,
+    ),
+    "issuer_untrusted": (
+        "发行者不在信任列表中。",
+        _REISSUE_ZH,
+        "발급자가 신뢰 목록에 없습니다.",
+        _REISSUE_KO,
+    ),
+    "kid_unknown": (
+        "发行者没有与此密钥 ID 对应的受信任密钥。",
+        _REISSUE_ZH,
+        "발급자에게 이 키 ID에 해당하는 신뢰할 수 있는 키가 없습니다.",
+        _REISSUE_KO,
+    ),
+    "signature_der": (
+        "签名是 DER 编码，而不是原始的 r‖s。",
+        _REISSUE_ZH,
+        "서명이 순수한 r‖s가 아니라 DER로 인코딩되어 있습니다.",
+        _REISSUE_KO,
+    ),
+    "signature_invalid": (
+        "签名无效：证明书可能已被修改。",
+        _REISSUE_ZH,
+        "서명이 유효하지 않습니다. 증명서가 변경되었을 수 있습니다.",
+        _REISSUE_KO,
+    ),
+    "signature_algorithm_unsupported": (
+        "签名算法与密钥不符。",
+        _REISSUE_ZH,
+        "서명 알고리즘이 키와 맞지 않습니다.",
+        _REISSUE_KO,
+    ),
+    "expired": ("证明书已过期。", _REISSUE_ZH, "증명서의 유효 기간이 지났습니다.", _REISSUE_KO),
+    "revoked": ("证明书已被吊销。", _REISSUE_ZH, "증명서가 폐기되었습니다.", _REISSUE_KO),
+    "not_health_card": (
+        "此卡不是 SMART Health Card（没有 #health-card 类型）。",
+        _REISSUE_ZH,
+        "이 카드는 SMART Health Card가 아닙니다(#health-card 유형이 없음).",
+        _REISSUE_KO,
+    ),
+    "bundle_invalid": (
+        "FHIR 数据包格式不正确。",
+        _REISSUE_ZH,
+        "FHIR 번들의 형식이 올바르지 않습니다.",
+        _REISSUE_KO,
+    ),
+    "bundle_reference_invalid": (
+        "FHIR 数据包中有不是 resource:N 形式的引用。",
+        _REISSUE_ZH,
+        "FHIR 번들에 resource:N 형식이 아닌 참조가 있습니다.",
+        _REISSUE_KO,
+    ),
+    "bundle_reference_unresolved": (
+        "FHIR 数据包中有指向不存在条目的引用。",
+        _REISSUE_ZH,
+        "FHIR 번들에 존재하지 않는 항목을 가리키는 참조가 있습니다.",
+        _REISSUE_KO,
+    ),
+    "bundle_no_patient": (
+        "FHIR 数据包中没有患者信息。",
+        _REISSUE_ZH,
+        "FHIR 번들에 환자 정보가 없습니다.",
+        _REISSUE_KO,
+    ),
+    "x5c_invalid": (
+        "发行者密钥的 x5c 证书链无效。",
+        _REISSUE_ZH,
+        "발급자 키의 x5c 인증서 체인이 유효하지 않습니다.",
+        _REISSUE_KO,
+    ),
+    "x5c_expired": (
+        "发行者密钥的 x5c 证书链在当前时间无效。",
+        _REISSUE_ZH,
+        "발급자 키의 x5c 인증서 체인이 현재 시점에 유효하지 않습니다.",
+        _REISSUE_KO,
+    ),
+    "vdsnc_type_unsupported": (
+        "此 VDS-NC 不是接种证明（icao.vacc v1）。",
+        _REISSUE_ZH,
+        "이 VDS-NC는 접종 증명(icao.vacc v1)이 아닙니다.",
+        _REISSUE_KO,
+    ),
+    "bsc_malformed": (
+        "无法解析条码签名者证书。",
+        _REISSUE_ZH,
+        "바코드 서명자 인증서를 해석할 수 없습니다.",
+        _REISSUE_KO,
+    ),
+    "bsc_eku_missing": (
+        "条码签名者证书缺少 VDS-NC 扩展密钥用途。",
+        _REISSUE_ZH,
+        "바코드 서명자 인증서에 VDS-NC 확장 키 용도가 없습니다.",
+        _REISSUE_KO,
+    ),
+    "bsc_nv_missing": (
+        "条码签名者证书中没有列出文件类型 NV。",
+        _REISSUE_ZH,
+        "바코드 서명자 인증서에 문서 유형 NV가 없습니다.",
+        _REISSUE_KO,
+    ),
+    "unknown_trust_anchor": (
+        "未知的信任锚：没有受信任的 CSCA 签发该条码签名者证书。",
+        _REISSUE_ZH,
+        "알 수 없는 신뢰 앵커입니다. 신뢰하는 CSCA가 바코드 서명자 인증서를 발급하지 않았습니다.",
+        _REISSUE_KO,
+    ),
+    "bsc_chain_invalid": (
+        "条码签名者证书无法用任何相符的 CSCA 验证。",
+        _REISSUE_ZH,
+        "바코드 서명자 인증서를 해당하는 어떤 CSCA로도 검증할 수 없습니다.",
+        _REISSUE_KO,
+    ),
+    "bsc_expired": (
+        "条码签名者证书已过期。",
+        _REISSUE_ZH,
+        "바코드 서명자 인증서의 유효 기간이 지났습니다.",
+        _REISSUE_KO,
+    ),
+    "csca_expired": (
+        "国家签名 CA 证书已过期。",
+        _REISSUE_ZH,
+        "국가 서명 CA 인증서의 유효 기간이 지났습니다.",
+        _REISSUE_KO,
+    ),
+    "issuing_country_mismatch": (
+        "发行国与受信任 CSCA 的国家不一致。",
+        _REISSUE_ZH,
+        "발급 국가가 신뢰하는 CSCA의 국가와 일치하지 않습니다.",
+        _REISSUE_KO,
+    ),
+    "bsc_revoked": (
+        "条码签名者证书已被吊销。",
+        _REISSUE_ZH,
+        "바코드 서명자 인증서가 폐기되었습니다.",
+        _REISSUE_KO,
+    ),
+    "crl_signature_invalid": (
+        "CSCA 的证书吊销列表签名无效。",
+        _REISSUE_ZH,
+        "CSCA 인증서 폐기 목록의 서명이 유효하지 않습니다.",
+        _REISSUE_KO,
+    ),
+    "policy_empty": (
+        "未设置任何检查项目（因此不予通过）。",
+        _REISSUE_ZH,
+        "설정된 검사 항목이 없습니다(따라서 통과시키지 않습니다).",
+        _REISSUE_KO,
+    ),
+    "clock_skew": (
+        "证明书的发行时间在未来：本设备的时钟可能不准。",
+        "请检查本设备的日期和时间。",
+        "증명서 발급 시각이 미래입니다. 이 기기의 시계가 틀렸을 수 있습니다.",
+        "이 기기의 날짜와 시간을 확인해 주십시오.",
+    ),
+    "crl_stale": (
+        "证书吊销列表已超过下次更新时间。",
+        _REFRESH_TRUST_ZH,
+        "인증서 폐기 목록이 다음 갱신 시각을 지났습니다.",
+        _REFRESH_TRUST_KO,
+    ),
+    "crl_missing": (
+        "没有证书吊销列表：未检查吊销状态。",
+        _REFRESH_TRUST_ZH,
+        "인증서 폐기 목록이 없어 폐기 여부를 확인하지 않았습니다.",
+        _REFRESH_TRUST_KO,
+    ),
+    "trust_stale": (
+        "信任数据（密钥、吊销列表）已过时。",
+        _REFRESH_TRUST_ZH,
+        "신뢰 데이터(키, 폐기 목록)가 오래되었습니다.",
+        _REFRESH_TRUST_KO,
+    ),
+    "trust_store_invalid": ("信任列表无效。", "", "신뢰 목록이 유효하지 않습니다.", ""),
+    "kiosk_unknown": ("此终端未登记。", "", "이 단말기는 등록되어 있지 않습니다.", ""),
+    "kiosk_disabled": ("此终端已停用。", "", "이 단말기는 사용이 중지되었습니다.", ""),
+    "rate_limited": ("请求过于频繁。", _RETRY_ZH, "요청이 너무 많습니다.", _RETRY_KO),
+    "consent_required": (
+        "您需要同意最新的使用条款。",
+        "请阅读并同意使用条款。",
+        "최신 이용 약관에 동의하셔야 합니다.",
+        "이용 약관을 읽고 동의해 주십시오.",
+    ),
+    "request_replayed": (
+        "此申请已经发送过了。",
+        "请从头开始。",
+        "이 신청은 이미 전송되었습니다.",
+        "처음부터 다시 해 주십시오.",
+    ),
+    "no_vaccination_record": (
+        "在您选择的市区町村中没有找到接种记录。",
+        "请选择接种时您所居住的市区町村，或到该市区町村的窗口申请。",
+        "선택하신 시구정촌에서 접종 기록을 찾을 수 없습니다.",
+        "접종 당시 거주하신 시구정촌을 선택하시거나, 그 시구정촌 창구에서 신청해 주십시오.",
+    ),
+    "record_mismatch": (
+        "卡内的信息与接种记录不一致。",
+        _COUNTER_ZH,
+        "카드의 정보가 접종 기록과 일치하지 않습니다.",
+        _COUNTER_KO,
+    ),
+    "passport_not_on_file": (
+        "没有登记护照信息，无法发行海外用证明书。",
+        "请先通过智能手机应用程序申请一次，或到市区町村窗口申请。",
+        "여권 정보가 등록되어 있지 않아 해외용 증명서를 발급할 수 없습니다.",
+        "스마트폰 앱으로 한 번 신청하시거나, 시구정촌 창구에서 신청해 주십시오.",
+    ),
+    "certificate_unprintable": (
+        "无法制作证明书。",
+        _COUNTER_ZH,
+        "증명서를 만들 수 없습니다.",
+        _COUNTER_KO,
+    ),
+    "client_not_allowed": (
+        "此客户端不能调用签名服务。",
+        "",
+        "이 클라이언트는 서명 서비스를 호출할 수 없습니다.",
+        "",
+    ),
+    "vaccine_product_unknown": (
+        "无法识别该疫苗产品。",
+        _COUNTER_ZH,
+        "알 수 없는 백신 제품입니다.",
+        _COUNTER_KO,
+    ),
+    "vaccine_not_issuable": (
+        "无法为该疫苗产品发行证明书。",
+        _COUNTER_ZH,
+        "이 백신 제품으로는 증명서를 발급할 수 없습니다.",
+        _COUNTER_KO,
+    ),
+    "vaccine_code_mismatch": (
+        "疫苗代码与产品表不一致。",
+        "",
+        "백신 코드가 제품표와 일치하지 않습니다.",
+        "",
+    ),
+    "dose_order_invalid": (
+        "接种次数与接种日期的顺序不符。",
+        _COUNTER_ZH,
+        "접종 회차가 접종 날짜의 순서와 맞지 않습니다.",
+        _COUNTER_KO,
+    ),
+    "vdsnc_overseas_only": (
+        "ICAO VDS-NC 仅用于海外用证明书。",
+        "",
+        "ICAO VDS-NC는 해외용 증명서에만 발급됩니다.",
+        "",
+    ),
+    "vdsnc_too_large": (
+        "VDS-NC 无法放入一个二维码。",
+        _COUNTER_ZH,
+        "VDS-NC가 QR 코드 하나에 들어가지 않습니다.",
+        _COUNTER_KO,
+    ),
+    "shc_bundle_nonconformant": (
+        "FHIR 数据包不符合 SMART Health Cards 二维码规范。",
+        "",
+        "FHIR 번들이 SMART Health Cards QR 프로필을 따르지 않습니다.",
+        "",
+    ),
+    "signer_key_unavailable": (
+        "签名密钥无法使用。",
+        _RETRY_ZH,
+        "서명 키를 사용할 수 없습니다.",
+        _RETRY_KO,
+    ),
+    "signer_state_invalid": (
+        "签名服务的密钥状态缺失或无效。",
+        _RETRY_ZH,
+        "서명 서비스의 키 상태가 없거나 유효하지 않습니다.",
+        _RETRY_KO,
+    ),
+    "signer_certificate_mismatch": (
+        "该证书不属于正在等待证书的签名密钥。",
+        "请检查 `vaxcert signer status` 中待处理的密钥，以及发送给 CSCA 的申请。",
+        "이 인증서는 인증서를 기다리는 서명 키의 것이 아닙니다.",
+        "`vaxcert signer status`의 대기 중인 키와 CSCA에 보낸 요청을 확인해 주십시오.",
+    ),
+    "signer_certificate_untrusted": (
+        "该证书不是由所设置的 CSCA 签发的条码签名者证书。",
+        "请查看所给出的原因，并请 CSCA 重新签发证书。",
+        "이 인증서는 설정된 CSCA가 발급한 바코드 서명자 인증서가 아닙니다.",
+        "제시된 이유를 확인하고 CSCA에 인증서 재발급을 요청해 주십시오.",
+    ),
+    "vrs_peer_not_allowed": (
+        "此客户端不能使用该接口。",
+        "",
+        "이 클라이언트는 이 API를 사용할 수 없습니다.",
+        "",
+    ),
+    "vrs_staff_token_required": (
+        "需要职员令牌。",
+        "请提供有效的职员令牌。",
+        "직원 토큰이 필요합니다.",
+        "유효한 직원 토큰을 제시해 주십시오.",
+    ),
+    "vrs_staff_scope_denied": (
+        "不允许此操作（其他市区町村的数据，或缺少相应权限）。",
+        "",
+        "허용되지 않는 조작입니다(다른 시구정촌의 데이터이거나 권한이 없습니다).",
+        "",
+    ),
+    "vrs_record_not_found": (
+        "该市区町村中没有这条接种记录。",
+        "",
+        "이 시구정촌에 해당 접종 기록이 없습니다.",
+        "",
+    ),
+    "vrs_issuance_conflict": (
+        "此证明书 ID 已以不同的内容登记。",
+        "",
+        "이 증명서 ID는 이미 다른 내용으로 등록되어 있습니다.",
+        "",
+    ),
+    "vrs_import_invalid": (
+        "导入文件有错误，未导入任何数据。",
+        "请修改所列出的行，然后重新导入整个文件。",
+        "가져오기 파일에 오류가 있어 아무것도 가져오지 않았습니다.",
+        "표시된 줄을 수정한 후 파일 전체를 다시 가져와 주십시오.",
+    ),
+    "vrs_import_conflict": (
+        "另一次导入同时登记了相同的记录，未导入任何数据。",
+        "请重新导入该文件。",
+        "다른 가져오기 작업이 같은 기록을 동시에 등록하여 아무것도 가져오지 않았습니다.",
+        "파일을 다시 가져와 주십시오.",
+    ),
+    "printer_unavailable": (
+        "打印机无法使用。",
+        "您的钱已退还。请使用其他店铺的终端。",
+        "프린터를 사용할 수 없습니다.",
+        "넣으신 돈은 반환되었습니다. 다른 매장의 단말기를 이용해 주십시오.",
+    ),
+    "misprint_refunded": (
+        "证明书未能打印。您的钱已退还。",
+        "如需咨询，请告知屏幕上显示的事故编号。",
+        "증명서를 인쇄하지 못했습니다. 넣으신 돈은 반환되었습니다.",
+        "문의하실 때는 화면에 표시된 사고 번호를 알려 주십시오.",
+    ),
+    "payment_incomplete": (
+        "费用尚未付清。",
+        "请投入硬币或1000日元纸币补足差额。",
+        "요금이 아직 다 지불되지 않았습니다.",
+        "부족한 금액만큼 동전이나 1000엔 지폐를 넣어 주십시오.",
+    ),
+    "cash_unit_busy": (
+        "收款机无法使用。",
+        "请按“取消”，然后从头开始。",
+        "정산기를 사용할 수 없습니다.",
+        "'취소'를 누르고 처음부터 다시 해 주십시오.",
+    ),
+    "kiosk_busy": (
+        "此终端正在由其他人使用。",
+        "请等前一位客人使用完毕。",
+        "다른 분이 이 단말기를 이용 중입니다.",
+        "앞의 분이 이용을 마칠 때까지 기다려 주십시오.",
+    ),
+    "receipt_amount_mismatch": (
+        "收据金额与手续费不一致。",
+        "请联系运维人员。",
+        "영수 금액이 수수료와 일치하지 않습니다.",
+        "운영 담당자에게 연락해 주십시오.",
+    ),
+    "config_invalid": ("设置不正确。", "", "설정이 올바르지 않습니다.", ""),
+    "internal_error": (
+        "发生了系统错误。",
+        "请稍后再试。",
+        "시스템 오류가 발생했습니다.",
+        "잠시 후 다시 시도해 주십시오.",
+    ),
+    # The verifier's verdict for a whole sheet (verifier/sheet.py), in words a gate agent uses.
+    "sheet_damaged": (
+        "二维码已损坏或被篡改。",
+        "请再次扫描原件（纸质或应用画面）。如果原件结果相同，请不要接受：持有人需要重新申请证明书。",
+        "코드가 손상되었거나 변조되었습니다.",
+        "원본(종이 또는 앱 화면)을 다시 스캔해 주십시오. 원본도 같은 결과라면 받아들이지 마십시오. "
+        "소지자가 증명서를 다시 발급받아야 합니다.",
+    ),
+    "sheet_expired": (
+        "该证明书已过有效期。",
+        "请出示有效期内的证明书。",
+        "증명서의 유효기간이 지났습니다.",
+        "유효한 증명서를 요청해 주십시오.",
+    ),
+    "sheet_mismatch": (
+        "此页上的二维码属于不同的人或不同的证明书。",
+        "请不要接受此页。请出示持有人本人的证明书原件。",
+        "이 용지의 코드는 서로 다른 사람 또는 다른 증명서의 것입니다.",
+        "이 용지를 받아들이지 마십시오. 소지자 본인의 증명서 원본을 요청해 주십시오.",
+    ),
+    "sheet_not_certificate": (
+        "这不是疫苗接种证明书。",
+        "请出示疫苗接种证明书的二维码（纸质或应用画面）。",
+        "예방접종증명서가 아닙니다.",
+        "예방접종증명서의 QR코드(종이 또는 앱 화면)를 요청해 주십시오.",
+    ),
+    "sheet_revoked": (
+        "该证明书已被发行机构撤销。",
+        "请不要接受。请通过其他方式确认接种情况。",
+        "이 증명서는 발급 기관에 의해 취소되었습니다.",
+        "받아들이지 마십시오. 다른 방법으로 접종 여부를 확인해 주십시오.",
+    ),
+    "sheet_unreadable": (
+        "无法读取二维码。",
+        "请将整个二维码放入取景框内，在明亮处慢慢靠近。",
+        "코드를 읽을 수 없습니다.",
+        "코드 전체를 화면 안에 넣고 밝은 곳에서 천천히 가까이 대 주십시오.",
+    ),
+    "sheet_untrusted": (
+        "该证明书不是由可信的发行机构发行的。",
+        "请不要接受。请通过其他方式确认接种情况。",
+        "신뢰할 수 있는 발급 기관의 증명서가 아닙니다.",
+        "받아들이지 마십시오. 다른 방법으로 접종 여부를 확인해 주십시오.",
+    ),
+    "uvci_list_missing": (
+        "无法获得发行机构的撤销证明书列表：未确认该证明书是否已被撤销。",
+        "请在信任数据中添加发行机构的撤销证明书列表（uvci_list_url）。",
+        "발급 기관의 취소 증명서 목록을 사용할 수 없어 "
+        "이 증명서의 취소 여부를 확인하지 않았습니다.",
+        "신뢰 데이터에 발급 기관의 취소 증명서 목록(uvci_list_url)을 추가해 주십시오.",
+    ),
+}
+
+
+def _translated(reason: Reason) -> Reason:
+    zh, next_zh, ko, next_ko = _ZH_KO.get(reason.code, ("", "", "", ""))
+    return replace(reason, zh=zh, next_zh=next_zh, ko=ko, next_ko=next_ko)
+
+
+CATALOGUE: dict[str, Reason] = {reason.code: _translated(reason) for reason in _ALL}
 
 
 def get(code: str) -> Reason:

@@ -9,6 +9,7 @@ Peers: :class:`PeerIdentity` is what a view learns about the verified client cer
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import ssl
@@ -92,6 +93,8 @@ class PeerIdentity:
     serial: int
     fingerprint_sha256: str
     issuer_common_name: str
+    # notAfter of the certificate (UTC): the console shows when each kiosk's expires.
+    not_after: dt.datetime | None = None
 
     @classmethod
     def from_der(cls, der: bytes) -> PeerIdentity:
@@ -102,6 +105,7 @@ class PeerIdentity:
             serial=certificate.serial_number,
             fingerprint_sha256=hashlib.sha256(der).hexdigest(),
             issuer_common_name=_common_name(certificate.issuer),
+            not_after=certificate.not_valid_after_utc,
         )
 
     @classmethod

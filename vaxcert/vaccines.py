@@ -479,3 +479,21 @@ _BY_CVX: Mapping[str, ReaderName] = MappingProxyType(_reader_names())
 def by_cvx(code: str) -> ReaderName | None:
     """What a reader shows for a dose with CVX ``code``, or None for a code no product carries."""
     return _BY_CVX.get(code)
+
+
+def _japanese_by_nam() -> dict[str, str]:
+    names: dict[str, str] = {}
+    # Each VDS-NC `nam` is shared by a product's variants; the first row of a name is the base
+    # product (コミナティ, スパイクバックス, …), which is what the name alone can tell.
+    for product in PRODUCTS:
+        if product.nam is not None:
+            names.setdefault(product.nam.casefold(), product.name_ja)
+    return names
+
+
+_JA_BY_NAM: Mapping[str, str] = MappingProxyType(_japanese_by_nam())
+
+
+def japanese_name_of_nam(nam: str) -> str | None:
+    """The Japanese name a reader shows for a VDS-NC ``nam`` (display only), or None."""
+    return _JA_BY_NAM.get(nam.casefold())

@@ -112,7 +112,7 @@ def hsts_value(max_age: int) -> str:
 def add_hsts(app: Flask, max_age: int) -> None:
     """Every response of ``app``, which is served over TLS only, tells browsers to keep to HTTPS.
 
-    Only a TLS surface may say so: the plain-http loopback pages (kiosk, verifier) never call this.
+    Only a TLS surface may say so: the plain-http loopback kiosk page never calls this.
     """
     value = hsts_value(max_age)
 
@@ -126,7 +126,8 @@ def current_peer() -> PeerIdentity | None:
     """The verified client certificate of this request, or None.
 
     The certificate comes from our own TLS layer; a header is believed only when a trusted TLS
-    terminator was configured and the request came from one of its addresses (C09).
+    terminator was configured and the request came from one of its addresses (C09). Then the
+    header alone names the peer: a certificate on this hop is the edge's own (launch/topology.py).
     """
     if "vaxcert_peer" in g:
         cached: PeerIdentity | None = g.vaxcert_peer
@@ -134,7 +135,7 @@ def current_peer() -> PeerIdentity | None:
     settings: Settings = g.vaxcert_settings
     pem = request.environ.get("SSL_CLIENT_CERT")
     header = settings.tls.trusted_client_cert_header
-    if not pem and header and _from_trusted_proxy(settings.tls.trusted_proxies):
+    if header and _from_trusted_proxy(settings.tls.trusted_proxies):
         escaped = request.headers.get(header)
         pem = unquote(escaped) if escaped else None
     peer = None

@@ -408,7 +408,18 @@ def verify_jws(
         passport_number=shown.passport_number,
         trust_anchor=subject.issuer.name if subject.issuer else None,
         revocation=subject.revocation,
+        issued_at=_moment(subject.nbf),
+        expires_at=_moment(_number(subject.payload.get("exp"))),
     )
+
+
+def _moment(value: float | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def verify_numeric(

@@ -22,6 +22,7 @@ from vaxcert.policy import (
     fail,
     warn,
 )
+from vaxcert.vaccines import japanese_name_of_nam
 from verifier import _x509, models
 from verifier.models import Dose, Result
 from verifier.trust import TrustedCsca, TrustStore, trust_freshness
@@ -93,12 +94,42 @@ class VdsSubject:
 
     @cached_property
     def revocation(self) -> models.Revocation | None:
-        """What the anchoring CSCA's CRL says about the document signer (None: no anchor).
+        """What revocation checking says (None: no anchor).
 
-        ICAO's scheme revokes document signers, never one document: ``scope`` is ``signer``
-        always. Checked only with a CRL inside its window whose data (fetched, or issued when
-        later) is within the store's limit.
+        ICAO's scheme revokes document signers (the CSCA's CRL, ``scope: signer``); where the
+        issuer publishes a signed list of revoked certificate ids (:mod:`verifier._uvci`), the
+        document itself is checked too (``scope: certificate``). Without such a list the
+        certificate's own revocation is not checked.
         """
+        signer = self._signer_revocation
+        anchor = self.anchor
+        if signer is None or anchor is None or signer.status == "revoked":
+            return signer
+        revocations = anchor.uvci_list
+        if revocations is None:
+            if signer.status != "checked":
+                return signer
+            return models.Revocation(
+                "not_checked", "signer", signer.as_of, Finding("uvci_list_missing")
+            )
+        as_of = max(revocations.issued_at, anchor.uvci_list_at or revocations.issued_at)
+        uvci = self.document.message.get("uvci")
+        if isinstance(uvci, str) and revocations.revokes(uvci):
+            return models.Revocation("revoked", "certificate", as_of)
+        if signer.status != "checked":
+            return signer
+        if self.at - as_of > self.trust.stale_after:
+            detail = f"list of {as_of:%Y-%m-%d %H:%M} UTC"
+            return models.Revocation(
+                "not_checked", "certificate", as_of, Finding("trust_stale", detail)
+            )
+        return models.Revocation("checked", "certificate", min(as_of, signer.as_of or as_of))
+
+    @cached_property
+    def _signer_revocation(self) -> models.Revocation | None:
+        """What the anchoring CSCA's CRL says about the document signer (None: no anchor).
+        Checked only with a CRL inside its window whose data (fetched, or issued when later) is
+        within the store's limit."""
         anchor, bsc = self.anchor, self.bsc
         if anchor is None or bsc is None:
             return None
@@ -240,8 +271,8 @@ class Validity(Check[VdsSubject]):
 
 
 class Revocation(Check[VdsSubject]):
-    """The BSC serial is in no CRL of its CSCA; a CRL with a bad signature fails, a missing or
-    stale CRL warns."""
+    """The BSC serial is in no CRL of its CSCA and the uvci in no list of revoked certificate ids
+    of the issuer; a CRL with a bad signature fails, a missing or stale CRL warns."""
 
     def verify(self, subject: VdsSubject) -> Outcome:
         anchor, bsc = subject.anchor, subject.bsc
@@ -253,6 +284,13 @@ class Revocation(Check[VdsSubject]):
             return warn("crl_missing")
         if any(bsc.serial in crl.revoked for crl in anchor.crls):
             return fail("bsc_revoked")
+        uvci = subject.document.message.get("uvci")
+        if (
+            anchor.uvci_list is not None
+            and isinstance(uvci, str)
+            and anchor.uvci_list.revokes(uvci)
+        ):
+            return fail("revoked", "in the issuer's list of revoked certificate ids")
         newest = max(anchor.crls, key=lambda crl: crl.this_update)
         if newest.next_update is not None and newest.next_update < subject.at:
             return warn("crl_stale", f"nextUpdate {newest.next_update.date().isoformat()}")
@@ -354,11 +392,13 @@ def _display(
             if not isinstance(vd, dict):
                 continue
             seq = vd.get("seq")
+            nam = event.get("nam")
             doses.append(
                 Dose(
                     date=_text(vd.get("dvc")),
                     vaccine=_text(event.get("nam")),
                     vaccine_code=_text(event.get("des")),
+                    vaccine_ja=japanese_name_of_nam(nam) if isinstance(nam, str) else None,
                     lot=_text(vd.get("lot")),
                     performer=_text(vd.get("adm")),
                     country=_text(vd.get("ctr")),

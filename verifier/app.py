@@ -1,4 +1,4 @@
-"""App factory of the verifier web page (plain http on loopback; see docs/verifier.md)."""
+"""App factory of the verifier web page (served over TLS: docs/verifier.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from flask_babel import Babel
 from vaxcert import web
 from vaxcert.config import Settings, load_settings
 from vaxcert.errors import ConfigError
+from verifier.clients import TrustFetcher
 from verifier.dev_trust import check_development_trust, dev_trust_store, warn_development_trust
+from verifier.refresh import refresh as refresh_store
 from verifier.trust import STATE, TrustStore, TrustStoreError, index_path, load_trust_store
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class TrustHolder:
         self._lock = threading.Lock()
         self._stamp: tuple[float, ...] = ()
         self._path: Path | None = None
+        self._fetcher: TrustFetcher | None = None
+        self._stopped = threading.Event()
         if fixed is not None:
             self._store = fixed
         elif settings.verifier.trust is not None:
@@ -98,6 +102,47 @@ class TrustHolder:
                     self._stamp = stamp
         return self._store
 
+    def refresh(self) -> None:
+        """Bring the trust data up to date now: a live store fetches its issuers' keys and
+        lists; a configured store runs `vaxcert trust refresh` on its directory (the next
+        :meth:`get` reloads it). Never raises: failures are logged and results say how old
+        the data is."""
+        store = self.get()
+        if store.live is not None:
+            store.live.update(store)
+            return
+        if self._path is None:
+            return
+        if self._fetcher is None:
+            # One fetcher for the life of the process: its ETags make refreshes conditional.
+            self._fetcher = TrustFetcher(store.tls_ca)
+        try:
+            report = refresh_store(self._path, self._fetcher)
+        except (TrustStoreError, OSError) as exc:
+            log.warning("background trust refresh failed: %s", exc)
+            return
+        for failure in report.failed:
+            log.warning("background trust refresh: %s", failure)
+
+    def start_refreshing(self, interval: float) -> None:
+        """Refresh in a daemon thread every ``interval`` seconds (trust freshness without an
+        operator's cron job; docs/verifier.md)."""
+        if interval <= 0 or (self._path is None and self.get().live is None):
+            return
+
+        def loop() -> None:
+            while not self._stopped.wait(interval):
+                try:
+                    self.refresh()
+                except Exception:  # the thread must outlive any one bad refresh
+                    log.exception("background trust refresh crashed; trying again later")
+
+        threading.Thread(target=loop, name="trust-refresh", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop the background refresh."""
+        self._stopped.set()
+
     def for_verification(self) -> TrustStore:
         """The current store, to verify with: a development store says so every time."""
         store = self.get()
@@ -128,6 +173,11 @@ def create_app(config: Settings | None = None, trust: TrustStore | None = None) 
     app.config["MAX_CONTENT_LENGTH"] = settings.verifier.max_upload_bytes
     app.config["BABEL_DEFAULT_LOCALE"] = "ja"
     app.extensions["vaxcert_trust"] = holder
+    holder.start_refreshing(settings.verifier.refresh_interval_seconds)
+    app.config["VERIFIER_PAGE"] = {
+        "result_seconds": settings.verifier.result_seconds,
+        "request_timeout_seconds": settings.verifier.request_timeout_seconds,
+    }
     app.extensions["vaxcert_clock_skew"] = dt.timedelta(
         seconds=settings.verifier.clock_skew_seconds
     )

@@ -19,6 +19,7 @@ from vaxcert.config import Settings, settings_from
 from verifier import _x509, texts
 from verifier.models import Result, Verdict
 from verifier.services import verify_all
+from verifier.sheet import judge
 from verifier.trust import TrustStore, TrustStoreError, load_trust_store, parse_shc_crl
 
 Language = Literal["ja", "en"]
@@ -231,13 +232,22 @@ def verify_command(
     try:
         for value in inputs:
             data, label = _input_data(value)
-            for result in verify_all(data, store, at, clock_skew=skew, source=label):
+            results = verify_all(data, store, at, clock_skew=skew, source=label)
+            for result in results:
                 verdicts.add(result.verdict)
                 if as_json:
                     body: dict[str, Any] = {"input": value, **result.to_json()}
                     click.echo(json.dumps(body, ensure_ascii=False))
                 else:
                     click.echo("\n".join(_human(result, lang)))
+            sheet = judge(results)
+            if len(results) > 1 and sheet.headline is not None:
+                # One input is one sheet: codes of different people or certificates on it make
+                # it not valid even when each code is (docs/verifier.md).
+                verdicts.add("invalid")
+                if not as_json:
+                    reason = sheet.headline.reason
+                    click.echo(f"{value}: sheet 無効 NOT VALID: {reason.ja} / {reason.en}")
     finally:
         if store.live is not None:
             store.live.close()

@@ -118,6 +118,12 @@ def csca_crl_url(issuer_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/vdsnc/crl.der"
 
 
+def uvci_list_url(issuer_url: str) -> str:
+    """Where our signer publishes its list of revoked certificate ids (VDS-NC uvci), beside its
+    SHC CRLs (docs/signer.md §4)."""
+    return f"{issuer_url}/.well-known/crl/vdsnc-uvci.jws"
+
+
 def dev_trust_store(pki_dir: Path, issuer_url: str, *, live: bool = False) -> TrustStore:
     """An in-memory trust store for the demo, built from ``pki_dir``.
 
@@ -132,7 +138,13 @@ def dev_trust_store(pki_dir: Path, issuer_url: str, *, live: bool = False) -> Tr
     csca = pki.cert_path(pki_dir, "vdsnc-csca")
     if not csca.is_file():
         raise TrustStoreError(f"{csca} missing: run `vaxcert certs init` first")
-    store.add_csca(csca.read_bytes(), DEV_CSCA_NAME, DEV_COUNTRY, crl_url=csca_crl_url(issuer_url))
+    store.add_csca(
+        csca.read_bytes(),
+        DEV_CSCA_NAME,
+        DEV_COUNTRY,
+        crl_url=csca_crl_url(issuer_url),
+        uvci_list_url=uvci_list_url(issuer_url),
+    )
     crl = pki_dir / "vdsnc-crl.der"
     if crl.is_file():
         store.add_crl(crl.read_bytes(), crl.name)
@@ -177,6 +189,8 @@ def write_dev_trust_store(pki_dir: Path, issuer_url: str, out: Path) -> Path:
             f'country = "{DEV_COUNTRY}"',
             'certificates = ["csca/JPN/csca.der"]',
             'crls = ["csca/JPN/crl.der"]',
+            f"uvci_list_url = {json.dumps(uvci_list_url(issuer_url))}",
+            'uvci_list = "csca/JPN/uvci.jws"',
             f"crl_url = {json.dumps(csca_crl_url(issuer_url))}",
             "",
         ]

@@ -25,8 +25,9 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from verifier import _x509
+from verifier._uvci import UvciListError
 from verifier.clients import FetchError, TrustFetcher
-from verifier.refresh import fetch_csca_crl, fetch_shc
+from verifier.refresh import fetch_csca_crl, fetch_shc, fetch_uvci_list
 from verifier.trust import TrustStore, TrustStoreError
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ class LiveRevocation:
                 self._attempt(issuer.jwks_url, partial(self._shc, store, iss))
             for url in dict.fromkeys(csca.crl_url for csca in store.cscas if csca.crl_url):
                 self._attempt(url, partial(self._csca, store, url))
+            lists = dict.fromkeys(c.uvci_list_url for c in store.cscas if c.uvci_list_url)
+            for url in lists:
+                self._attempt(url, partial(self._uvci_list, store, url))
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -74,7 +78,7 @@ class LiveRevocation:
             return
         try:
             fetch()
-        except (FetchError, TrustStoreError, _x509.X509Error) as exc:
+        except (FetchError, TrustStoreError, UvciListError, _x509.X509Error) as exc:
             # A server that does not answer is left alone as a whole (its other documents would
             # cost another timeout each); a bad document only itself.
             quiet = server if isinstance(exc, FetchError) else url
@@ -97,6 +101,9 @@ class LiveRevocation:
         bodies = [json.loads(body) for body in crls.values()]
         store.replace_shc_keys(iss, jwks, bodies, dt.datetime.now(dt.UTC))
 
+    def _uvci_list(self, store: TrustStore, url: str) -> None:
+        _uvci_list_of(store, url, self._fetcher)
+
     def _csca(self, store: TrustStore, url: str) -> None:
         entries = [entry for entry in store.cscas if entry.crl_url == url]
         crl = fetch_csca_crl(url, [entry.cert for entry in entries], self._fetcher)
@@ -104,6 +111,12 @@ class LiveRevocation:
         for entry in entries:
             if entry.issued(crl) and _x509.signature_holds(crl.signed, entry.cert.public_key):
                 store.replace_crl(entry, crl, now)
+
+
+def _uvci_list_of(store: TrustStore, url: str, fetcher: TrustFetcher) -> None:
+    revocations, anchors = fetch_uvci_list(url, store, fetcher)
+    listed = [csca for csca in anchors if csca.uvci_list_url == url]
+    store.replace_uvci_list(listed, revocations, dt.datetime.now(dt.UTC))
 
 
 def _server(url: str) -> str:

@@ -19,6 +19,11 @@ RevocationStatus = Literal["checked", "not_offered", "not_checked", "revoked"]
 RevocationScope = Literal["certificate", "signer"]
 
 
+def age_seconds(updated_at: dt.datetime | None, at: dt.datetime) -> float | None:
+    """How old data updated at ``updated_at`` was at ``at`` (None: never updated)."""
+    return None if updated_at is None else (at - updated_at).total_seconds()
+
+
 @dataclass(frozen=True, slots=True)
 class Dose:
     """One vaccination event as the certificate states it."""
@@ -104,6 +109,9 @@ class Result:
     signer_country: str | None = None  # VDS-NC: the document signer's country (subject C)
     trust_anchor: str | None = None  # the trust store entry that vouched: SHC issuer or CSCA
     revocation: Revocation | None = None  # None when checking stopped before it
+    # What the certificate states about its own validity (SHC nbf / exp); VDS-NC states none.
+    issued_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -126,9 +134,7 @@ class Result:
     @property
     def trust_age_seconds(self) -> float | None:
         """How old the trust data for this issuer was at ``checked_at``."""
-        if self.trust_updated_at is None:
-            return None
-        return (self.checked_at - self.trust_updated_at).total_seconds()
+        return age_seconds(self.trust_updated_at, self.checked_at)
 
     @property
     def codes(self) -> list[str]:
@@ -166,4 +172,6 @@ class Result:
                 self.trust_updated_at.isoformat() if self.trust_updated_at else None
             ),
             "trust_age_seconds": self.trust_age_seconds,
+            "issued_at": self.issued_at.isoformat() if self.issued_at else None,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }

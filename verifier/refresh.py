@@ -17,12 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from verifier import _x509
+from verifier._uvci import UvciListError, UvciRevocations, parse_uvci_list
 from verifier.clients import FetchError, TrustFetcher
 from verifier.trust import (
     STATE,
+    TrustedCsca,
+    TrustStore,
     TrustStoreError,
     default_jwks_path,
     index_path,
+    load_trust_store,
     parse_jwks,
     parse_shc_crl,
     read_state,
@@ -71,12 +75,16 @@ def refresh(store: Path, fetcher: TrustFetcher) -> RefreshReport:
         state.setdefault("shc", {})[iss] = report.at.isoformat()
         report.updated.append(iss)
     for entry in config.get("csca", []):
-        if not entry.get("crl_url"):
+        if not entry.get("crl_url") and not entry.get("uvci_list_url"):
             continue
         key = str(entry.get("name") or (entry.get("certificates") or ["?"])[0])
         try:
-            _refresh_csca_crl(root, entry, fetcher)
-        except (FetchError, TrustStoreError, _x509.X509Error) as exc:
+            if entry.get("crl_url"):
+                _refresh_csca_crl(root, entry, fetcher)
+            if entry.get("uvci_list_url"):
+                # Validated against the store as it is now (its CSCA CRL just refreshed).
+                _refresh_uvci_list(root, entry, load_trust_store(index), fetcher)
+        except (FetchError, TrustStoreError, UvciListError, _x509.X509Error) as exc:
             report.failed.append(f"{key}: {exc}")
             continue
         state.setdefault("csca", {})[key] = report.at.isoformat()
@@ -146,3 +154,29 @@ def _refresh_csca_crl(root: Path, entry: dict[str, Any], fetcher: TrustFetcher) 
             cscas.append(_x509.parse_certificate(der))
     crl = fetch_csca_crl(str(entry["crl_url"]), cscas, fetcher)
     write_atomic((root / str(targets[0])).resolve(), crl.der)
+
+
+def fetch_uvci_list(
+    url: str, store: TrustStore, fetcher: TrustFetcher
+) -> tuple[UvciRevocations, list[TrustedCsca]]:
+    """The issuer's list of revoked certificate ids at ``url``, verified against ``store``: the
+    list and the CSCAs it speaks for. Raises :class:`FetchError` or :class:`UvciListError`."""
+    body = fetcher.get(url)
+    revocations, anchors = parse_uvci_list(
+        body.decode("ascii", "replace"), store, dt.datetime.now(dt.UTC)
+    )
+    # An older list (a replay of one from before a revocation) never replaces a newer one.
+    held = max((c.uvci_list.ctr for c in anchors if c.uvci_list is not None), default=0)
+    if revocations.ctr < held:
+        raise UvciListError(f"older than the list held (ctr {revocations.ctr} < {held})")
+    return revocations, anchors
+
+
+def _refresh_uvci_list(
+    root: Path, entry: dict[str, Any], store: TrustStore, fetcher: TrustFetcher
+) -> None:
+    target = entry.get("uvci_list")
+    if not target:
+        raise TrustStoreError("uvci_list_url is set but uvci_list names no file to keep it in")
+    revocations, _ = fetch_uvci_list(str(entry["uvci_list_url"]), store, fetcher)
+    write_atomic((root / str(target)).resolve(), revocations.text.encode("ascii"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from vaxcert.policy import Finding
@@ -66,6 +67,37 @@ def verify_all(
         if frame and result.outcome == "no_certificate_found":
             continue  # camera frames without a code are the normal case, not an event
         # The outcome code and format only: never names, dates or certificate content (C08).
+        log.info(
+            "verification",
+            extra={"outcome": result.outcome, "verdict": result.verdict, "format": result.format},
+        )
+    return results
+
+
+def verify_texts(
+    texts: Sequence[str],
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW,
+) -> list[Result]:
+    """The results of several QR texts read together from one sheet (a browser's own QR
+    decoder sends what it read; docs/verifier.md): trust data is brought up to date once, and
+    each text is verified as :func:`verify_all` would."""
+    moment = _moment(at)
+    if trust.live is not None and texts:
+        trust.live.update(trust)
+    results: list[Result] = []
+    for number, text in enumerate(texts, start=1):
+        source = f"code {number}/{len(texts)}"
+        try:
+            items = _inputs.items_from(text, source)
+        except _inputs.InputError as exc:
+            results.append(_refused(exc.code, exc.detail, source, moment))
+            continue
+        results += [_verify_item(item, trust, moment, clock_skew) for item in items]
+    for result in results:
+        # The outcome code and format only (C08), as verify_all logs.
         log.info(
             "verification",
             extra={"outcome": result.outcome, "verdict": result.verdict, "format": result.format},

@@ -10,10 +10,14 @@ import datetime as dt
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from babel.support import NullTranslations, Translations
 
 from verifier.models import Result, Verdict
+
+if TYPE_CHECKING:
+    from verifier.sheet import Sheet
 
 Gettext = Callable[[str], str]
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -60,7 +64,28 @@ REVOCATION: dict[str, str] = {
 # count rows, which would call doses 3, 4, 5 of a municipality 1, 2, 3.
 NO_DOSE_NUMBERS = "The certificate states no dose numbers; the doses are listed by date."
 
-MESSAGES = (*VERDICTS.values(), *REVOCATION.values(), NO_DOSE_NUMBERS)
+# Under every verdict: when it was checked and how old the trust data was (docs/verifier.md).
+CHECKED_AT = "Checked %(when)s."
+TRUST_AGE: dict[str, str] = {
+    "none": "Trust data: never updated from the issuers.",
+    "minutes": "Trust data updated %(count)d min ago (%(when)s).",
+    "hours": "Trust data updated %(count)d h ago (%(when)s).",
+    "days": "Trust data updated %(count)d days ago (%(when)s).",
+}
+TRUST_STALE = "Trust data out of date — revocation may be missed."
+VALID_UNTIL = "Valid until %(date)s."
+NO_EXPIRY = "The certificate states no expiry date."
+
+MESSAGES = (
+    *VERDICTS.values(),
+    *REVOCATION.values(),
+    NO_DOSE_NUMBERS,
+    CHECKED_AT,
+    *TRUST_AGE.values(),
+    TRUST_STALE,
+    VALID_UNTIL,
+    NO_EXPIRY,
+)
 
 
 @cache
@@ -85,10 +110,36 @@ def revocation_lines(result: Result, gettext: Gettext) -> list[str]:
     if revocation is None:
         return [gettext(REVOCATION["unknown"])]
     case: str = revocation.status
+    problem = revocation.problem.code if revocation.problem else None
+    if case == "not_checked" and problem == "uvci_list_missing" and revocation.as_of:
+        # The document signer was checked; the certificate itself could not be.
+        stamp = {"when": when(revocation.as_of)}
+        return [gettext(REVOCATION["signer:checked"]) % stamp, gettext(REVOCATION["signer:scope"])]
     if case not in ("checked", "not_offered"):
         case = "old" if revocation.as_of else "none"
     stamp = {"when": when(revocation.as_of) if revocation.as_of else "-"}
     lines = [gettext(REVOCATION[f"{revocation.scope}:{case}"]) % stamp]
     if revocation.scope == "signer":
         lines.append(gettext(REVOCATION["signer:scope"]))
+    return lines
+
+
+def trust_age_line(sheet: Sheet, gettext: Gettext) -> str:
+    """How old the trust data used was (the oldest of the codes')."""
+    age = sheet.trust_age_seconds
+    if sheet.trust_updated_at is None or age is None:
+        return gettext(TRUST_AGE["none"])
+    stamp = when(sheet.trust_updated_at)
+    if age < 3600:
+        return gettext(TRUST_AGE["minutes"]) % {"count": max(0, int(age // 60)), "when": stamp}
+    if age < 2 * 86400:
+        return gettext(TRUST_AGE["hours"]) % {"count": int(age // 3600), "when": stamp}
+    return gettext(TRUST_AGE["days"]) % {"count": int(age // 86400), "when": stamp}
+
+
+def sheet_lines(sheet: Sheet, gettext: Gettext) -> list[str]:
+    """Under the verdict: the time of the check and the trust data's age (every verdict)."""
+    lines = [gettext(CHECKED_AT) % {"when": when(sheet.checked_at)}]
+    if sheet.about_certificates:
+        lines.append(trust_age_line(sheet, gettext))
     return lines

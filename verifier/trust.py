@@ -27,6 +27,7 @@ from vaxcert.errors import VaxcertError
 from vaxcert.formats import FormatError, jose
 from vaxcert.policy import Success, warn
 from verifier import _x509
+from verifier._uvci import UvciListError, UvciRevocations, parse_uvci_list
 
 if TYPE_CHECKING:
     from verifier.live import LiveRevocation
@@ -97,6 +98,12 @@ class TrustedCsca:
     bad_crls: list[_x509.Crl] = field(default_factory=list)  # issued in its name, bad signature
     updated_at: dt.datetime | None = None
     crl_url: str | None = None
+    # The issuer's signed list of revoked certificate ids (VDS-NC uvci; verifier/_uvci.py), where
+    # it is fetched from, and when it was last fetched. No list: a single certificate's
+    # revocation is not checked.
+    uvci_list_url: str | None = None
+    uvci_list: UvciRevocations | None = None
+    uvci_list_at: dt.datetime | None = None
 
     def issued(self, crl: _x509.Crl) -> bool:
         """Whether ``crl`` claims to come from this CSCA (issuer name, and key id when both have
@@ -211,6 +218,7 @@ class TrustStore:
         country: str | None = None,
         updated_at: dt.datetime | None = None,
         crl_url: str | None = None,
+        uvci_list_url: str | None = None,
     ) -> list[TrustedCsca]:
         """Trust every certificate of a DER file or PEM bundle as a CSCA."""
         added = []
@@ -224,6 +232,7 @@ class TrustStore:
                 cert=cert,
                 updated_at=updated_at,
                 crl_url=crl_url,
+                uvci_list_url=uvci_list_url,
             )
             self.cscas.append(csca)
             added.append(csca)
@@ -256,6 +265,19 @@ class TrustStore:
         CRLs it held (the entry is swapped whole, as :meth:`replace_shc_keys` does)."""
         fresh = replace(csca, crls=[crl], bad_crls=[], updated_at=updated_at)
         self.cscas = [fresh if entry is csca else entry for entry in self.cscas]
+
+    def replace_uvci_list(
+        self, cscas: list[TrustedCsca], revocations: UvciRevocations, fetched_at: dt.datetime
+    ) -> None:
+        """Attach a verified list of revoked certificate ids to the CSCAs it speaks for (entries
+        swapped whole, as :meth:`replace_crl` does)."""
+        chosen = {id(csca) for csca in cscas}
+        self.cscas = [
+            replace(entry, uvci_list=revocations, uvci_list_at=fetched_at)
+            if id(entry) in chosen
+            else entry
+            for entry in self.cscas
+        ]
 
     def cscas_for(self, bsc: _x509.Certificate) -> list[TrustedCsca]:
         """Every trusted CSCA that may have issued ``bsc``: matching key identifier (several,
@@ -448,7 +470,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 _SHC_KEYS = {"iss", "name", "jwks", "jwks_url", "crls", "x5c_roots"}
-_CSCA_KEYS = {"name", "country", "certificates", "crls", "crl_url"}
+_CSCA_KEYS = {"name", "country", "certificates", "crls", "crl_url", "uvci_list", "uvci_list_url"}
 
 
 def _load_shc_entry(
@@ -497,14 +519,16 @@ def _load_csca_entry(
     if country is not None and (not isinstance(country, str) or len(country) != 3):
         raise TrustStoreError(f"{where}: country must be the ICAO 3-letter code (e.g. JPN)")
     key = name or str(files[0])
+    added: list[TrustedCsca] = []
     for file in files:
         path = _resolve(root, file, f"{where} certificates")
-        store.add_csca(
+        added += store.add_csca(
             _read(path, where),
             name,
             country,
             updated_at=_state_time(state, "csca", key),
             crl_url=entry.get("crl_url"),
+            uvci_list_url=entry.get("uvci_list_url"),
         )
     for file in entry.get("crls", []):
         path = _resolve(root, file, f"{where} crls")
@@ -512,6 +536,24 @@ def _load_csca_entry(
             store.add_crl(_read(path, where), str(path.name))
         else:
             store.load_warnings.append(f"{where}: CRL {path} missing (run trust refresh)")
+    if "uvci_list" in entry:
+        path = _resolve(root, entry["uvci_list"], f"{where} uvci_list")
+        if not path.exists():
+            store.load_warnings.append(f"{where}: uvci list {path} missing (run trust refresh)")
+            return
+        try:
+            revocations, anchors = parse_uvci_list(
+                _read(path, where).decode("ascii", "replace"), store, dt.datetime.now(dt.UTC)
+            )
+        except UvciListError as exc:
+            store.load_warnings.append(f"{where}: uvci list {path.name} refused: {exc}")
+            return
+        mine = {id(csca) for csca in added}
+        store.replace_uvci_list(
+            [csca for csca in anchors if id(csca) in mine],
+            revocations,
+            _state_time(state, "csca", key) or revocations.issued_at,
+        )
 
 
 def default_jwks_path(iss: str) -> str:

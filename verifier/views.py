@@ -18,8 +18,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from vaxcert import reasons
 from vaxcert.errors import VaxcertError
 from verifier import texts
-from verifier.models import Result, Verdict
-from verifier.services import verify_all
+from verifier.models import Result
+from verifier.services import verify_all, verify_texts
+from verifier.sheet import Sheet, judge
 from verifier.trust import TrustStore
 
 bp = Blueprint("verifier", __name__, static_folder="static", static_url_path="/static/verifier")
@@ -42,6 +43,10 @@ def _helpers() -> dict[str, Any]:
         "verdict_text": _verdict_text,
         "revocation_lines": _revocation_lines,
         "no_dose_numbers": lambda: _translate(texts.NO_DOSE_NUMBERS),
+        "sheet_lines": lambda sheet: texts.sheet_lines(sheet, _translate),
+        "sheet_verdict": lambda sheet: _translate(texts.VERDICTS[sheet.verdict]),
+        "page": current_app.config["VERIFIER_PAGE"],
+        "when": texts.when,
         "lang": _lang(),
     }
 
@@ -89,19 +94,33 @@ def _public(result: Result) -> dict[str, Any]:
     return body
 
 
-_SEVERITY: tuple[Verdict, ...] = ("invalid", "valid_revocation_unchecked", "valid")
-
-
-def _worst(results: list[Result]) -> Verdict | None:
-    """The verdict of the whole input: its worst result's."""
-    verdicts = {result.verdict for result in results}
-    return next((verdict for verdict in _SEVERITY if verdict in verdicts), None)
-
-
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """The page with camera, upload and paste."""
-    return render_template("index.html", results=None, error=None, lang=_lang())
+    return render_template("index.html", results=None, sheet=None, error=None, lang=_lang())
+
+
+def _sheet_json(sheet: Sheet) -> dict[str, Any]:
+    """The one verdict for the input, in the page's language."""
+    lang: reasons.Language = "en" if _lang() == "en" else "ja"
+    headline = None
+    if sheet.headline is not None:
+        reason = sheet.headline.reason
+        headline = {
+            "code": sheet.headline.code,
+            "message": reason.message(lang),
+            "next_step": reason.next_step(lang),
+        }
+    return {
+        "verdict": sheet.verdict,
+        "verdict_text": _translate(texts.VERDICTS[sheet.verdict]) if sheet.verdict else None,
+        "headline": headline,
+        "checked_at": sheet.checked_at.isoformat(),
+        "trust_updated_at": sheet.trust_updated_at.isoformat() if sheet.trust_updated_at else None,
+        "trust_age_seconds": sheet.trust_age_seconds,
+        "trust_stale": sheet.trust_stale,
+        "lines": texts.sheet_lines(sheet, _translate),
+    }
 
 
 @bp.post("/")
@@ -120,8 +139,10 @@ def verify_form() -> ResponseReturnValue:
     else:
         return render_template("index.html", results=None, error="missing_field"), 400
     results = verify_all(data, _trust(), clock_skew=_skew(), source="upload")
-    status = 200 if all(r.valid for r in results) else 422
-    return render_template("index.html", results=results, error=None, lang=_lang()), status
+    sheet = judge(results)
+    status = 200 if sheet.valid else 422
+    page = render_template("index.html", results=results, sheet=sheet, error=None, lang=_lang())
+    return page, status
 
 
 def _json_body() -> object:
@@ -133,18 +154,23 @@ def _json_body() -> object:
 
 @bp.post("/api/verify")
 def verify_api() -> ResponseReturnValue:
-    """JSON API: an image body (camera frames, ``?frame=1``), a multipart file, or
-    ``{"text": …}``. A frame without a QR code answers 200 with no results so scanning goes on."""
+    """JSON API: an image body (camera frames, ``?frame=1``), a multipart file, ``{"text": …}``
+    or ``{"texts": […]}`` (codes the browser read from one sheet). One verdict for all of it
+    (``sheet``). A frame without a QR code answers 200 with no results so scanning goes on."""
     frame = request.args.get("frame") == "1"
     data: str | bytes
     if request.mimetype.startswith("image/") or request.mimetype == "application/pdf":
         data = request.get_data(cache=False)
     elif request.mimetype == "application/json":
         body = _json_body()
-        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        if not isinstance(body, dict) or not {"text", "texts"} & set(body):
             raise VaxcertError("missing_field", "text")
-        if set(body) - {"text"}:
-            raise VaxcertError("unknown_field", ",".join(sorted(set(body) - {"text"})))
+        if set(body) - {"text", "texts"}:
+            raise VaxcertError("unknown_field", ",".join(sorted(set(body) - {"text", "texts"})))
+        if "texts" in body:
+            return _reply(verify_texts(_texts(body["texts"]), _trust(), clock_skew=_skew()))
+        if not isinstance(body.get("text"), str):
+            raise VaxcertError("missing_field", "text")
         data = body["text"]
     elif request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
@@ -160,11 +186,34 @@ def verify_api() -> ResponseReturnValue:
     )
     if frame and len(results) == 1 and results[0].codes == ["no_certificate_found"]:
         results = []
+    return _reply(results)
+
+
+MAX_TEXTS = 8  # QR codes read together from one sheet
+
+
+def _texts(value: object) -> list[str]:
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= MAX_TEXTS
+        or not all(isinstance(text, str) and text for text in value)
+    ):
+        raise VaxcertError("invalid_field", f"texts: 1 to {MAX_TEXTS} non-empty strings")
+    return list(dict.fromkeys(value))  # the same code seen twice is one code
+
+
+def _reply(results: list[Result]) -> ResponseReturnValue:
+    sheet = judge(results)
     reply: dict[str, Any] = {
-        "valid": bool(results) and all(r.valid for r in results),
-        "verdict": _worst(results),
+        "valid": sheet.valid,
+        "verdict": sheet.verdict,
+        "sheet": _sheet_json(sheet),
         "results": [_public(r) for r in results],
     }
     if request.args.get("html") == "1":
-        reply["html"] = render_template("_results.html", results=results, lang=_lang())
+        reply["html"] = (
+            render_template("_sheet.html", sheet=sheet, results=results, lang=_lang())
+            if results
+            else ""
+        )
     return jsonify(reply)

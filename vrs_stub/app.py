@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import logging
+
+from flask import Flask, Response
+from sqlalchemy.exc import OperationalError
 
 from vaxcert import web
 from vaxcert.config import Settings, load_settings
+from vaxcert.errors import VaxcertError
 from vrs_stub import api
 from vrs_stub.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config: Settings | None = None, store: Store | None = None) -> Flask:
@@ -27,4 +33,12 @@ def create_app(config: Settings | None = None, store: Store | None = None) -> Fl
     app.config["MAX_CONTENT_LENGTH"] = settings.vrs.max_import_bytes
     web.require_client_certificate(app)  # C09
     api.register(app, store)
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> tuple[Response, int]:
+        # The database is down or restarting (not a bug): the caller gets a reason code and
+        # retries; the pool reconnects by itself once it is back (docs/operations.md).
+        log.warning("database unavailable", extra={"error": type(error.orig).__name__})
+        return web.error_response(VaxcertError("service_unavailable", "database unavailable"))
+
     return app

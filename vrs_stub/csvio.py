@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vaxcert import mynumber, vaccines
+from vaxcert.spreadsheet import FORMULA_PREFIXES, spreadsheet_safe
 from vrs_stub.models import (
     CLASSIFICATIONS,
     MOVE_REASONS,
@@ -108,11 +109,6 @@ class Parsed:
 _COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection). The
-# full-width forms count too: Japanese spreadsheets read them as the ASCII ones.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
-
-
 def _text(value: str, limit: int) -> bool:
     # No control or format characters (category C*); U+3000 between names is fine. No value may
     # start like a formula: staff open these files in spreadsheets.
@@ -121,11 +117,6 @@ def _text(value: str, limit: int) -> bool:
         and not value.startswith(FORMULA_PREFIXES)
         and not any(unicodedata.category(ch).startswith("C") for ch in value)
     )
-
-
-def spreadsheet_safe(cell: str) -> str:
-    """``cell`` as a spreadsheet shows it and never runs it: a formula-like start gets a quote."""
-    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
 
 
 def _is_kana(value: str) -> bool:

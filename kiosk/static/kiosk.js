@@ -1,5 +1,5 @@
 // The kiosk page: polls the server while a device or the center works, the PIN pad, the
-// inactivity warning (WCAG 2.2.1) and the spoken reminders (C11). No data is kept in the
+// inactivity warning (WCAG 2.2.1) and the spoken prompts (C11). No data is kept in the
 // browser: no storage, no cookies besides the opaque session id set by the server.
 (function () {
   "use strict";
@@ -28,6 +28,10 @@
   }
   window.setTimeout(tick, pollMs);
 
+  // The timeout dialog speaks its warning; speech is defined further down.
+  let speakWarning = () => {};
+  let stopWarning = () => {};
+
   // --- inactivity: warning with a countdown and a one-tap "continue", then wipe -----------
   const idle = Number(body.dataset.idle) || 0;
   const warning = Number(body.dataset.warning) || 20;
@@ -54,11 +58,13 @@
     overlay.hidden = false;
     countdown.textContent = String(warning);
     document.getElementById("continue").focus();
+    speakWarning();
   }
 
   document.getElementById("continue").addEventListener("click", () => {
     warnedAt = 0;
     overlay.hidden = true;
+    stopWarning();
     lastActivity = lastPing = Date.now();
     post("/keepalive");
   });
@@ -79,37 +85,96 @@
     }, 250);
   }
 
-  // --- spoken reminders (C11): a voice when the browser has one, else prerecorded prompts ----
-  const prompt = body.dataset.speak;
-  const lang = body.dataset.lang === "en" ? "en" : "ja";
-  function playRecorded() {
-    const audio = new Audio(body.dataset.audio + lang + "/" + prompt + ".wav");
-    const played = audio.play();
-    if (played && played.catch) played.catch(() => {});
+  // --- spoken prompts (C11): recordings made at build time from the same catalogue ---------
+  // The server embeds, per data-prompt id, the files to play (NUMBER "#" marks where the amount
+  // is said) and the recorded numbers of the amounts this page may show. A prompt without a
+  // current recording is marked data-prompt-state="unplayable" and never played.
+  const promptData = JSON.parse(document.getElementById("prompt-data").textContent || "{}");
+  const speechOn = body.dataset.speech === "on";
+  let queue = [];
+  let current = null;
+  const started = new Set();
+
+  function playlist(element) {
+    const id = element.dataset.prompt;
+    const files = (promptData.prompts || {})[id];
+    // The countdown's seconds are the configured warning unless the element names its number.
+    const amount = element.dataset.amount || (id === "timeout-warning" ? body.dataset.warning : "");
+    const said = (promptData.numbers || {})[amount];
+    if (!files || (files.includes("#") && !said)) {
+      element.dataset.promptState = "unplayable";
+      return [];
+    }
+    return files.flatMap((file) => (file === "#" ? said : [file]))
+      .map((file) => ({ id: id, src: body.dataset.audio + file }));
   }
-  function speak() {
-    const synth = window.speechSynthesis;
-    const voices = synth && synth.getVoices ? synth.getVoices() : [];
-    const fitting = voices.filter((v) => v && v.lang && v.lang.toLowerCase().startsWith(lang));
-    if (!fitting.length) {
-      playRecorded();
+  function stopSpeaking() {
+    queue = [];
+    if (current) current.pause();
+    current = null;
+  }
+  function playNext() {
+    const item = queue.shift();
+    if (!item) { current = null; return; }
+    const audio = new Audio(item.src);
+    current = audio;
+    audio.addEventListener("playing", () => {
+      started.add(item.id);
+      body.dataset.promptPlayed = Array.from(started).join(" ");
+    }, { once: true });
+    audio.addEventListener("ended", () => { if (current === audio) playNext(); });
+    audio.addEventListener("error", () => { if (current === audio) playNext(); });
+    const playing = audio.play();
+    if (playing && playing.catch) playing.catch(() => { if (current === audio) playNext(); });
+  }
+  function speak(elements) {
+    stopSpeaking();
+    elements.forEach((element) => spoken.add(element));
+    if (!speechOn) {
+      body.dataset.promptSilenced = "true"; // the resident turned the voice off (tests wait on it)
       return;
     }
-    try {
-      const utterance = new SpeechSynthesisUtterance(body.dataset.speechText);
-      utterance.lang = lang === "ja" ? "ja-JP" : "en-US";
-      try { utterance.voice = fitting[0]; } catch (e) { /* a voice the engine does not know */ }
-      utterance.onerror = playRecorded;
-      synth.cancel();
-      synth.speak(utterance);
-    } catch (e) {
-      playRecorded();
-    }
+    elements.forEach((element) => { queue = queue.concat(playlist(element)); });
+    playNext();
   }
-  if (prompt) {
-    // Voices may load a moment after the page; decide after a short wait, then repeat.
-    window.setTimeout(speak, 400);
-    window.setInterval(speak, 12000);
+  // A notice that appears without a reload (e.g. live on the welcome screen) is said too,
+  // after whatever is being said.
+  const spoken = new WeakSet();
+  function sayLater(element) {
+    if (!speechOn || spoken.has(element) || element.closest("[hidden]")) return;
+    spoken.add(element);
+    queue = queue.concat(playlist(element));
+    if (!current) playNext();
+  }
+  const promptsIn = (node) => (node.nodeType !== 1 ? [] : [
+    ...(node.matches("[data-prompt]") ? [node] : []), ...node.querySelectorAll("[data-prompt]"),
+  ]);
+  new MutationObserver((changes) => changes.forEach((change) => {
+    if (change.type === "attributes") {
+      // Shown again later: said again then.
+      promptsIn(change.target).forEach((element) => {
+        if (element.closest("[hidden]")) spoken.delete(element); else sayLater(element);
+      });
+    } else {
+      change.addedNodes.forEach((node) => promptsIn(node).forEach(sayLater));
+    }
+  })).observe(document.querySelector("main"), {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["hidden"],
+  });
+  function screenPrompts() {
+    return Array.from(document.querySelectorAll("main [data-prompt]"))
+      .filter((element) => !element.closest("[hidden]"));
+  }
+  const timeoutPrompt = () => Array.from(overlay.querySelectorAll("[data-prompt]"));
+  document.getElementById("replay").addEventListener("click", () =>
+    speak(overlay.hidden ? screenPrompts() : timeoutPrompt())
+  );
+  speakWarning = () => speak(timeoutPrompt());
+  stopWarning = stopSpeaking;
+  window.setTimeout(() => { if (overlay.hidden) speak(screenPrompts()); }, 300);
+  if (screen === "take-card" || screen === "take-certificate") {
+    // The reminders repeat until the card or certificate is taken (C11).
+    window.setInterval(() => { if (!current && overlay.hidden) speak(screenPrompts()); }, 12000);
   }
 
   // --- the PIN pad: digits stay in this page until "OK" sends them (C01, C04) -------------

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from launch.samples import sample_issued
 from signer.services import SignerService
@@ -13,6 +16,16 @@ from vaxcert.config import load_settings
 from vaxcert.contracts.kiosk_api import CertificateIssued
 
 ISSUER = "https://127.0.0.1:8446/issuer"
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    value = f"vaxcert-test-{secrets.token_hex(6)}:"
+    yield value
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{value}*"):
+        client.delete(key)
 
 
 @pytest.fixture(scope="session")

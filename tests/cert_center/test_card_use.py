@@ -9,7 +9,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,15 +30,6 @@ from vaxcert.residents import CANARY
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 NOON = dt.datetime(2026, 11, 30, 12, 0, tzinfo=TOKYO)
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    value = f"vaxcert-test-{secrets.token_hex(6)}:"
-    yield value
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"{value}*"):
-        client.delete(key)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from typing import Any
 
 import pypdf
 import pytest
+from reportlab.pdfbase import pdfmetrics
 
 from tests.support.qr import SCAN_DPI, pdf_page, read_qr
 from vaxcert.certificate import pdf
@@ -145,7 +146,26 @@ def test_japanese_font_is_embedded_truetype(overseas_pdf: bytes) -> None:
         descriptor = descendant["/FontDescriptor"].get_object()
         # FontFile2: TrueType outlines embedded; a viewer never substitutes another font.
         assert "/FontFile2" in descriptor, font["/BaseFont"]
-        assert str(font["/BaseFont"]).endswith("IPAexGothic"), font["/BaseFont"]
+        # IPAex Gothic for the page; WenQuanYi Zen Hei only for the zh/ko legend (Hangul).
+        assert str(font["/BaseFont"]).endswith(("IPAexGothic", "WenQuanYiZenHei-0")), font
+
+
+def test_the_zh_ko_legend_names_the_labels_of_the_page(
+    overseas_pdf: bytes, domestic_pdf: bytes, overseas_issued: CertificateIssued
+) -> None:
+    assert pdf.legend_font_available()
+    covered = pdfmetrics.getFont(pdf.LEGEND_FONT_NAME).face.charToGlyph
+    domestic_issued = overseas_issued.model_copy(update={"kind": "domestic"})
+    for document, issued in ((overseas_pdf, overseas_issued), (domestic_pdf, domestic_issued)):
+        text = _text(document)
+        zh, ko = pdf.legend_lines(issued)
+        assert "新冠病毒疫苗接种证明书" in zh and "코로나19 예방접종 증명서" in ko
+        # C04: the passport labels only on 海外用.
+        assert ("护照号码" in zh) == (issued.kind == "overseas")
+        for line in (zh, ko):
+            assert all(ord(character) in covered for character in line), line  # no empty box
+            for word in line.split(" · ")[1:-1]:
+                assert word in text, word
 
 
 @pytest.mark.parametrize("kind", ["overseas", "domestic"])

@@ -13,6 +13,7 @@ import pytest
 
 from kiosk.clients import CenterClient
 from kiosk.devices import SimulatedCashUnit, SimulatedPrinter
+from kiosk.models import KioskSession
 from kiosk.services import Devices, Kiosk, Renderer, inline_runner
 from launch.stack import Stack, remove, start_stack
 from vaxcert.card import cards, create_reader
@@ -59,6 +60,22 @@ class Rig:
 
 
 MakeRig = Callable[..., Rig]
+
+
+def to_insert_card(rig: Rig, kind: str = "domestic", municipality: str = "462012") -> KioskSession:
+    """A new session of ``rig``'s kiosk walked to the insert-card screen (terms accepted, one
+    copy)."""
+    kiosk = rig.kiosk
+    session = kiosk.new_session()
+    kiosk.keep(session)
+    kiosk.start(session)
+    assert session.screen == "terms", session.reason
+    kiosk.accept_terms(session)
+    kiosk.choose_municipality(session, municipality)
+    kiosk.choose_kind(session, kind)
+    kiosk.choose_copies(session, 1)
+    assert session.screen == "insert-card"
+    return session
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
                 assert session.get(ops, verify=ca, timeout=10).status_code == 401
                 bearer = {"Authorization": f"Bearer {token.group(1)}"}
                 assert session.get(ops, verify=ca, headers=bearer, timeout=10).status_code == 200
+                _console_sign_in(session, ops.removesuffix("/metrics") + "/ops", ca, text)
             children = subprocess.run(
                 ["pgrep", "-g", str(demo.pid)], capture_output=True, text=True, check=False
             ).stdout.split()
@@ -75,3 +76,30 @@ def test_demo_starts_everything_and_stops_cleanly(tmp_path: Path) -> None:
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         )
+
+
+def _console_sign_in(session: requests.Session, console: str, ca: str, banner: str) -> None:
+    """The operator login the banner prints works: user id, password, TOTP secret (C17)."""
+    import pyotp
+
+    login = re.search(r"demo-admin\s+password (\S+)\s+TOTP secret (\S+)", banner)
+    assert login is not None, banner
+    page = session.get(console + "/login", verify=ca, timeout=10).text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token is not None, page
+    signed_in = session.post(
+        console + "/login",
+        data={
+            "csrf_token": token.group(1),
+            "user_id": "demo-admin",
+            "password": login.group(1),
+            "code": pyotp.TOTP(login.group(2)).now(),
+        },
+        headers={"Referer": console + "/login"},
+        verify=ca,
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert signed_in.status_code == 302 and signed_in.headers["Location"].endswith("/ops/fleet")
+    fleet = session.get(console + "/fleet", verify=ca, timeout=10)
+    assert fleet.status_code == 200 and "KIOSK-0001" in fleet.text

@@ -14,23 +14,10 @@ from kiosk.clients import CenterClient
 from kiosk.models import KioskSession
 from launch.demo import free_port
 from tests.e2e.conftest import MakeRig, Rig
+from tests.e2e.conftest import to_insert_card as _to_insert_card
 from vaxcert.card.virtual import VirtualKenhojoCard
 from vaxcert.contracts.kiosk_api import Receipt
 from vaxcert.residents import CANARY
-
-
-def _to_insert_card(rig: Rig, kind: str = "domestic", municipality: str = "462012") -> KioskSession:
-    kiosk = rig.kiosk
-    session = kiosk.new_session()
-    kiosk.keep(session)
-    kiosk.start(session)
-    assert session.screen == "terms", session.reason
-    kiosk.accept_terms(session)
-    kiosk.choose_municipality(session, municipality)
-    kiosk.choose_kind(session, kind)
-    kiosk.choose_copies(session, 1)
-    assert session.screen == "insert-card"
-    return session
 
 
 def _read(rig: Rig, card_key: str, pin: str, **kwargs: Any) -> KioskSession:

@@ -200,13 +200,14 @@ def test_gunicorn_workers_die_with_their_master(
     launched.append(master)
     session = requests.Session()
     session.trust_env = False
+    session.verify = str(pki_dir / "public-bundle.pem")  # the verifier page is served over TLS
     deadline = time.monotonic() + 60
     workers: set[int] = set()
     while len(workers) < 3:
         assert master.poll() is None, "the verifier exited"
         assert time.monotonic() < deadline, f"3 workers did not come up: {workers}"
         try:
-            session.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
+            session.get(f"https://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
             workers = descendants(master.pid)
         except requests.RequestException:
             pass

@@ -7,7 +7,7 @@ is mutually authenticated (C09), complete no handshake without a client certific
 checked, listener by listener, is printed at the end of the test run ("TLS scan").
 
 The same scan of a deliberately weak listener shows that the checks fail when they should. The
-kiosk and verifier pages are plain http on loopback and are not scanned.
+kiosk page is plain http on loopback and is not scanned (the verifier page is TLS: scanned).
 """
 
 from __future__ import annotations

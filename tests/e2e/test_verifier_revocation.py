@@ -46,6 +46,7 @@ class Demo:
         """What the running verifier page answers for ``text``."""
         with requests.Session() as session:
             session.trust_env = False
+            session.verify = str(self.settings.pki_dir / "public-bundle.pem")
             reply = session.post(
                 self.settings.url("verifier") + "/api/verify?html=1&lang=en",
                 json={"text": text},
@@ -98,16 +99,22 @@ def test_a_revoked_card_is_never_a_plain_valid_without_trust_set_up(
 ) -> None:
     content = tmp_path / "content.json"
     content.write_text(
-        example_content(CANARY, "domestic", 3, certificate_id="9E2EREVOKE01").model_dump_json()
+        example_content(CANARY, "overseas", 3, certificate_id="9E2EREVOKE01").model_dump_json()
     )
     issued = running.vaxcert("signer", "issue", "--input", str(content), "--out", str(tmp_path))
     assert issued.returncode == 0, issued.stderr
     card = tmp_path / "card.qr.txt"
+    document = tmp_path / "vdsnc.json"
 
     before = running.vaxcert("verify", str(card))
     assert before.returncode == 0, before.stdout + before.stderr
     assert "有効 VALID" in before.stdout and "Not revoked" in before.stdout
     assert running.page(card.read_text())["verdict"] == "valid"
+    # The VDS-NC is checked against the issuer's signed list of revoked certificate ids.
+    vds = running.vaxcert("verify", str(document), "--json")
+    assert vds.returncode == 0, vds.stdout + vds.stderr
+    assert '"scope": "certificate"' in vds.stdout
+    assert running.page(document.read_text())["verdict"] == "valid"
 
     revoked = running.vaxcert("signer", "revoke", "--certificate-id", "9E2EREVOKE01")
     assert revoked.returncode == 0, revoked.stderr
@@ -119,6 +126,13 @@ def test_a_revoked_card_is_never_a_plain_valid_without_trust_set_up(
     page = running.page(card.read_text())
     assert page["verdict"] == "invalid"
     assert 'data-code="revoked"' in str(page["html"])
+    # The VDS-NC alone, which ICAO's scheme cannot revoke, is refused too: by the list.
+    vds = running.vaxcert("verify", str(document))
+    assert vds.returncode == 1, vds.stdout + vds.stderr
+    assert "reason revoked" in vds.stdout
+    alone = running.page(document.read_text())
+    assert alone["verdict"] == "invalid"
+    assert alone["sheet"]["headline"]["code"] == "sheet_revoked"  # type: ignore[index]
 
     # The signer's public surface goes away: the CLI, starting from nothing, cannot check.
     running.stop("signer-public")
@@ -127,5 +141,9 @@ def test_a_revoked_card_is_never_a_plain_valid_without_trust_set_up(
     assert '"verdict": "valid_revocation_unchecked"' in offline.stdout
     text = running.vaxcert("verify", str(card))
     assert "VALID — REVOCATION NOT CHECKED" in text.stdout
+    offline_vds = running.vaxcert("verify", str(document), "--json")
+    assert offline_vds.returncode == 3, offline_vds.stdout + offline_vds.stderr
+    assert '"uvci_list_missing"' in offline_vds.stdout
     # The running page keeps what it fetched a moment ago (inside the store's limit).
     assert running.page(card.read_text())["verdict"] == "invalid"
+    assert running.page(document.read_text())["verdict"] == "invalid"

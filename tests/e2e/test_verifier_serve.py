@@ -32,9 +32,10 @@ def served(dev_pki: Path) -> Iterator[str]:
         env=env,
         start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = f"https://127.0.0.1:{port}"  # TLS: a browser gives a camera only to a secure page
     session = requests.Session()
     session.trust_env = False
+    session.verify = str(dev_pki / "public-bundle.pem")
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -60,9 +61,11 @@ def served(dev_pki: Path) -> Iterator[str]:
 def test_the_served_page_verifies_an_uploaded_certificate_page(served: str, dev_pki: Path) -> None:
     session = requests.Session()
     session.trust_env = False
+    session.verify = str(dev_pki / "public-bundle.pem")
     health = session.get(served + "/healthz", timeout=5).json()
     assert health["trusted_shc_issuers"] == 1 and health["trusted_cscas"] == 1
-    page = issuance.certificate_page_png(issuance.issue_shc(dev_pki), issuance.issue_vdsnc(dev_pki))
+    overseas = issuance.issue_shc(dev_pki, issuance.overseas_shc_payload())
+    page = issuance.certificate_page_png(overseas, issuance.issue_vdsnc(dev_pki))
     reply = session.post(
         served + "/api/verify?frame=1",
         data=page,

@@ -22,8 +22,10 @@ from kiosk.services import Devices, Kiosk, inline_runner
 from launch.demo import free_port
 from tests.support.servers import LiveServer, pki_context, serving
 from vaxcert import pki
-from vaxcert.card import create_reader
+from vaxcert.card import cards, create_reader
+from vaxcert.card.inprocess import InProcessCardReader
 from vaxcert.config import KioskEntry, Settings, load_settings
+from vaxcert.contracts.kiosk_api import MAX_LOCKOUTS_PER_MUNICIPALITY
 from vaxcert.errors import VaxcertError
 
 ISSUER = "https://vaxcert.test"
@@ -49,6 +51,7 @@ def center(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CenterRig]:
                 update={
                     "kiosks": [KioskEntry(kiosk_id=KIOSK_ID, store_name="A")],
                     "kiosk_requests_per_minute": 5,
+                    "service_hours": "00:00-00:00",  # open whenever the tests run
                 }
             )
         }
@@ -161,3 +164,51 @@ def test_an_unreadable_outbox_is_set_aside_for_the_operator(tmp_path: Path) -> N
     assert box.entries() == []
     [aside] = tmp_path.glob("receipts.json.unreadable-*")
     assert aside.read_text() == "{not json"
+
+
+def _lockouts_today(center: CenterRig) -> int:
+    tallies = center.center.tallies
+    today = tallies.today()
+    return tallies.daily(today, today)[0].municipalities[0].pin_lockouts
+
+
+def test_c21_pin_lockouts_reach_the_center_once_and_wait_while_it_is_away(
+    center: CenterRig, tmp_path: Path
+) -> None:
+    kiosk = _kiosk(center, tmp_path / "receipts.json")
+    reader = kiosk.devices.reader
+    assert isinstance(reader, InProcessCardReader)
+    session = kiosk.new_session()
+    kiosk.keep(session)
+    kiosk.start(session)
+    kiosk.accept_terms(session)
+    kiosk.choose_municipality(session, "462012")
+    kiosk.choose_kind(session, "domestic")
+    kiosk.choose_copies(session, 1)
+    reader.insert(
+        cards.make_card("locked-card", cards.CardIssuer.from_pki(center.settings.pki_dir))
+    )
+    kiosk.poll(session)
+    assert session.after_card == "locked"
+    before = _lockouts_today(center)
+    live = kiosk.center
+    kiosk.center = _kiosk(center, tmp_path / "away.json", f"https://127.0.0.1:{free_port()}").center
+    assert not kiosk.heartbeat()  # the center is away: the count waits for the next beat
+    kiosk.center = live
+    assert kiosk.heartbeat()
+    assert _lockouts_today(center) == before + 1
+    assert kiosk.heartbeat()  # reported once
+    assert _lockouts_today(center) == before + 1
+
+
+def test_a_heartbeat_reports_at_most_the_contracts_bound_and_the_rest_later(
+    center: CenterRig, tmp_path: Path
+) -> None:
+    kiosk = _kiosk(center, tmp_path / "receipts.json")
+    before = _lockouts_today(center)
+    kiosk._lockouts["462012"] = MAX_LOCKOUTS_PER_MUNICIPALITY + 5  # a kiosk long offline
+    assert kiosk.heartbeat()
+    assert _lockouts_today(center) == before + MAX_LOCKOUTS_PER_MUNICIPALITY
+    _open_rate_window(center)
+    assert kiosk.heartbeat()
+    assert _lockouts_today(center) == before + MAX_LOCKOUTS_PER_MUNICIPALITY + 5

@@ -1,4 +1,4 @@
-"""The kiosk's Japanese catalogue is complete and its compiled form is current."""
+"""The kiosk's catalogues (ja, zh, ko; English is the msgids) are complete and compiled."""
 
 from __future__ import annotations
 
@@ -7,34 +7,57 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "kiosk" / "translations"
-_CALL = re.compile(r"""_\((?:"([^"]+)"|'([^']+)')\)""")
+CATALOGUES = ("ja", "zh", "ko")
+_CALL = re.compile(r"""_\((?:"([^"]+)"|'([^']+)')""")
 
 
-def _catalog() -> Any:
-    with (TRANSLATIONS / "ja" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        return read_po(handle, locale="ja")
+def _catalog(lang: str) -> Any:
+    with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale=lang)
 
 
-def test_the_compiled_catalogue_matches_the_po_file() -> None:
-    with (TRANSLATIONS / "ja" / "LC_MESSAGES" / "messages.mo").open("rb") as handle:
+def _screen_strings() -> set[str]:
+    sources = [*(ROOT / "templates" / "kiosk").glob("*.html"), ROOT / "kiosk" / "views.py"]
+    strings = {a or b for path in sources for a, b in _CALL.findall(path.read_text())}
+    strings.discard("")
+    return strings
+
+
+@pytest.mark.parametrize("lang", CATALOGUES)
+def test_the_compiled_catalogue_matches_the_po_file(lang: str) -> None:
+    with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
-    for message in _catalog():
+    for message in _catalog(lang):
         if message.id:
             assert compiled.gettext(message.id) == message.string, (
                 "stale messages.mo: run .venv/bin/pybabel compile -d kiosk/translations"
             )
 
 
-def test_every_screen_string_has_a_japanese_translation() -> None:
-    catalog = _catalog()
-    sources = [*(ROOT / "templates" / "kiosk").glob("*.html"), ROOT / "kiosk" / "views.py"]
-    strings = {a or b for path in sources for a, b in _CALL.findall(path.read_text())}
-    strings.discard("")
+@pytest.mark.parametrize("lang", CATALOGUES)
+def test_every_screen_string_has_a_translation(lang: str) -> None:
+    catalog = _catalog(lang)
+    strings = _screen_strings()
     assert len(strings) > 50
-    for text in strings:
-        message = catalog.get(text)
-        assert message is not None and message.string, f"no Japanese for {text!r}"
+    missing = sorted(t for t in strings if not (catalog.get(t) and catalog.get(t).string))
+    assert not missing, f"no {lang} for {missing}"
+
+
+def test_chinese_and_korean_hold_every_japanese_message() -> None:
+    ids = {lang: {m.id for m in _catalog(lang) if m.id} for lang in CATALOGUES}
+    assert not {
+        lang: sorted(ids["ja"] - ids[lang]) for lang in ("zh", "ko") if ids["ja"] - ids[lang]
+    }
+
+
+@pytest.mark.parametrize("lang", CATALOGUES)
+def test_placeholders_survive_translation(lang: str) -> None:
+    for message in _catalog(lang):
+        if message.id and "%(" in message.id:
+            wanted = sorted(re.findall(r"%\(\w+\)s", message.id))
+            assert sorted(re.findall(r"%\(\w+\)s", message.string)) == wanted, message.id

@@ -3,6 +3,7 @@ CA) and the public issuer endpoints (TLS, CORS)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from signer.app import create_app
 from signer.services import SignerService
+from tests.signer.conftest import ISSUER as ISSUER_URL
 from tests.signer.conftest import verify_shc, verify_vdsnc
 from tests.support.servers import LiveServer, pki_context, serving
 from vaxcert import pki, tls
@@ -344,3 +346,30 @@ def test_the_center_client_over_mtls(
             )
         ).shc(domestic)
     assert down.value.code == "service_unavailable"
+
+
+def test_the_signed_list_of_revoked_certificate_ids_beside_the_crls(
+    public: LiveServer, pki_dir: Path, service: SignerService
+) -> None:
+    from verifier._uvci import parse_uvci_list
+    from verifier.dev_trust import dev_trust_store
+
+    url = f"{public.url}/issuer/.well-known/crl/vdsnc-uvci.jws"
+    store = dev_trust_store(pki_dir, ISSUER_URL)
+    with _session(pki_dir, None, "public-ca") as anyone:
+        first = anyone.get(url, timeout=10)
+        assert first.status_code == 200 and first.headers["Content-Type"] == "application/jose"
+        assert first.headers["Access-Control-Allow-Origin"] == "*"
+        assert first.headers["Cache-Control"] == "no-cache"
+        listed, anchors = parse_uvci_list(first.text, store, dt.datetime.now(dt.UTC))
+        assert listed.digests == frozenset() and anchors  # signed by a BSC of the trusted CSCA
+        # Unchanged: a conditional GET costs a 304.
+        again = anyone.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+        assert again.status_code == 304
+        service.revoke("CERT1")
+        revoked = anyone.get(url, headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+        assert revoked.status_code == 200
+        listed, _ = parse_uvci_list(revoked.text, store, dt.datetime.now(dt.UTC))
+        # Digests, never the ids themselves.
+        assert listed.revokes("CERT1") and "CERT1" not in revoked.text
+        assert listed.ctr == 2

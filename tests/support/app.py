@@ -4,6 +4,7 @@ client's protocol driven through Flask's test client."""
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,8 @@ class AppRig:
 def app_rig(tmp: Path, redis_url: str | None, **center: Any) -> Iterator[AppRig]:
     """The app API surface over a seeded VRS and a signer (``center`` settings as for
     :func:`center_rig`)."""
-    with center_rig(tmp, surface="app_api", redis_url=redis_url, **center) as rig:
+    redis = (redis_url, f"vaxcert-rig-{secrets.token_hex(6)}:") if redis_url else None
+    with center_rig(tmp, redis=redis, surface="app_api", **center) as rig:
         settings = rig.settings
         yield AppRig(
             rig,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 
-import redis
-
 from launch.stack import Stack
+from tests.support.services import redis_contents
 from vaxcert.residents import CANARY, SyntheticResident
 
 
@@ -22,16 +21,13 @@ def canary_values(resident: SyntheticResident = CANARY) -> list[str]:
 
 def redis_keys_scanned(stack: Stack, canaries: Iterable[str]) -> list[bytes]:
     """Every Redis key of this stack (its prefix anywhere in the key: Flask-Limiter puts its own
-    in front) and its value, searched; returns the keys."""
+    in front) and all it holds, searched; returns the keys."""
     values = [value.encode() for value in canaries]
-    client = redis.Redis.from_url(stack.env["VAXCERT_REDIS_URL"])
-    keys = list(client.scan_iter(f"*{stack.redis_prefix}*"))
-    for key in keys:
-        stored = client.get(key) if client.type(key) == b"string" else b""
-        blob = key + (stored or b"")
+    stored = redis_contents(stack.env["VAXCERT_REDIS_URL"], f"*{stack.redis_prefix}")
+    for key, content in stored.items():
         for value in values:
-            assert value not in blob, "canary value in Redis"
-    return keys
+            assert value not in key + content, "canary value in Redis"
+    return list(stored)
 
 
 def assert_nothing_kept(stack: Stack, canaries: Iterable[str]) -> list[bytes]:

@@ -115,13 +115,14 @@ class CenterRig:
 def center_rig(
     tmp: Path,
     kiosk: dict[str, Any] | None = None,
+    redis: tuple[str, str] | None = None,
     surface: str = "kiosk_api",
-    redis_url: str | None = None,
     **center: Any,
 ) -> Iterator[CenterRig]:
     """A seeded VRS and a signer behind switches, and the center's kiosk API app over them with
     ``center`` settings (e.g. ``relay_timeout_seconds``, ``admission``) and ``kiosk`` ones;
-    ``surface="app_api"`` builds the app API instead (its shared store in ``redis_url``)."""
+    ``redis`` = (URL, key prefix) puts the center's shared state there; ``surface="app_api"``
+    builds the app API instead of the kiosk API."""
     pki_dir = tmp / "pki"
     pki.init(pki_dir, ISSUER, ["KIOSK-0001"])
     base = load_settings(
@@ -149,8 +150,7 @@ def center_rig(
         },
         center={"service_hours": "00:00-00:00", **center},
         kiosk=kiosk or {},
-        redis_url=redis_url,
-        redis_prefix=f"vaxcert-rig-{secrets.token_hex(6)}:",
+        **({"redis_url": redis[0], "redis_prefix": redis[1]} if redis else {}),
     )
     app = create_app(settings, surface=surface)  # type: ignore[arg-type]
     try:

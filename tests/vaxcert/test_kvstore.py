@@ -9,7 +9,15 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from vaxcert.kvstore import KeyValueStore, MemoryStore, RedisStore, Tallied, Tally, from_url
+from vaxcert.kvstore import (
+    FieldCount,
+    KeyValueStore,
+    MemoryStore,
+    RedisStore,
+    Tallied,
+    Tally,
+    from_url,
+)
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -70,18 +78,71 @@ def test_tally_counts_a_marked_pair_once_and_expires(store: KeyValueStore) -> No
     assert store.tally([Tally("pairs", marker="seen:a")], 1) == [Tallied(1, True)]
 
 
-def test_values_are_kept_and_taken_once(store: KeyValueStore) -> None:
-    assert store.get("challenge") is None and store.take("challenge") is None
-    store.put("challenge", b"apply:abc", ttl_seconds=60)
-    assert store.get("challenge") == b"apply:abc"
-    assert store.take("challenge") == b"apply:abc"
+def test_texts_are_kept_and_read_many_at_once(store: KeyValueStore) -> None:
+    store.put("fleet:a", "one", 60)
+    store.put("fleet:a", "two", 60)
+    store.put("fleet:b", "日本", 60)
+    assert store.get_texts(["fleet:a", "fleet:missing", "fleet:b"]) == ["two", None, "日本"]
+    assert store.get_texts([]) == []
+
+
+def test_hash_counters_count_in_one_call_and_expire_at_their_time(store: KeyValueStore) -> None:
+    later = int(time.time()) + 3600
+    store.count_fields(
+        [
+            FieldCount("h:1", "462012|issued", 1, later),
+            FieldCount("h:1", "462012|issued", 2, later),
+            FieldCount("d:1", "462012|issued", 3, later),
+        ]
+    )
+    store.count_fields([FieldCount("gone", "x", 1, int(time.time()) - 1)])
+    assert store.read_fields(["h:1", "d:1", "h:2", "gone"]) == [
+        {"462012|issued": 3},
+        {"462012|issued": 3},
+        {},
+        {},
+    ]
+
+
+def test_hash_counters_under_a_marker_count_once(store: KeyValueStore) -> None:
+    # A receipt's repeat check and its fee count are one step: a repeat counts nothing.
+    later = int(time.time()) + 3600
+    steps = [FieldCount("d:1", "462012|fee_yen", 120, later), FieldCount("h:1", "x", 1, later)]
+    assert store.count_fields_once("receipt:K:1", 60, steps) is True
+    assert store.count_fields_once("receipt:K:1", 60, steps) is False
+    assert store.count_fields_once("receipt:K:2", 60, steps[:1]) is True
+    assert store.read_fields(["d:1", "h:1"]) == [{"462012|fee_yen": 240}, {"x": 1}]
+
+
+def test_lists_keep_the_newest_items_first(store: KeyValueStore) -> None:
+    for value in ("a", "b", "c"):
+        store.push("recent", value, 60, keep=2)
+    assert store.items("recent") == ["c", "b"]
+    assert store.items("none") == []
+
+
+def test_a_sliding_window_forgets_what_left_it(store: KeyValueStore) -> None:
+    start = 1_800_000_000.0
+    assert store.window("w", 2, start, 60, 6) == 2
+    assert store.window("w", 1, start + 30, 60, 6) == 3
+    assert store.window("w", 0, start + 30, 60, 6) == 3  # a read adds nothing
+    assert store.window("w", 1, start + 61, 60, 6) == 2  # the first slot left the window
+    assert store.window("w", 0, start + 200, 60, 6) == 0
+    assert store.window("other", 0, start, 60, 6) == 0
+
+
+def test_a_text_is_taken_once(store: KeyValueStore) -> None:
+    assert store.take("challenge") is None
+    store.put("challenge", "apply:abc", 60)
+    assert store.take("challenge") == "apply:abc"
     assert store.take("challenge") is None  # single use: the second taker gets nothing
-    store.put("key", b"\x00\xffDER")
-    store.delete("key")
-    assert store.get("key") is None
-
-
-def test_a_value_expires_with_its_ttl(store: KeyValueStore) -> None:
-    store.put("short", b"x", ttl_seconds=1)
+    assert store.get_texts(["challenge"]) == [None]
+    store.put("short", "x", 1)
     time.sleep(1.2)
-    assert store.get("short") is None and store.take("short") is None
+    assert store.take("short") is None
+
+
+def test_delete_removes_a_text(store: KeyValueStore) -> None:
+    store.put("instance", "MFkwEwYH", 60)
+    store.delete("instance")
+    assert store.get_texts(["instance"]) == [None]

@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from vaxcert import pki
 from vaxcert.formats import jose, shc, vdsnc
+from vaxcert.formats import uvci_list as uvci_list_format
 
 ISSUER_URL = "https://127.0.0.1:8446/issuer"
 SPEC_ISS = "https://spec.smarthealth.cards/examples/issuer"
@@ -76,6 +77,25 @@ def jp_shc_payload(iss: str = ISSUER_URL, nbf: float | None = None, **extra: Any
         },
     }
     payload.update(extra)
+    return payload
+
+
+def overseas_shc_payload(
+    name: tuple[str, str] = ("YAMADA", "HANAKO"),
+    card_name: tuple[str, str] = ("山田", "花子"),
+    birth_date: str = "1985-04-01",
+    passport: str = "TK1234567",
+) -> dict[str, Any]:
+    """A 海外用 card as our signer makes it: the passport's romanised name first, the card's
+    name second, the passport number as ``Patient.identifier`` (docs/signer.md §3)."""
+    payload = jp_shc_payload()
+    patient = payload["vc"]["credentialSubject"]["fhirBundle"]["entry"][0]["resource"]
+    patient["name"] = [
+        {"family": name[0], "given": [name[1]]},
+        {"family": card_name[0], "given": [card_name[1]]},
+    ]
+    patient["identifier"] = [{"system": "http://hl7.org/fhir/sid/passport-JPN", "value": passport}]
+    patient["birthDate"] = birth_date
     return payload
 
 
@@ -176,6 +196,24 @@ def issue_vdsnc(pki_dir: Path, data: dict[str, Any] | None = None) -> str:
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     bsc_der = (pki_dir / "vdsnc-bsc.der").read_bytes()
     return sign_vdsnc(key, bsc_der, data or jp_vdsnc_data())
+
+
+def uvci_list(
+    pki_dir: Path, revoked: Sequence[str] = (), iat: dt.datetime | None = None, ctr: int = 1
+) -> str:
+    """The issuer's signed list of revoked certificate ids, by the dev document signer (the
+    signer's own format, vaxcert/formats/uvci_list.py)."""
+    key = pki.load_key(pki.key_path(pki_dir, "vdsnc-bsc"))
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    moment = int((iat or dt.datetime.now(dt.UTC)).timestamp())
+    return uvci_list_format.signed_list(
+        ISSUER_URL,
+        ctr,
+        moment,
+        revoked,
+        (pki_dir / "vdsnc-bsc.der").read_bytes(),
+        lambda data: jose.der_to_raw(key.sign(data, ec.ECDSA(hashes.SHA256()))),
+    )
 
 
 # Certificates for fault cases ---------------------------------------------------------------

@@ -53,13 +53,28 @@ def test_valid_with_current_revocation_data_exits_0(tmp_path: Path, dev_pki: Pat
     CliRunner().invoke(
         main, ["trust", "init-dev", "--out", str(trust)], env={"VAXCERT_PKI_DIR": str(dev_pki)}
     )
-    # The CSCA CRL of a fresh dev PKI was issued moments ago: the document signer is checked.
+    # The CSCA CRL of a fresh dev PKI was issued moments ago: the document signer is checked;
+    # without the issuer's list of revoked certificate ids the document itself is not.
+    code, output = _run(issuance.issue_vdsnc(dev_pki), "--trust", str(trust), "--json")
+    assert code == 3, output
+    (line,) = _lines(output)
+    assert line["revocation"]["problem"]["code"] == "uvci_list_missing"  # type: ignore[index]
+    # With the list in the file trust.toml names (as `trust refresh` keeps it): checked.
+    (trust / "csca" / "JPN" / "uvci.jws").write_text(issuance.uvci_list(dev_pki))
     code, output = _run(issuance.issue_vdsnc(dev_pki), "--trust", str(trust), "--json")
     assert code == 0, output
     (line,) = _lines(output)
     assert line["verdict"] == "valid"
     assert line["revocation"]["status"] == "checked"  # type: ignore[index]
-    assert line["revocation"]["scope"] == "signer"  # type: ignore[index]
+    assert line["revocation"]["scope"] == "certificate"  # type: ignore[index]
+    # A list naming this certificate id revokes it.
+    (trust / "csca" / "JPN" / "uvci.jws").write_text(
+        issuance.uvci_list(dev_pki, ["JP0000000123"], ctr=2)
+    )
+    code, output = _run(issuance.issue_vdsnc(dev_pki), "--trust", str(trust), "--json")
+    assert code == 1, output
+    (line,) = _lines(output)
+    assert [r["code"] for r in line["reasons"]] == ["revoked"]  # type: ignore[union-attr,index]
 
 
 def test_any_invalid_input_exits_1_with_its_reasons(
@@ -129,18 +144,19 @@ def test_human_output_names_verdict_holder_and_reasons(
 
 def test_an_image_with_two_codes_gives_two_lines(tmp_path: Path, dev_pki: Path) -> None:
     page = tmp_path / "page.png"
-    page.write_bytes(
-        issuance.certificate_page_png(issuance.issue_shc(dev_pki), issuance.issue_vdsnc(dev_pki))
-    )
+    overseas = issuance.issue_shc(dev_pki, issuance.overseas_shc_payload())  # one person
+    page.write_bytes(issuance.certificate_page_png(overseas, issuance.issue_vdsnc(dev_pki)))
     trust = tmp_path / "trust"
     CliRunner().invoke(
         main, ["trust", "init-dev", "--out", str(trust)], env={"VAXCERT_PKI_DIR": str(dev_pki)}
     )
     code, output = _run(str(page), "--trust", str(trust), "--json")
-    assert code == 3, output  # the written store's SHC key was never fetched from the issuer
+    # The written store's SHC key was never fetched from the issuer, nor its list of revoked
+    # certificate ids.
+    assert code == 3, output
     assert [(o["format"], o["verdict"]) for o in _lines(output)] == [
         ("shc", "valid_revocation_unchecked"),
-        ("vdsnc", "valid"),
+        ("vdsnc", "valid_revocation_unchecked"),
     ]
 
 
@@ -156,7 +172,9 @@ def test_the_default_store_is_the_dev_store_from_the_pki(dev_pki: Path) -> None:
         ["verify", issuance.issue_vdsnc(dev_pki)],
         env={"VAXCERT_PKI_DIR": str(dev_pki), "VAXCERT_ISSUER_URL": issuance.ISSUER_URL},
     )
-    assert result.exit_code == 0, result.output
+    # Valid; no signer answers at the issuer URL, so its list of revoked ids was not fetched.
+    assert result.exit_code == 3, result.output
+    assert "JP dev CSCA" in result.output or "Japan (development CSCA)" in result.output
 
 
 @pytest.mark.parametrize(

@@ -104,5 +104,5 @@ def test_verify_in_development_warns(dev_pki: Path, caplog: pytest.LogCaptureFix
     caplog.set_level(logging.WARNING)
     env = {"VAXCERT_PKI_DIR": str(dev_pki), "VAXCERT_ISSUER_URL": issuance.ISSUER_URL}
     code, output = _cli("--dev", "verify", issuance.issue_vdsnc(dev_pki), env=env)
-    assert code == 0, output
+    assert code == 3, output  # valid; no signer publishes its list of revoked ids here
     assert len(_warnings(caplog)) == 1

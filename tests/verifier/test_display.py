@@ -76,7 +76,7 @@ def test_the_page_shows_stated_dose_numbers_only(
     assert issued.vdsnc is not None
     document = client.post("/", data={"text": issued.vdsnc.document, "lang": "en"})
     html = document.get_data(as_text=True)
-    numbers = [f'<td class="dose-number">{n}</td>' for n in (1, 2, 3, 4, 5)]
+    numbers = [f'<td class="dose-number" data-label="Dose">{n}</td>' for n in (1, 2, 3, 4, 5)]
     assert [number in html for number in numbers] == [False, False, True, True, True]
     card = client.post("/", data={"text": issued.shc.numeric, "lang": "ja"}).get_data(as_text=True)
     assert 'class="dose-number"' not in card and '<th scope="col">回</th>' not in card
@@ -105,7 +105,8 @@ def test_overseas_details_on_the_page_for_both_formats(
         content_type="multipart/form-data",
     )
     html = response.get_data(as_text=True)
-    assert html.count(f'<dd class="passport">{PASSPORT}</dd>') == 2
+    # Once for the sheet, once per code.
+    assert html.count(f'<dd class="passport">{PASSPORT}</dd>') == 3
     # The SHC names the nationality in its passport identifier; icao.vacc has no such member.
     assert html.count('<dd class="nationality">JPN</dd>') == 1
     assert "国籍" in html and "旅券番号" in html

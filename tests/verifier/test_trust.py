@@ -109,6 +109,7 @@ def test_old_trust_data_warns_and_the_result_shows_its_age(
 
 def test_the_written_dev_store_verifies_our_documents(tmp_path: Path, dev_pki: Path) -> None:
     index = write_dev_trust_store(dev_pki, issuance.ISSUER_URL, tmp_path / "trust")
+    (index.parent / "csca" / "JPN" / "uvci.jws").write_text(issuance.uvci_list(dev_pki))
     store = load_trust_store(index)
     assert store.load_warnings == []
     card = verify(issuance.issue_shc(dev_pki), store)

@@ -169,10 +169,11 @@ def test_our_issued_vdsnc_is_valid_against_our_csca(dev_pki: Path, dev_store: Tr
     assert result.signer == result.issuer
     assert result.issuer is not None and "JP dev VDS-NC signer" in result.issuer
     assert (result.issuer_id, result.signer_country) == ("JPN", "JP")
-    # A fresh dev PKI's CSCA CRL: the document signer is checked; the document cannot be.
+    # A fresh dev PKI's CSCA CRL checks the document signer, the issuer's list of revoked
+    # certificate ids the document itself.
     assert result.verdict == "valid"
     assert result.revocation is not None
-    assert (result.revocation.status, result.revocation.scope) == ("checked", "signer")
+    assert (result.revocation.status, result.revocation.scope) == ("checked", "certificate")
 
 
 def test_our_vdsnc_in_pretty_printed_form_still_verifies(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import io
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from reportlab.pdfgen.canvas import Canvas
 from vaxcert.certificate.qrmatrix import QrMatrix, shc_matrix, vdsnc_matrix
 from vaxcert.contracts.kiosk_api import CertificateIssued
 from vaxcert.errors import VaxcertError
+
+log = logging.getLogger(__name__)
 
 FONT_NAME = "IPAexGothic"
 FONT_FILE = "ipaexg.ttf"
@@ -86,6 +89,41 @@ STATEMENT = (
 ISSUER = ("発行者", "Issued by")
 MUNICIPALITY_CODE = ("市区町村コード", "Municipality code")
 
+# Simplified Chinese and Korean (issue 13): the official text stays Japanese/English (formats.md
+# §3), so these are not labels but a reading aid: one line per language in the bottom margin,
+# naming the page's labels in page order. Keyed by the Japanese label they translate.
+LABELS_ZH_KO: dict[str, tuple[str, str]] = {
+    TITLE_JA: ("新冠病毒疫苗接种证明书", "코로나19 예방접종 증명서"),
+    "日本国内用": ("日本国内使用", "일본 국내용"),
+    "海外用及び日本国内用": ("海外及日本国内使用", "해외 및 일본 국내용"),
+    CERTIFICATE_ID[0]: ("证明书ID", "증명서 ID"),
+    ISSUE_DATE[0]: ("发行日期", "발급일"),
+    HOLDER_HEADING[0]: ("接种者", "접종자"),
+    NAME[0]: ("姓名", "성명"),
+    NAME_ROMAN[0]: ("姓名（罗马字）", "성명(로마자)"),
+    BIRTH_DATE[0]: ("出生日期", "생년월일"),
+    NATIONALITY[0]: ("国籍", "국적"),
+    PASSPORT[0]: ("护照号码", "여권 번호"),
+    DOSES_HEADING[0]: ("接种记录", "접종 기록"),
+    "接種回": ("剂次", "접종 회차"),
+    "接種年月日": ("接种日期", "접종일"),
+    "ワクチン名": ("疫苗名称", "백신명"),
+    "メーカー名": ("生产厂家", "제조사"),
+    "ロット番号": ("批号", "로트 번호"),
+    "接種国": ("接种国家", "접종 국가"),
+    SHC_CAPTION[0]: ("二维码（SMART Health Card）", "QR 코드(SMART Health Card)"),
+    VDSNC_CAPTION[0]: ("二维码（ICAO VDS-NC）", "QR 코드(ICAO VDS-NC)"),
+    "QRコード": ("二维码", "QR 코드"),  # the legend's short name for both captions
+    ISSUER[0]: ("发行者", "발급자"),
+    MUNICIPALITY_CODE[0]: ("市区町村代码", "시구정촌 코드"),
+}
+LEGEND_LANGUAGES = (("中文", 0), ("한국어", 1))
+# IPAex Gothic has no Hangul: the legend uses WenQuanYi Zen Hei (Debian fonts-wqy-zenhei, GPL-2
+# with the font embedding exception; TrueType outlines with Hangul, hanzi and Latin), embedded as
+# a subset of the glyphs drawn: ≈ 9 KB more per PDF (docs/certificate-pdf.md).
+LEGEND_FONT_NAME = "WenQuanYiZenHei"
+LEGEND_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
 _font_lock = threading.Lock()
 # reportlab keeps per-document state inside the shared TTFont and warns against using one font
 # object in two documents at once: documents are built one at a time (a page takes a few ms).
@@ -118,6 +156,18 @@ def register_font() -> None:
             # A TrueType (glyf) font: reportlab embeds a subset as FontFile2. Its CID fonts
             # (HeiseiKakuGo-W5) are never embedded, so viewers would substitute glyphs.
             pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path())))
+
+
+def legend_font_available() -> bool:
+    """Whether the zh/ko legend can be drawn (Debian fonts-wqy-zenhei is installed)."""
+    if LEGEND_FONT_NAME in pdfmetrics.getRegisteredFontNames():
+        return True
+    if not LEGEND_FONT.is_file():
+        return False
+    with _font_lock:
+        if LEGEND_FONT_NAME not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(LEGEND_FONT_NAME, str(LEGEND_FONT), subfontIndex=0))
+    return True
 
 
 def render_certificate(issued: CertificateIssued, *, copies: int = 1) -> bytes:
@@ -224,15 +274,16 @@ class _Pen:
         width: float | None = None,
         align: str = "left",
         grey: bool = False,
+        font: str = FONT_NAME,
     ) -> None:
         """Draw ``value`` with its baseline at ``y``, shrunk to fit ``width`` when given."""
         if width is not None:
-            natural = pdfmetrics.stringWidth(value, FONT_NAME, size)
+            natural = pdfmetrics.stringWidth(value, font, size)
             if natural > width:
                 size = max(4.0, size * width / natural)
         canvas = self.canvas
         canvas.setFillGray(GREY if grey else 0)
-        canvas.setFont(FONT_NAME, size)
+        canvas.setFont(font, size)
         if align == "center":
             canvas.drawCentredString(x, y, value)
         elif align == "right":
@@ -299,6 +350,38 @@ def _draw_page(pen: _Pen, issued: CertificateIssued, codes: Sequence[_Code]) -> 
     footer_top = FOOTER_TOP
     _codes_block(pen, codes, y - 4 * mm, footer_top)
     _footer(pen, issued, footer_top)
+    _legend(pen, issued)
+
+
+def legend_lines(issued: CertificateIssued) -> list[str]:
+    """The zh and ko lines: the title and kind, then the labels this page shows, in page order."""
+    labels = [CERTIFICATE_ID[0], ISSUE_DATE[0], HOLDER_HEADING[0], NAME[0]]
+    if issued.kind == "overseas":
+        labels += [NAME_ROMAN[0]]
+    labels += [BIRTH_DATE[0]]
+    if issued.kind == "overseas":
+        labels += [NATIONALITY[0], PASSPORT[0]]
+    labels += [DOSES_HEADING[0], *(column[0] for column in DOSE_COLUMNS), "QRコード"]
+    labels += [ISSUER[0], MUNICIPALITY_CODE[0]]
+    kind = KIND_LABELS[issued.kind][0]
+    lines = []
+    for language, index in LEGEND_LANGUAGES:
+        title = LABELS_ZH_KO[TITLE_JA][index]
+        names = " · ".join(LABELS_ZH_KO[label][index] for label in labels)
+        lines.append(f"{language}: {title}({LABELS_ZH_KO[kind][index]}) — {names}")
+    return lines
+
+
+def _legend(pen: _Pen, issued: CertificateIssued) -> None:
+    """zh/ko reading aid in the bottom margin, below the official text (no layout change)."""
+    if not legend_font_available():
+        # The official page is complete without it: a machine without apt still prints.
+        log.warning("no zh/ko legend on the certificate: apt install fonts-wqy-zenhei")
+        return
+    y = 8.5 * mm
+    for line in legend_lines(issued):
+        pen.text(MARGIN, y, line, 6, width=CONTENT_WIDTH, grey=True, font=LEGEND_FONT_NAME)
+        y -= 3 * mm
 
 
 def _label(pen: _Pen, x: float, y: float, label: tuple[str, str]) -> None:

@@ -3,7 +3,7 @@ text, unknown fields refused)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,8 +65,21 @@ class Receipt(BaseModel):
 DeviceState = Literal["ok", "warning", "error", "absent"]
 
 
+MunicipalityCode = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+# Bounds of one heartbeat's lockout report; a kiosk sends at most this much and keeps the rest.
+MAX_LOCKOUTS_PER_MUNICIPALITY = 10_000
+MAX_LOCKOUT_MUNICIPALITIES = 64
+
+
 class Heartbeat(BaseModel):
-    """``POST /v1/kiosk/heartbeat``: device status of one kiosk."""
+    """``POST /v1/kiosk/heartbeat``: device status of one kiosk, and the PIN lockouts it saw.
+
+    ``pin_lockouts``: cards found PIN-locked (or locked by a wrong PIN) since the last
+    acknowledged heartbeat, by the municipality chosen in the session. Counts only (C08): no
+    card, no time, no session (the center tallies them per hour and alerts on bursts, C21).
+    Left out when there is nothing to report, so a center that predates it still takes the
+    heartbeat.
+    """
 
     model_config = _STRICT
 
@@ -75,6 +88,9 @@ class Heartbeat(BaseModel):
     paper: Literal["ok", "low", "empty"]
     cash_unit: DeviceState
     app_version: str = Field(pattern=r"^[0-9A-Za-z.+-]{1,32}$")
+    pin_lockouts: (
+        dict[MunicipalityCode, Annotated[int, Field(ge=1, le=MAX_LOCKOUTS_PER_MUNICIPALITY)]] | None
+    ) = Field(default=None, max_length=MAX_LOCKOUT_MUNICIPALITIES)
 
 
 class Accepted(BaseModel):
