@@ -1,4 +1,5 @@
-"""Rate limits of the app API (Flask-Limiter): per app instance and per source address.
+"""Rate limits of the app API (Flask-Limiter): per app instance and per source address (behind
+the nginx edge, the address it forwards: :func:`vaxcert.web.client_address`).
 
 Counted in Redis when configured, so every worker and replica shares them; in process memory
 otherwise. Keys hold the instance id or the address, never personal data (C08). A refusal is the
@@ -9,12 +10,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
-from flask_limiter.util import get_remote_address
 
 from vaxcert import attestation
 from vaxcert.config import Settings
 from vaxcert.errors import VaxcertError
-from vaxcert.web import error_response
+from vaxcert.web import client_address, error_response
 
 LIMITED_ENDPOINTS = ("app_api.challenges", "app_api.instances", "app_api.certificates")
 
@@ -28,14 +28,14 @@ def _instance_or_address() -> str:
         and all(c.isalnum() or c in "-_" for c in instance)
     ):
         return "instance:" + instance
-    return "address:" + (get_remote_address() or "unknown")
+    return "address:" + client_address()
 
 
 def install(app: Flask, settings: Settings) -> Limiter:
     """Limit the app API's endpoints of ``app`` as ``settings.center.app`` says."""
     app_settings = settings.center.app
     limiter = Limiter(
-        get_remote_address,
+        client_address,
         app=app,
         storage_uri=settings.redis_url or "memory://",
         storage_options={"socket_timeout": 1, "socket_connect_timeout": 1}
@@ -51,7 +51,7 @@ def install(app: Flask, settings: Settings) -> Limiter:
     for endpoint in LIMITED_ENDPOINTS:
         # Flask-Limiter checks decorated limits inside its wrapper: the view is replaced by it.
         per_instance = limiter.limit(app_settings.per_instance_limit, key_func=_instance_or_address)
-        per_address = limiter.limit(app_settings.per_address_limit, key_func=get_remote_address)
+        per_address = limiter.limit(app_settings.per_address_limit, key_func=client_address)
         wrapped = per_address(per_instance(app.view_functions[endpoint]))
         app.view_functions[endpoint] = wrapped  # type: ignore[assignment]
 

@@ -148,6 +148,17 @@ def current_peer() -> PeerIdentity | None:
     return peer
 
 
+def client_address() -> str:
+    """The source address of this request: the one a trusted TLS terminator (``tls.trusted_
+    proxies``) forwards in ``X-Forwarded-For`` (nginx sets it to the address it was connected
+    from), else the connection's own; for limits per source address."""
+    settings: Settings = g.vaxcert_settings
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and _from_trusted_proxy(settings.tls.trusted_proxies):
+        return forwarded.rsplit(",", 1)[-1].strip() or "unknown"
+    return request.remote_addr or "unknown"
+
+
 def _from_trusted_proxy(trusted: list[str]) -> bool:
     remote = request.remote_addr
     if not remote or not trusted:

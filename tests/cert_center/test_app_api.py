@@ -452,3 +452,38 @@ def test_after_a_new_dose_the_app_applies_again_and_gets_a_new_certificate_with_
         assert after["certificate_id"] != before["certificate_id"]
         assert len(after["doses"]) == len(before["doses"]) + 1
         assert after["doses"][-1]["lot"] == "NEW0001"
+
+
+def test_rate_limit_per_source_address_behind_a_trusted_edge(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Behind nginx every request comes from the edge: the limit counts the address it forwards,
+    and only a trusted edge is believed."""
+    with app_rig(tmp_path, redis_url, app={"per_address_limit": "2/minute"}) as rig:
+        client = rig.rig.client
+        settings = rig.rig.settings
+        trusted = create_app(
+            settings.model_copy(
+                update={"tls": settings.tls.model_copy(update={"trusted_proxies": ["10.0.0.1/32"]})}
+            ),
+            surface="app_api",
+        ).test_client()
+
+        def challenge(via: Any, edge: str, source: str) -> int:
+            response = via.post(
+                "/api/v1/app/challenges",
+                json={"purpose": "register"},
+                headers={"X-Forwarded-For": source},
+                environ_base={"REMOTE_ADDR": edge},
+            )
+            return int(response.status_code)
+
+        # Through the trusted edge: each resident's address has its own two a minute.
+        assert [challenge(trusted, "10.0.0.1", "198.51.100.7") for _ in range(3)] == [201, 201, 429]
+        assert challenge(trusted, "10.0.0.1", "198.51.100.8") == 201
+        # Not from the edge: the header is ignored, the connection's address counts.
+        assert [challenge(client, "192.0.2.9", f"203.0.113.{i}") for i in range(3)] == [
+            201,
+            201,
+            429,
+        ]
