@@ -11,7 +11,16 @@ from pathlib import Path
 from setuptools import find_namespace_packages, setup
 
 PACKAGES = find_namespace_packages(
-    include=["vaxcert*", "kiosk*", "cert_center*", "signer*", "vrs_stub*", "verifier*", "launch*"]
+    include=[
+        "vaxcert*",
+        "kiosk*",
+        "cert_center*",
+        "signer*",
+        "vrs_stub*",
+        "verifier*",
+        "launch*",
+        "app_client*",
+    ]
 )
 # [tool.setuptools.package-dir] maps "vaxcert.templates" onto templates/.
 TEMPLATES = ["vaxcert.templates"] + [

@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -124,25 +125,42 @@ def _client(
             10.0,
             "center",
         )
-        latencies: list[float] = []
-        errors = 0
-        i = offset
-        while time.time() < end:
-            started = time.perf_counter()
-            try:
-                if mode == "healthz":
-                    status, _ = channel.exchange("GET", "/healthz")
-                else:
-                    body = dict(bodies[i % len(bodies)], nonce=secrets.token_urlsafe(18))
-                    status, _ = channel.post("/v1/kiosk/certificates", json.dumps(body).encode())
-                ok = status == 200
-            except VaxcertError:
-                ok = False
-            latencies.append(time.perf_counter() - started)
-            errors += 0 if ok else 1
-            i += 7
-        return latencies, errors
 
+        def attempt(i: int) -> bool:
+            if mode == "healthz":
+                status, _ = channel.exchange("GET", "/healthz")
+            else:
+                body = dict(bodies[i % len(bodies)], nonce=secrets.token_urlsafe(18))
+                status, _ = channel.post("/v1/kiosk/certificates", json.dumps(body).encode())
+            return status == 200
+
+        return timed_loop(attempt, offset, end)
+
+    return in_threads(worker, threads)
+
+
+def timed_loop(attempt: Callable[[int], bool], offset: int, end: float) -> tuple[list[float], int]:
+    """Call ``attempt(i)`` until ``end`` (every 7th body from ``offset``): its latencies, and
+    how many failed (False, or a refusal raised)."""
+    latencies: list[float] = []
+    errors = 0
+    i = offset
+    while time.time() < end:
+        started = time.perf_counter()
+        try:
+            ok = attempt(i)
+        except VaxcertError:
+            ok = False
+        latencies.append(time.perf_counter() - started)
+        errors += 0 if ok else 1
+        i += 7
+    return latencies, errors
+
+
+def in_threads(
+    worker: Callable[[int], tuple[list[float], int]], threads: int
+) -> tuple[list[float], int]:
+    """``worker(0..threads-1)`` at once; all latencies and the errors summed."""
     with ThreadPoolExecutor(threads) as pool:
         results = list(pool.map(worker, range(threads)))
     return [x for lat, _ in results for x in lat], sum(e for _, e in results)
@@ -163,6 +181,11 @@ def _drive(
     jobs = [(str(settings.pki_dir), base, bodies, start, end, per, mode) for _ in range(procs)]
     with multiprocessing.get_context("spawn").Pool(procs) as pool:
         results = pool.map(_client, jobs)
+    return summarise(results, seconds)
+
+
+def summarise(results: list[tuple[list[float], int]], seconds: float) -> dict[str, float]:
+    """Requests, requests/s, p50 and p99 (ms) and errors of the load processes' results."""
     latencies = sorted(x for lat, _ in results for x in lat)
     errors = sum(e for _, e in results)
     return {

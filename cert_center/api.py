@@ -30,12 +30,7 @@ def _identify_kiosk() -> None:
 
 @kiosk_api.after_request
 def _count(response: Response) -> Response:
-    outcome = "ok" if response.status_code < 400 else "refused"
-    body = response.get_json(silent=True) if outcome == "refused" and response.is_json else None
-    reason = body.get("error", {}).get("code", "") if isinstance(body, dict) else ""
-    endpoint = (request.endpoint or "unknown").rpartition(".")[2]
-    metrics.REQUESTS.labels(endpoint, outcome, reason).inc()
-    return response
+    return metrics.count_request((request.endpoint or "unknown").rpartition(".")[2], response)
 
 
 def _kiosk() -> KioskEntry:

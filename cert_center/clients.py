@@ -20,6 +20,8 @@ from vaxcert.contracts.signing import CertificateContent, CertificateResult, Shc
 from vaxcert.contracts.vrs_relay import (
     IssuanceRequest,
     IssuanceResponse,
+    PassportRequest,
+    PassportResponse,
     QueryIdentityMismatch,
     QueryMatch,
     QueryNoMatch,
@@ -37,6 +39,7 @@ _QUERY_ANSWER: TypeAdapter[QueryAnswer] = TypeAdapter(
     Annotated[QueryAnswer, Field(discriminator="result")]
 )
 _ISSUANCE_ANSWER: TypeAdapter[IssuanceResponse] = TypeAdapter(IssuanceResponse)
+_PASSPORT_ANSWER: TypeAdapter[PassportResponse] = TypeAdapter(PassportResponse)
 
 
 def guarded(breaker: CircuitBreaker, target: str, call: Callable[[], T]) -> T:
@@ -102,6 +105,10 @@ class VrsClient:
     def record_issuance(self, request: IssuanceRequest) -> IssuanceResponse:
         """Record the certificate id and date (C20); idempotent on the certificate id."""
         return self.channel.post_json("/v1/issuances", request, _ISSUANCE_ANSWER)
+
+    def store_passport(self, request: PassportRequest) -> PassportResponse:
+        """Put the passport the app read on file (items 25-29, C20); repeating it is harmless."""
+        return self.channel.post_json("/v1/passports", request, _PASSPORT_ANSWER)
 
 
 class SignerClient:

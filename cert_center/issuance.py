@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -22,14 +23,16 @@ from cert_center.card_use import CardUseMonitor
 from cert_center.clients import SignerClient, VrsClient, breaker_for, guarded
 from cert_center.refusal_days import DailyRefusals
 from cert_center.services import Center
-from vaxcert import vaccines
+from vaxcert import passport, vaccines
 from vaxcert.card.errors import CardDataError
 from vaxcert.card.models import CardFiles, CardRead
 from vaxcert.card.verify import CaKeyTable, verify_card_files
 from vaxcert.config import KioskEntry, MunicipalityEntry, Settings
 from vaxcert.contracts.kiosk_api import (
+    CardFilesIn,
     CertificateIssued,
     CertificateRequest,
+    Consent,
     DoseView,
     HolderView,
     IssuedMunicipality,
@@ -45,7 +48,10 @@ from vaxcert.contracts.signing import (
 )
 from vaxcert.contracts.vrs_relay import (
     CertificateKind,
+    Channel,
     IssuanceRequest,
+    Passport,
+    PassportRequest,
     QueryIdentityMismatch,
     QueryMatch,
     QueryNoMatch,
@@ -68,13 +74,39 @@ class RuleRefusedError(VaxcertError):
     """A refusal by the record rules; the public code hides which rule (e.g. support measure)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Application:
+    """One application, from a kiosk or the app: what the pipeline needs, nothing more."""
+
+    channel: Channel
+    # Who presented the card (C21 counts per terminal): a kiosk id, or "app:" + an instance id.
+    terminal_id: str
+    municipality_code: str
+    kind: CertificateKind
+    consent: Consent
+    card: CardFilesIn
+    # The kiosk's nonce key; the app's replay guard is its single-use challenge (C06) instead.
+    replay_key: str | None = None
+    # 海外用 by app: the passport's MRZ (TD3) as the app read it.
+    passport_mrz: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A signed certificate, recorded in VRS; kept only until the reply is built (C08)."""
+
+    content: CertificateContent
+    signed: CertificateResult
+    municipality: MunicipalityEntry
+
+
 def new_certificate_id() -> str:
     """A fresh random certificate id (60 bits)."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
 
 
 class IssuanceService:
-    """Runs the pipeline for one kiosk request at a time; holds clients, never data."""
+    """Runs the pipeline for one application at a time; holds clients, never data."""
 
     def __init__(
         self,
@@ -103,20 +135,38 @@ class IssuanceService:
         )
 
     def issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
-        """Issue one certificate or raise :class:`VaxcertError` with the public reason."""
+        """Issue a certificate to a kiosk, or raise :class:`VaxcertError` (public reason)."""
+        issued = self.issue_application(
+            Application(
+                channel="kiosk",
+                terminal_id=kiosk.kiosk_id,
+                municipality_code=request.municipality_code,
+                kind=request.kind,
+                consent=request.consent,
+                card=request.card,
+                replay_key=f"nonce:{kiosk.kiosk_id}:{request.nonce}",
+            )
+        )
+        return self.reply(issued)
+
+    def issue_application(self, application: Application) -> Issued:
+        """Issue one certificate (kiosk or app) or raise :class:`VaxcertError`."""
         try:
-            issued = self._issue(kiosk, request)
+            issued = self._issue(application)
         except VaxcertError as refusal:
             # Live, by the public code only: a category here would name the rule the moment a
             # resident was refused (C08); sensitive categories go to the daily aggregates.
             metrics.REFUSALS.labels(refusal.code).inc()
-            self.center.tallies.refused(request.municipality_code, refusal.code)
-            if refusal.status < 500:  # C21: what residents are refused, not our outages
-                self.center.alerts.observe("kiosk_refusals", kiosk.kiosk_id)
+            self.center.tallies.refused(application.municipality_code, refusal.code)
+            # C21, per terminal (a kiosk id, or "app:" + an app instance id).
+            if refusal.status < 500:  # what residents are refused, not our outages
+                self.center.alerts.observe("kiosk_refusals", application.terminal_id)
             if isinstance(refusal, CardDataError):  # C03 failed: copied or forged card files
-                self.center.alerts.observe("card_signature_failures", kiosk.kiosk_id)
+                self.center.alerts.observe("card_signature_failures", application.terminal_id)
             raise
-        metrics.ISSUANCES.labels(issued.municipality.code, issued.kind, "kiosk").inc()
+        metrics.ISSUANCES.labels(
+            issued.municipality.code, issued.content.kind, application.channel
+        ).inc()
         self.center.tallies.issued(issued.municipality.code)
         return issued
 
@@ -131,54 +181,66 @@ class IssuanceService:
                 self.center.alerts.observe("relay_errors", target)
             raise
 
-    def _issue(self, kiosk: KioskEntry, request: CertificateRequest) -> CertificateIssued:
+    def _issue(self, application: Application) -> Issued:
         now = self.clock()
         # Hours, maintenance, participation (C05) and consent (C07), before anything else.
         gate = self.request_policy.verify(
             rules.RequestFacts(
                 at=now,
-                municipality_code=request.municipality_code,
-                consent_accepted=request.consent.accepted,
-                terms_version=request.consent.terms_version,
+                municipality_code=application.municipality_code,
+                consent_accepted=application.consent.accepted,
+                terms_version=application.consent.terms_version,
             )
         )
         if isinstance(gate, Failure):
             refusal = rules.one_reason(gate, rules.REQUEST_PRECEDENCE)
             raise VaxcertError(refusal.code, refusal.detail)
-        municipality = self.center.participating(request.municipality_code)
-        if not self.center.store.add(
-            f"nonce:{kiosk.kiosk_id}:{request.nonce}", self.center.settings.nonce_ttl_seconds
+        municipality = self.center.participating(application.municipality_code)
+        if application.replay_key is not None and not self.center.store.add(
+            application.replay_key, self.center.settings.nonce_ttl_seconds
         ):
             raise VaxcertError("request_replayed")
-        # C03: the one check of the card; kiosks pass the files on as read.
-        files = CardFiles.from_json(request.card.model_dump())
+        mrz = None
+        if application.passport_mrz is not None:
+            mrz = _checked_passport(application.passport_mrz, now.astimezone(self.zone).date())
+        # C03: the one check of the card; kiosks and the app pass the files on as read.
+        files = CardFiles.from_json(application.card.model_dump())
         card = verify_card_files(files, self.card_keys)
         # C21: counted once the files are genuine, before VRS is asked.
         use = None
         if self.card_use is not None:
-            use = self.card_use.observe(kiosk.kiosk_id, municipality.code, files.ef0003)
+            use = self.card_use.observe(application.terminal_id, municipality.code, files.ef0003)
             if self.card_use.refuses(use):
                 self.daily_refusals.count("card_use")
                 raise RuleRefusedError("counter_required")
-        match = self._query(card, municipality, request.kind)
-        verdict = self.record_policy.verify(_facts(match, request.kind))
+        match = self._query(card, municipality, application.kind, application.channel)
+        if mrz is not None:
+            _passport_matches(mrz, card, match)
+        verdict = self.record_policy.verify(_facts(match, application.kind, mrz is not None))
         if isinstance(verdict, Failure):
             for finding in verdict.reasons:
                 if finding.code == "counter_required":
                     self.daily_refusals.count(rules.category(finding))
             # The public code only: which rule failed (e.g. a support measure) stays inside.
             raise RuleRefusedError(rules.one_reason(verdict, rules.RECORD_PRECEDENCE).code)
-        content = self._content(card, match, municipality, request.kind, now)
+        content = self._content(card, match, municipality, application.kind, now, mrz)
         signed = self._guarded(
             self.signer_breaker, "signer", lambda: self.signer.certificates(content)
         )
-        self._record(match, municipality, content)
+        self._record(match, municipality, content, application.channel)
+        if mrz is not None:
+            # Items 25-29 (C20): a later kiosk 海外用 application can use the passport on file.
+            self._store_passport(match, municipality, mrz)
         if self.card_use is not None and use is not None:
             self.card_use.issued(use)
-        return self._reply(content, signed, municipality)
+        return Issued(content, signed, municipality)
 
     def _query(
-        self, card: CardRead, municipality: MunicipalityEntry, kind: CertificateKind
+        self,
+        card: CardRead,
+        municipality: MunicipalityEntry,
+        kind: CertificateKind,
+        channel: Channel,
     ) -> QueryMatch:
         try:
             query = QueryRequest(
@@ -187,7 +249,7 @@ class IssuanceService:
                 name=card.name,
                 birth_date=card.birth_date,
                 certificate_kind=kind,
-                channel="kiosk",
+                channel=channel,
             )
         except ValidationError:
             # A genuine card whose data VRS cannot take (e.g. a name over 100 characters): the
@@ -210,13 +272,19 @@ class IssuanceService:
         municipality: MunicipalityEntry,
         kind: str,
         now: dt.datetime,
+        mrz: passport.MrzPassport | None = None,
     ) -> CertificateContent:
         family, _, given = card.name.partition("\u3000")
         holder: dict[str, object] = {
             "name": PersonName(family=family, given=given or None),
             "birth_date": card.birth_date,
         }
-        if kind == "overseas" and match.passport is not None:
+        if kind == "overseas" and mrz is not None:
+            # The passport the app just read is the one the resident travels with.
+            holder["name_roman"] = RomanName(family=mrz.family_roman, given=mrz.given_roman or None)
+            holder["nationality"] = mrz.nationality
+            holder["passport_number"] = mrz.number
+        elif kind == "overseas" and match.passport is not None:
             holder["name_roman"] = RomanName(
                 family=match.passport.family_roman, given=match.passport.given_roman or None
             )
@@ -251,7 +319,11 @@ class IssuanceService:
             raise RuleRefusedError("counter_required") from None
 
     def _record(
-        self, match: QueryMatch, municipality: MunicipalityEntry, content: CertificateContent
+        self,
+        match: QueryMatch,
+        municipality: MunicipalityEntry,
+        content: CertificateContent,
+        channel: Channel,
     ) -> None:
         request = IssuanceRequest(
             municipality_code=municipality.code,
@@ -259,23 +331,33 @@ class IssuanceService:
             certificate_id=content.certificate_id,
             issued_on=content.issue_date,
             certificate_kind=content.kind,
-            channel="kiosk",
+            channel=channel,
         )
+        self._idempotent(lambda: self.vrs.record_issuance(request))
+
+    def _store_passport(
+        self, match: QueryMatch, municipality: MunicipalityEntry, mrz: passport.MrzPassport
+    ) -> None:
+        request = PassportRequest(
+            municipality_code=municipality.code,
+            record_id=match.record_id,
+            passport=_vrs_passport(mrz),
+        )
+        self._idempotent(lambda: self.vrs.store_passport(request))
+
+    def _idempotent(self, call: Callable[[], object]) -> None:
+        """A VRS write that may be repeated (same certificate id, same passport): retry once."""
         for attempt in range(_ISSUANCE_ATTEMPTS):
             try:
-                self._guarded(self.vrs_breaker, "vrs", lambda: self.vrs.record_issuance(request))
+                self._guarded(self.vrs_breaker, "vrs", call)
                 return
             except VaxcertError as exc:
                 if exc.code != "service_unavailable" or attempt + 1 == _ISSUANCE_ATTEMPTS:
                     raise
 
-    def _reply(
-        self,
-        content: CertificateContent,
-        signed: CertificateResult,
-        municipality: MunicipalityEntry,
-    ) -> CertificateIssued:
-        return certificate_issued(content, signed, municipality, self.vaccines)
+    def reply(self, issued: Issued) -> CertificateIssued:
+        """Display fields and QR contents of ``issued`` (never the My Number, C22)."""
+        return certificate_issued(issued.content, issued.signed, issued.municipality, self.vaccines)
 
 
 def certificate_issued(
@@ -326,7 +408,7 @@ def certificate_issued(
     )
 
 
-def _facts(match: QueryMatch, kind: str) -> rules.RecordFacts:
+def _facts(match: QueryMatch, kind: str, passport_read: bool = False) -> rules.RecordFacts:
     flags = match.flags
     return rules.RecordFacts(
         kind=kind,
@@ -334,6 +416,47 @@ def _facts(match: QueryMatch, kind: str) -> rules.RecordFacts:
         alias_notation=flags.alias_notation,
         moved_out=flags.moved_out,
         deceased=flags.deceased,
-        passport_on_file=match.passport is not None,
+        # The app reads the passport itself: its MRZ stands in for passport data on file.
+        passport_on_file=match.passport is not None or passport_read,
         dose_count=len(match.doses),
     )
+
+
+def _vrs_passport(mrz: passport.MrzPassport) -> Passport:
+    return Passport(
+        family_roman=mrz.family_roman,
+        given_roman=mrz.given_roman,
+        nationality=mrz.nationality,
+        number=mrz.number,
+    )
+
+
+def _checked_passport(text: str, today: dt.date) -> passport.MrzPassport:
+    """The MRZ's passport: check digits, a known nationality, not expired, and data VRS and the
+    certificate profile can hold (``mrz_invalid`` / ``passport_expired``)."""
+    mrz = passport.parse_td3(text, today)
+    if mrz.expiry_date < today:
+        raise VaxcertError("passport_expired")
+    try:
+        _vrs_passport(mrz)
+        RomanName(family=mrz.family_roman, given=mrz.given_roman or None)
+    except ValueError:
+        # The error would quote the name: neither logged nor chained (C08).
+        raise VaxcertError("mrz_invalid", "name or number outside the profile") from None
+    return mrz
+
+
+def _passport_matches(mrz: passport.MrzPassport, card: CardRead, match: QueryMatch) -> None:
+    """The MRZ belongs to the card holder and agrees with the record's roman name (item 27).
+
+    Without passport data on file the record has no roman name: the birth date must agree with
+    the card, and the MRZ's name becomes the record's (docs/app-api.md).
+    """
+    if mrz.birth_date != card.birth_date:
+        raise VaxcertError("passport_mismatch", "birth date")
+    on_file = match.passport
+    if on_file is not None and (
+        (on_file.family_roman, on_file.given_roman, on_file.nationality)
+        != (mrz.family_roman, mrz.given_roman, mrz.nationality)
+    ):
+        raise VaxcertError("passport_mismatch", "roman name or nationality")

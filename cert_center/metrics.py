@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Iterable
 
+from flask import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -26,7 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 REQUESTS = Counter(
     "vaxcert_center_requests",
-    "Kiosk API requests by endpoint, outcome and reason code",
+    "Kiosk and app API requests by endpoint (app_…: the app API), outcome and reason code",
     ["endpoint", "outcome", "reason"],
 )
 ISSUANCES = Counter(
@@ -123,6 +124,15 @@ class _HeartbeatAge:
                 if sample.value > 0:
                     age.add_metric([sample.labels["kiosk"]], round(now - sample.value, 3))
         yield age
+
+
+def count_request(endpoint: str, response: Response) -> Response:
+    """Count one answered request under ``endpoint``: ok, or refused with its reason code."""
+    outcome = "ok" if response.status_code < 400 else "refused"
+    body = response.get_json(silent=True) if outcome == "refused" and response.is_json else None
+    reason = body.get("error", {}).get("code", "") if isinstance(body, dict) else ""
+    REQUESTS.labels(endpoint, outcome, reason).inc()
+    return response
 
 
 def exposition() -> tuple[bytes, str]:

@@ -19,6 +19,8 @@ from vaxcert.errors import ConfigError
 
 # name -> "module:attribute" of a click command or group contributed by a package.
 PACKAGE_GROUPS: dict[str, str] = {
+    "app": "cert_center.app_cli:app_group",
+    "app-client": "app_client.cli:app_client_command",
     "card": "vaxcert.card.cli:group",
     "kiosk-sim": "kiosk.cli:sim_command",
     "kiosk-prompts": "kiosk.cli:prompts_group",

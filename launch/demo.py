@@ -192,6 +192,8 @@ def banner(settings: Settings, specs: Iterable[ServiceSpec], notes: Iterable[str
         "            insert a virtual card, insert coins, take the paper, jam the printer)",
         f"            {settings.url('kiosk')}/  (the bare kiosk screen, as in the store)",
         f"  Verifier: {settings.url('verifier')}/",
+        "  App:      vaxcert --dev app-client --resident canary --pin 1234 --municipality 462012",
+        "            --kind overseas --out ./my-certificate  (the smartphone app: docs/app-api.md)",
         f"  PKI:      {settings.pki_dir} (CA for TLS pages: public-ca.crt.pem)",
         f"  Mode:     {settings.environment}: the development PKI is trusted, with a warning at",
         "            every use; other commands on it take `vaxcert --dev …`",

@@ -41,16 +41,17 @@ def workers_for(spec: ServiceSpec, settings: Settings) -> int:
     The kiosk keeps its sessions in process memory (C08) and drives one terminal's devices: one
     worker. The center's kiosk API keeps nonces and rate limits in Redis; without Redis they live
     in process memory, so it runs one worker (more would let a replay through another worker).
+    The app API's instances and single-use challenges (C06) likewise.
     """
     if spec.name == "kiosk":
         return 1
-    if spec.name == "center-kiosk-api" and settings.redis_url is None:
+    if spec.name in ("center-kiosk-api", "center-app-api") and settings.redis_url is None:
         return 1
     return settings.workers
 
 
 # Surfaces whose requests run under admission control (cert_center/app.py, vaxcert/admission.py).
-ADMITTED = frozenset({"center-kiosk-api"})
+ADMITTED = frozenset({"center-kiosk-api", "center-app-api"})
 
 
 def threads_for(spec: ServiceSpec, settings: Settings) -> int:
@@ -63,7 +64,11 @@ def threads_for(spec: ServiceSpec, settings: Settings) -> int:
     """
     if spec.name not in ADMITTED:
         return settings.threads
-    admission = settings.center.admission
+    admission = (
+        settings.center.app.admission
+        if spec.name == "center-app-api"
+        else settings.center.admission
+    )
     return admission.concurrency + admission.queue + admission.spare_threads
 
 

@@ -1,7 +1,8 @@
 """Test and benchmark harness: the center kiosk API, the VRS stub and the signer as real gunicorn
 processes (mTLS on loopback, free ports, a temp dir), optionally with the center's ops surface,
-Redis and a kiosk process in demo mode. Everything started here is stopped by PID; nothing
-listens on a default port. Used by the center, kiosk and end-to-end tests and by the benchmarks.
+its app API (``APP_PROCESSES``), Redis and a kiosk process in demo mode. Everything started here
+is stopped by PID; nothing listens on a default port. Used by the center, kiosk and end-to-end
+tests and by the benchmarks.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from vaxcert.config import Settings, load_settings
 
 ISSUER = "https://127.0.0.1:8446/issuer"
 CENTER_PROCESSES = ("vrs", "signer-api", "center-kiosk-api")
+# The same back end behind the smartphone app's API (docs/app-api.md).
+APP_PROCESSES = (*CENTER_PROCESSES, "center-app-api")
 # The seeded municipalities: Kagoshima City and Kirishima (the two-municipalities resident).
 SEEDED_CODES = (lgcode.KAGOSHIMA_CITY, lgcode.KIRISHIMA_CITY)
 

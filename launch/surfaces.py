@@ -119,7 +119,7 @@ SERVICES: dict[str, ServiceSpec] = {
             "center_app_api",
             "cert_center.app:create_app",
             "tls",
-            "center app API for the smartphone app (TLS; /healthz only so far)",
+            "center app API for the smartphone app (TLS, app attestation C06; docs/app-api.md)",
             "center-app-api",
             "public-ca",
             kwargs={"surface": "app_api"},

@@ -15,7 +15,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GROUND = "vaxcert"
-SERVICES = ("kiosk", "cert_center", "signer", "vrs_stub", "verifier")
+SERVICES = ("kiosk", "cert_center", "signer", "vrs_stub", "verifier", "app_client")
 ROOF = "launch"
 PACKAGES = (GROUND, *SERVICES, ROOF)
 ALLOWED: dict[str, frozenset[str]] = {

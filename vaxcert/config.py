@@ -331,6 +331,28 @@ class AdmissionSettings(BaseModel):
         return self
 
 
+class AppApiSettings(BaseModel):
+    """The center's app API (電子交付, docs/app-api.md): attestation (C06), limits, images."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The genuine app's id as the platform attests it (Play Integrity package name / App Attest
+    # team + bundle id); anything else is refused (C06).
+    app_id: str = Field(default="jp.go.digital.vaccinecert", min_length=1, max_length=128)
+    # An attestation statement is accepted this long after the platform made it.
+    attestation_max_age_seconds: int = Field(default=300, ge=10, le=86_400)
+    # A challenge is single-use and lives this long (shared store, TTL).
+    challenge_ttl_seconds: int = Field(default=120, ge=5, le=3600)
+    # A registered instance is forgotten this long after registering (the app registers again).
+    instance_ttl_days: int = Field(default=400, ge=1, le=3650)
+    # Flask-Limiter limits, shared by all workers and replicas through Redis when configured.
+    per_instance_limit: str = Field(default="30/minute", pattern=r"^[0-9a-z /;]+$")
+    per_address_limit: str = Field(default="1200/minute", pattern=r"^[0-9a-z /;]+$")
+    # Resolution of the certificate image the app may save (1-bit PNG of the PDF page).
+    image_dpi: int = Field(default=150, ge=72, le=300)
+    admission: AdmissionSettings = AdmissionSettings(deadline_seconds=10.0)
+
+
 class CenterSettings(BaseModel):
     """The issuance center: kiosk registry, what kiosks may show (C05), rules, relays."""
 
@@ -378,6 +400,7 @@ class CenterSettings(BaseModel):
     database_url: SecretStr | None = None
     data_dir: Path = Field(default_factory=lambda: user_data_dir() / "center")
     console: ConsoleSettings = ConsoleSettings()
+    app: AppApiSettings = AppApiSettings()
 
 
 class Pkcs11Settings(BaseModel):

@@ -85,6 +85,11 @@ class KeyValueStore(Protocol):
         """The text values of ``keys`` (None where absent), in one round trip."""
         ...
 
+    def take(self, key: str) -> str | None:
+        """Remove the text value of ``key`` and return it, atomically: at most one caller ever
+        gets it (single-use app challenges, C06)."""
+        ...
+
     def count_fields(self, steps: Sequence[FieldCount]) -> None:
         """Apply every :class:`FieldCount` step (hash counters) in one round trip."""
         ...
@@ -190,6 +195,7 @@ class MemoryStore:
     def delete(self, key: str) -> None:
         with self._lock:
             self._values.pop(key, None)
+            self._texts.pop(key, None)
 
     def ping(self) -> bool:
         return True
@@ -208,6 +214,12 @@ class MemoryStore:
     def get_texts(self, keys: Sequence[str]) -> list[str | None]:
         with self._lock:
             return [self._text(key) for key in keys]
+
+    def take(self, key: str) -> str | None:
+        with self._lock:
+            value = self._text(key)
+            self._texts.pop(key, None)
+            return value
 
     def _hash(self, key: str) -> dict[str, int] | None:
         entry = self._hashes.get(key)
@@ -378,6 +390,12 @@ class RedisStore:
         with _outage_is_unavailable():
             values = cast("list[bytes | None]", self._redis.mget([self._prefix + k for k in keys]))
         return [None if value is None else bytes(value).decode() for value in values]
+
+    def take(self, key: str) -> str | None:
+        # GETDEL: one atomic step, so two replicas never both consume one challenge.
+        with _outage_is_unavailable():
+            value = cast("bytes | None", self._redis.getdel(self._prefix + key))
+        return None if value is None else bytes(value).decode()
 
     def count_fields(self, steps: Sequence[FieldCount]) -> None:
         # One round trip (a pipeline, not a transaction: each HINCRBY is atomic on its own).

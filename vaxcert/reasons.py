@@ -756,6 +756,84 @@ _ALL: tuple[Reason, ...] = (
         "Choose the certificate for use in Japan, or apply for the overseas one at the "
         "municipal counter.",
     ),
+    # App API (電子交付): the genuine app only (C06), passport MRZ for 海外用 (docs/app-api.md).
+    *(
+        Reason(
+            code,
+            401,
+            ja,
+            en,
+            "アプリを最新の状態にして、もう一度お試しください。",
+            "Please update the app and try again.",
+        )
+        for code, ja, en in (
+            (
+                "app_attestation_missing",
+                "アプリの認証情報がありません。",
+                "The request carries no app attestation.",
+            ),
+            (
+                "app_attestation_invalid",
+                "アプリの認証情報を確認できませんでした。",
+                "The app attestation could not be verified.",
+            ),
+            (
+                "app_attestation_stale",
+                "アプリの認証情報の有効期限が切れています。",
+                "The app attestation is not fresh.",
+            ),
+            ("app_id_mismatch", "対応していないアプリです。", "This app is not the genuine app."),
+            (
+                "app_instance_unknown",
+                "このアプリは登録されていません。",
+                "This app instance is not registered.",
+            ),
+            (
+                "app_instance_revoked",
+                "このアプリは利用停止されています。",
+                "This app instance has been revoked.",
+            ),
+            (
+                "app_challenge_invalid",
+                "申請の確認コードが無効です。",
+                "The challenge is unknown or has expired.",
+            ),
+            (
+                "app_challenge_reused",
+                "申請の確認コードは既に使われています。",
+                "The challenge was already used.",
+            ),
+            (
+                "app_signature_invalid",
+                "申請の署名を確認できませんでした。",
+                "The request signature does not verify.",
+            ),
+        )
+    ),
+    Reason(
+        "mrz_invalid",
+        422,
+        "旅券(パスポート)の読み取り結果が正しくありません。",
+        "The passport's machine-readable zone is invalid.",
+        "旅券の顔写真のページをもう一度読み取ってください。",
+        "Please scan the passport's photo page again.",
+    ),
+    Reason(
+        "passport_expired",
+        422,
+        "旅券(パスポート)の有効期限が切れています。",
+        "The passport has expired.",
+        "有効な旅券で申請してください。",
+        "Please apply with a valid passport.",
+    ),
+    Reason(
+        "passport_mismatch",
+        403,
+        "旅券(パスポート)の情報と接種記録が一致しません。",
+        "The passport does not match the vaccination record.",
+        _COUNTER_JA,
+        _COUNTER_EN,
+    ),
     # Certificate PDF (vaxcert/certificate/pdf.py, shared by the kiosk and the app API).
     Reason(
         "certificate_unprintable",

@@ -148,6 +148,17 @@ def current_peer() -> PeerIdentity | None:
     return peer
 
 
+def client_address() -> str:
+    """The source address of this request: the one a trusted TLS terminator (``tls.trusted_
+    proxies``) forwards in ``X-Forwarded-For`` (nginx sets it to the address it was connected
+    from), else the connection's own; for limits per source address."""
+    settings: Settings = g.vaxcert_settings
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and _from_trusted_proxy(settings.tls.trusted_proxies):
+        return forwarded.rsplit(",", 1)[-1].strip() or "unknown"
+    return request.remote_addr or "unknown"
+
+
 def _from_trusted_proxy(trusted: list[str]) -> bool:
     remote = request.remote_addr
     if not remote or not trusted:
@@ -366,12 +377,23 @@ def parse_body(model: type[ModelT], max_bytes: int | None = None) -> ModelT:
     over ``max_bytes`` (or the app's ``MAX_CONTENT_LENGTH``), announced or chunked → 413; not
     JSON, or an object that repeats a key → 415/400.
     """
+    return validate_body(model, read_body(max_bytes))
+
+
+def read_body(max_bytes: int | None = None) -> bytes:
+    """The raw JSON body, bounded (413) and of a JSON media type (415), as :func:`parse_body`
+    reads it; for a view that must see the exact bytes first (a signature over them)."""
     limit = max_bytes if max_bytes is not None else current_app.config.get("MAX_CONTENT_LENGTH")
     if limit is not None and (request.content_length or 0) > limit:
         raise VaxcertError("payload_too_large")
     if not request.is_json:
         raise VaxcertError("unsupported_media_type", "send application/json")
-    raw = _bounded_body(limit)
+    return _bounded_body(limit)
+
+
+def validate_body(model: type[ModelT], raw: bytes) -> ModelT:
+    """``raw`` (from :func:`read_body`) validated into ``model``, with :func:`parse_body`'s
+    errors."""
     _refuse_repeated_keys(raw)
     try:
         # JSON mode, so strict models get JSON semantics (dates from ISO strings only, no number

@@ -116,11 +116,13 @@ def center_rig(
     tmp: Path,
     kiosk: dict[str, Any] | None = None,
     redis: tuple[str, str] | None = None,
+    surface: str = "kiosk_api",
     **center: Any,
 ) -> Iterator[CenterRig]:
     """A seeded VRS and a signer behind switches, and the center's kiosk API app over them with
     ``center`` settings (e.g. ``relay_timeout_seconds``, ``admission``) and ``kiosk`` ones;
-    ``redis`` = (URL, key prefix) puts the center's shared state there."""
+    ``redis`` = (URL, key prefix) puts the center's shared state there; ``surface="app_api"``
+    builds the app API instead of the kiosk API."""
     pki_dir = tmp / "pki"
     pki.init(pki_dir, ISSUER, ["KIOSK-0001"])
     base = load_settings(
@@ -150,7 +152,7 @@ def center_rig(
         kiosk=kiosk or {},
         **({"redis_url": redis[0], "redis_prefix": redis[1]} if redis else {}),
     )
-    app = create_app(settings, surface="kiosk_api")
+    app = create_app(settings, surface=surface)  # type: ignore[arg-type]
     try:
         yield CenterRig(
             app.test_client(),

@@ -129,3 +129,20 @@ def test_a_sliding_window_forgets_what_left_it(store: KeyValueStore) -> None:
     assert store.window("w", 1, start + 61, 60, 6) == 2  # the first slot left the window
     assert store.window("w", 0, start + 200, 60, 6) == 0
     assert store.window("other", 0, start, 60, 6) == 0
+
+
+def test_a_text_is_taken_once(store: KeyValueStore) -> None:
+    assert store.take("challenge") is None
+    store.put("challenge", "apply:abc", 60)
+    assert store.take("challenge") == "apply:abc"
+    assert store.take("challenge") is None  # single use: the second taker gets nothing
+    assert store.get_texts(["challenge"]) == [None]
+    store.put("short", "x", 1)
+    time.sleep(1.2)
+    assert store.take("short") is None
+
+
+def test_delete_removes_a_text(store: KeyValueStore) -> None:
+    store.put("instance", "MFkwEwYH", 60)
+    store.delete("instance")
+    assert store.get_texts(["instance"]) == [None]

@@ -1,0 +1,221 @@
+"""App API benchmark: applications/s through the app API end to end, against the kiosk path.
+
+    .venv/bin/python -P bench/app.py [--residents 2000] [--seconds 30] [--clients 32]
+        [--client-processes 4] [--workers 2] [--threads 8]
+
+Starts VRS (seeded), signer-api, center-kiosk-api and center-app-api (`launch.stack`, gunicorn
+gthread, TLS; Redis shared) and drives, in the same run:
+
+1. the kiosk path: ``POST /v1/kiosk/certificates`` over the kiosk's mTLS channel (bench/center.py's
+   driver), the baseline;
+2. the app path: per client one registered app instance (dev attestation), and per application a
+   challenge, then ``POST /api/v1/app/certificates`` signed by the instance key: attestation, card
+   check (C03), VRS, signing, the PDF and its PNG image.
+
+Prints applications/s, p50/p99, errors, the ratio app/kiosk, CPU per application for each process,
+and what one application's CPU goes to in the app API (PDF, PNG, signature checks), measured in
+this process. Targets (design.md §5): >= 150 applications/s with images on two cores, p99 <= 300 ms.
+Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# bench/center.py's driver and CPU reader, imported rather than copied: the checkout's root on
+# the path (spawned load processes inherit it).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app_client.client import AppClient, DevPlatform, HttpsTransport, InstanceState
+from bench.center import _cpu_seconds, _drive, in_threads, summarise, timed_loop
+from cert_center.app_issuance import page_png
+from launch.stack import APP_PROCESSES, remove, seeded_requests, start_stack
+from vaxcert import attestation, pki
+from vaxcert.certificate.pdf import render_certificate
+from vaxcert.config import Settings
+from vaxcert.contracts.kiosk_api import CertificateIssued
+
+_SPAWN_SECONDS = 8
+
+
+def _app_client(args: tuple[str, str, str, list[dict[str, Any]], float, float, int]) -> Any:
+    """One load process: ``threads`` app instances, each with its kept-alive TLS session."""
+    pki_dir, base, app_id, bodies, start, end, threads = args
+    directory = Path(pki_dir)
+    platform = DevPlatform(directory, app_id)
+
+    def worker(offset: int) -> tuple[list[float], int]:
+        client = AppClient(HttpsTransport(base, pki.cert_path(directory, "public-ca")))
+        state = InstanceState.load_or_create(Path(tempfile.mkdtemp(prefix="bench-app-")))
+        client.register(state, platform)
+        time.sleep(max(0.0, start - time.time()))
+
+        def attempt(i: int) -> bool:
+            issued = client.apply(state, bodies[i % len(bodies)])
+            return bool(issued.get("image_png")) and bool(issued.get("pdf"))
+
+        return timed_loop(attempt, offset, end)
+
+    return in_threads(worker, threads)
+
+
+def _drive_app(
+    settings: Settings,
+    bodies: list[dict[str, Any]],
+    seconds: float,
+    clients: int,
+    procs: int,
+    spawn_seconds: float = _SPAWN_SECONDS,
+) -> dict[str, float]:
+    per = max(1, clients // procs)
+    # Each load process spawns, imports and registers its instances before the common start.
+    start = time.time() + spawn_seconds
+    end = start + seconds
+    base = settings.url("center_app_api")
+    app_id = settings.center.app.app_id
+    jobs = [(str(settings.pki_dir), base, app_id, bodies, start, end, per) for _ in range(procs)]
+    with multiprocessing.get_context("spawn").Pool(procs) as pool:
+        results = pool.map(_app_client, jobs)
+    return summarise(results, seconds)
+
+
+def _median_ms(call: Any, rounds: int = 15) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.process_time()
+        call()
+        times.append(time.process_time() - started)
+    return statistics.median(times) * 1000
+
+
+def _parts(settings: Settings, body: dict[str, Any]) -> dict[str, float]:
+    """CPU of the app API's own steps for one application, in this process."""
+    client = AppClient(
+        HttpsTransport(settings.url("center_app_api"), pki.cert_path(settings.pki_dir, "public-ca"))
+    )
+    state = InstanceState.load_or_create(Path(tempfile.mkdtemp(prefix="bench-app-")))
+    client.register(state, DevPlatform(settings.pki_dir, settings.center.app.app_id))
+    issued = client.apply(state, body)
+    certificate = CertificateIssued.model_validate(issued["certificate"])
+    pdf = base64.b64decode(issued["pdf"])
+    dpi = settings.center.app.image_dpi
+    raw = json.dumps(body).encode()
+    signature = attestation.sign_request(state.key, "POST", "/x", "c" * 43, raw)
+    key = state.key.public_key()
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    message = attestation.signing_input("POST", "/x", "c" * 43, raw)
+    der = attestation.b64url_decode(signature)
+    return {
+        "PDF (render_certificate)": _median_ms(lambda: render_certificate(certificate)),
+        f"PNG from the PDF page ({dpi} dpi)": _median_ms(lambda: page_png(pdf, dpi)),
+        "request signature check": _median_ms(
+            lambda: key.verify(der, message, ec.ECDSA(hashes.SHA256())), 200
+        ),
+        "JSON + base64 of the reply": _median_ms(lambda: json.dumps(issued)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--residents", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument(
+        "--spawn-seconds",
+        type=float,
+        default=20,
+        help="time for the app load processes to start and register before the common start",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("VAXCERT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    )
+    args = parser.parse_args()
+    extra_env = {
+        "VAXCERT_LOG_LEVEL": "WARNING",
+        "VAXCERT_CENTER__KIOSK_REQUESTS_PER_MINUTE": "1000000",
+        "VAXCERT_CENTER__APP__PER_INSTANCE_LIMIT": "1000000/minute",
+        "VAXCERT_CENTER__APP__PER_ADDRESS_LIMIT": "1000000/minute",
+        # Card-use monitoring (C21) counts the same synthetic cards over and over here.
+        "VAXCERT_CENTER__CARD_USE__ENABLED": "false",
+    }
+    work = Path(tempfile.mkdtemp(prefix="vaxcert-bench-app-"))
+    stack = start_stack(
+        work,
+        residents=args.residents,
+        workers=args.workers,
+        threads=args.threads,
+        processes=APP_PROCESSES,
+        kiosk_certificates=["KIOSK-0001"],
+        redis_url=args.redis_url,
+        extra_env=extra_env,
+    )
+    settings, children = stack.settings, stack.children
+    try:
+        kiosk_bodies = [r.body for r in seeded_requests(settings, 200)]
+        app_bodies = [dict(body) for body in kiosk_bodies]
+        # Warm-up of both paths (imports, TLS sessions, fonts, caches).
+        _drive(settings, kiosk_bodies, 3, args.clients, args.client_processes, "issue")
+        _drive_app(settings, app_bodies, 3, args.clients, args.client_processes, args.spawn_seconds)
+        kiosk = _drive(
+            settings, kiosk_bodies, args.seconds, args.clients, args.client_processes, "issue"
+        )
+        cpu_start = {n: _cpu_seconds(c.pid) for n, c in children.items()}
+        app = _drive_app(
+            settings,
+            app_bodies,
+            args.seconds,
+            args.clients,
+            args.client_processes,
+            args.spawn_seconds,
+        )
+        cpu_used = {n: _cpu_seconds(c.pid) - cpu_start[n] for n, c in children.items()}
+        parts = _parts(settings, app_bodies[0])
+    finally:
+        remove(stack)
+    print(
+        f"\n{args.clients} clients, {args.workers} workers x threads per service, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"{'':38}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for label, figures in (
+        ("kiosk: POST /v1/kiosk/certificates", kiosk),
+        ("app: challenge + POST certificates", app),
+    ):
+        print(
+            f"{label:38}{figures['per_second']:9.1f}{figures['p50_ms']:9.1f}"
+            f"{figures['p99_ms']:9.1f}{int(figures['errors']):8d}"
+        )
+    print(f"app / kiosk throughput: {app['per_second'] / max(kiosk['per_second'], 1e-9):.2f}")
+    print(
+        f"targets: >= 150/s {'met' if app['per_second'] >= 150 else 'NOT met'}, "
+        f"p99 <= 300 ms {'met' if app['p99_ms'] <= 300 else 'NOT met'}, "
+        f"0 errors {'met' if app['errors'] == 0 else 'NOT met'}"
+    )
+    done = max(1, int(app["requests"]))
+    total = sum(cpu_used.values()) * 1000 / done
+    print(f"CPU per application (app phase), total {total:.1f} ms:")
+    for name in APP_PROCESSES:
+        print(f"  {name:18} {cpu_used[name] * 1000 / done:6.2f} ms")
+    print("the app API's own steps, CPU median in this process:")
+    for label, ms in parts.items():
+        print(f"  {label:36} {ms:7.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
