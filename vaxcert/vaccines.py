@@ -37,6 +37,9 @@ DISEASE = "RA01.0"
 # The publicly funded programme (特例臨時接種): the first and the last day a dose was given.
 PROGRAMME_START = dt.date(2021, 2, 17)
 PROGRAMME_END = dt.date(2024, 3, 31)
+# The programme gave at most seven doses (the 7th in the autumn 2023 round); the printed
+# certificate, the VRS record and the wire contracts all stop there.
+MAX_DOSES = 7
 
 
 @dataclass(frozen=True, slots=True)

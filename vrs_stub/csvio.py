@@ -264,7 +264,7 @@ def _dose(line: _Line) -> tuple[int, Ticket | None, Vaccination | None] | None:
         if dose_fields:
             line.fail("dose_number", "required")
         return None
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 7):
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= vaccines.MAX_DOSES):
         line.fail("dose_number", "invalid")
         return None
     number = int(raw)

@@ -7,12 +7,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vaxcert.vaccines import MAX_DOSES
+
 Residency = Literal["resident", "moved_out", "deceased"]
 RESIDENCIES: tuple[Residency, ...] = ("resident", "moved_out", "deceased")
 MOVE_REASONS = ("moved_in", "moved_out", "address_change", "birth", "deceased")
 SEXES = ("1", "2", "9")
 CLASSIFICATIONS = ("一般", "高齢者", "基礎疾患", "医療従事者", "高齢者施設従事者", "小児")
 STAFF_ROLES = ("import", "export", "delete", "logs")
+
+
+def _check_dose_number(number: int) -> None:
+    if not 1 <= number <= MAX_DOSES:
+        raise ValueError(f"dose number {number} outside 1..{MAX_DOSES}")
 
 
 @dataclass(slots=True)
@@ -47,6 +54,9 @@ class Ticket:
     issued_on: dt.date
     reissued_on: dt.date | None = None
 
+    def __post_init__(self) -> None:
+        _check_dose_number(self.dose_number)
+
 
 @dataclass(slots=True)
 class Vaccination:
@@ -65,6 +75,10 @@ class Vaccination:
     doctor: str | None = None
     note: str | None = None
     adverse_reaction_reported: bool = False
+
+    def __post_init__(self) -> None:
+        # A record the relay could not answer would fail every later query of it: refuse it here.
+        _check_dose_number(self.dose_number)
 
 
 @dataclass(slots=True)

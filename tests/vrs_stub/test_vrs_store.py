@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import os
 from collections.abc import Callable
@@ -16,8 +17,10 @@ from vaxcert.config import Settings, load_settings
 from vaxcert.errors import ConfigError
 from vaxcert.lgcode import KAGOSHIMA_CITY as KAGOSHIMA
 from vaxcert.lgcode import KIRISHIMA_CITY as KIRISHIMA
+from vaxcert.vaccines import MAX_DOSES
 from vrs_stub import crypto, schema
 from vrs_stub.crypto import DecryptionError
+from vrs_stub.models import Ticket, Vaccination
 from vrs_stub.store import Store, migrations, utcnow
 
 
@@ -182,3 +185,13 @@ def test_master_key_from_setting_and_file(settings: Settings, tmp_path: Path) ->
     assert crypto.load_master_key(production) == base64.b64decode(text)
     with pytest.raises(ConfigError, match="32 bytes"):
         crypto.load_master_key(with_vrs(master_key="c2hvcnQ="))
+
+
+def test_a_dose_beyond_the_programme_maximum_is_refused_before_it_is_stored() -> None:
+    # An 8th dose stored would make every later relay answer for the record fail (the wire
+    # contract stops at MAX_DOSES): refuse it when the record is built.
+    with pytest.raises(ValueError, match="dose number"):
+        Ticket(MAX_DOSES + 1, "1234567890", dt.date(2023, 10, 1))
+    with pytest.raises(ValueError, match="dose number"):
+        Vaccination(MAX_DOSES + 1, "done", dt.date(2023, 10, 1), *[None] * 7)
+    assert Vaccination(MAX_DOSES, "not_done", None, *[None] * 7).dose_number == MAX_DOSES

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from vaxcert import lgcode, mynumber
 from vaxcert.contracts.dates import IsoDate
 from vaxcert.contracts.text import PrintableText
+from vaxcert.vaccines import MAX_DOSES
 
 CertificateKind = Literal["domestic", "overseas"]
 Channel = Literal["kiosk", "app"]
@@ -69,7 +70,7 @@ class Flags(_Wire):
 class Dose(_Wire):
     """One completed dose as the certificate needs it (items 17-19, 22, 25, 26)."""
 
-    dose_number: int = Field(ge=1, le=7)
+    dose_number: int = Field(ge=1, le=MAX_DOSES)
     date: IsoDate
     product_key: str
     vaccine_type: str  # ICD-11 (VDS-NC `des`)
