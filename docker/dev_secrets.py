@@ -104,7 +104,7 @@ def make(target: Path, kiosk_ids: list[str]) -> None:
     # The edge's files as its template reads them (NAME.crt/.key, the kiosks' CRL): laid out by
     # the loopback topology's own function, then moved into place.
     with tempfile.TemporaryDirectory(dir=target) as staging:
-        laid_out = topology._edge_pki(full, Path(staging))
+        laid_out = topology.edge_pki(full, Path(staging))
         shutil.rmtree(target / "pki-edge", ignore_errors=True)
         shutil.move(laid_out, target / "pki-edge")
     values = {

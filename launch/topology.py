@@ -407,7 +407,7 @@ def _start(topology: Topology, nginx: str, replicas: int, edge_workers: int) -> 
         "VAXCERT_EDGE_KIOSK_UPSTREAM_NAME": UPSTREAM_NAME,
         "VAXCERT_EDGE_APP_UPSTREAM_NAME": UPSTREAM_NAME,
         "VAXCERT_EDGE_LGWAN_UPSTREAM_NAME": UPSTREAM_NAME,
-        "VAXCERT_EDGE_PKI_DIR": str(_edge_pki(pki_dir, edge_dir)),
+        "VAXCERT_EDGE_PKI_DIR": str(edge_pki(pki_dir, edge_dir)),
         "VAXCERT_EDGE_PROXY_BIND": EDGE_ADDRESS,
         "VAXCERT_EDGE_ACCESS_LOG": str(edge_dir / "access.log"),
     }
@@ -446,7 +446,7 @@ def _write_kiosk_crl(pki_dir: Path, edge_pki: Path, revoked: Sequence[int]) -> N
     staged.replace(edge_pki / "dedicated-ca.crl.pem")  # never half a file for a reload
 
 
-def _edge_pki(pki_dir: Path, edge_dir: Path) -> Path:
+def edge_pki(pki_dir: Path, edge_dir: Path) -> Path:
     """The files the edge reads, under the names the template expects (``NAME.crt/.key``)."""
     target = edge_dir / "pki"
     target.mkdir(mode=0o700, exist_ok=True)
