@@ -117,6 +117,8 @@ class Center:
             terms_version=s.terms_version,
             terms_ja=s.terms_ja,
             terms_en=s.terms_en,
+            terms_zh=s.terms_zh,
+            terms_ko=s.terms_ko,
             maintenance=s.maintenance,
             max_copies=s.max_copies,
         )

@@ -15,6 +15,7 @@ from kiosk.models import KioskSession
 from kiosk.prompts import Playlists
 from kiosk.services import Kiosk
 from vaxcert import reasons
+from vaxcert.contracts.kiosk_api import KioskConfig
 
 bp = Blueprint("kiosk", __name__, static_folder="static", static_url_path="/static/kiosk")
 
@@ -70,6 +71,17 @@ def _playlists(session: KioskSession, warning: int, returned_yen: int) -> dict[s
     return playlists.for_page(session.lang, spoken, [session.reason, session.notice])
 
 
+def terms_text(config: KioskConfig, lang: str) -> str:
+    """The terms of use in ``lang``; the English text where the center has none in it."""
+    texts = {
+        "ja": config.terms_ja,
+        "en": config.terms_en,
+        "zh": config.terms_zh,
+        "ko": config.terms_ko,
+    }
+    return texts.get(lang) or config.terms_en
+
+
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     session: KioskSession | None = g.get("kiosk_session")
@@ -83,6 +95,7 @@ def _helpers() -> dict[str, Any]:
         "reason": reason,
         "fmt_date": lambda value: _date(value, lang),
         "kind_label": _kind_label,
+        "terms_text": terms_text,
         "yen": lambda amount: f"{amount:,}",
         # Japanese takes the full-width colon (no space after it).
         "colon": "：" if lang == "ja" else ": ",

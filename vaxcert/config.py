@@ -178,6 +178,18 @@ _TERMS_EN = (
     "against the vaccination record of the municipality where you lived when vaccinated. Neither "
     "this terminal nor the certificate issuance center records what is read or the certificate."
 )
+# Reading aids for residents who read neither Japanese nor English (the kiosk's 简体中文 and
+# 한국어); a municipality that publishes its own translation replaces them by configuration.
+_TERMS_ZH = (
+    "您正在本终端申请新冠病毒疫苗接种证明书。将从个人编号卡（My Number卡）的IC芯片读取个人编号"
+    "和基本四项信息，与您接种时住民票所在市町村的预防接种记录进行核对后发放证明书。本终端和证明书"
+    "发放中心均不会记录所读取的信息和证明书的内容。"
+)
+_TERMS_KO = (
+    "이 단말기에서 코로나19 예방접종증명서를 신청합니다. 마이넘버 카드의 IC칩에서 개인번호와 "
+    "기본 4정보를 읽어, 접종 당시 주민표가 있던 시정촌의 예방접종 기록과 대조한 후 증명서를 "
+    "발급합니다. 읽은 정보와 증명서 내용은 이 단말기와 증명서 발급 센터에 기록되지 않습니다."
+)
 
 
 class OpsSettings(BaseModel):
@@ -372,10 +384,12 @@ class CenterSettings(BaseModel):
     ]
     service_hours: str = Field(default="06:30-23:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
     timezone: str = "Asia/Tokyo"
-    languages: list[Literal["ja", "en"]] = ["ja", "en"]
+    languages: list[Literal["ja", "en", "zh", "ko"]] = ["ja", "en", "zh", "ko"]
     terms_version: str = "2022-07-26"
     terms_ja: str = _TERMS_JA
     terms_en: str = _TERMS_EN
+    terms_zh: str = _TERMS_ZH
+    terms_ko: str = _TERMS_KO
     maintenance: bool = False
     max_copies: int = Field(default=5, ge=1, le=20)
     nonce_ttl_seconds: int = Field(default=900, ge=60)

@@ -10,6 +10,10 @@ from typing import Any
 import pytest
 from babel.messages.pofile import read_po
 
+from kiosk.views import terms_text
+from vaxcert.config import CenterSettings
+from vaxcert.contracts.kiosk_api import KioskConfig
+
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "kiosk" / "translations"
 CATALOGUES = ("ja", "zh", "ko")
@@ -62,3 +66,30 @@ def test_placeholders_survive_translation(lang: str) -> None:
         if message.id and "%(" in message.id:
             wanted = sorted(re.findall(r"%\(\w+\)s", message.id))
             assert sorted(re.findall(r"%\(\w+\)s", message.string)) == wanted, message.id
+
+
+def test_the_terms_are_shown_in_every_kiosk_language_or_else_in_english() -> None:
+    center = CenterSettings()
+    config = KioskConfig(
+        kiosk_id="KIOSK-0001",
+        store_name="store",
+        municipalities=[],
+        service_hours=center.service_hours,
+        timezone=center.timezone,
+        open_now=True,
+        languages=list(center.languages),
+        terms_version=center.terms_version,
+        terms_ja=center.terms_ja,
+        terms_en=center.terms_en,
+        terms_zh=center.terms_zh,
+        terms_ko=center.terms_ko,
+        maintenance=False,
+        max_copies=center.max_copies,
+    )
+    assert set(center.languages) == {"ja", "en", "zh", "ko"}
+    assert "申請します" in terms_text(config, "ja")
+    assert "applying" in terms_text(config, "en")
+    assert "申请" in terms_text(config, "zh")
+    assert "신청합니다" in terms_text(config, "ko")
+    # A center that sends no Korean text (an older one, or a municipality without one).
+    assert terms_text(config.model_copy(update={"terms_ko": ""}), "ko") == center.terms_en

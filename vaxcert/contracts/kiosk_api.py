@@ -36,6 +36,9 @@ class KioskConfig(BaseModel):
     terms_version: str
     terms_ja: str
     terms_en: str
+    # Reading aids (the kiosk shows the English terms where one is empty).
+    terms_zh: str = ""
+    terms_ko: str = ""
     maintenance: bool
     max_copies: int
 
