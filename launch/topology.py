@@ -31,10 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import psycopg
 import redis
 import requests
 from cryptography.hazmat.primitives import serialization
+from sqlalchemy.engine import make_url
 
+from cert_center.console.db import CenterDb, grant_app_role
 from launch import demo, services
 from launch.services import ServerProcess
 from launch.stack import Stack, start_stack
@@ -308,9 +311,17 @@ def start_topology(
         owned["postgresql"] = services.start_postgres()
         pg_url = owned["postgresql"].url
     schema = f"vrs_topology_{secrets.token_hex(4)}"
+    try:
+        center_database = _center_database(pg_url)
+    except BaseException:
+        for server in owned.values():
+            server.stop()
+        raise
     common = {
         "VAXCERT_VRS__DATABASE_URL": pg_url,
         "VAXCERT_VRS__DB_SCHEMA": schema,
+        # The console's database (users, audit trail, kiosk states) shared by every replica.
+        "VAXCERT_CENTER__DATABASE_URL": center_database,
         # C09: the edge's header, believed from the edge's address only.
         "VAXCERT_TLS__TRUSTED_PROXIES": f'["{EDGE_ADDRESS}/32"]',
         "VAXCERT_TLS__TRUSTED_CLIENT_CERT_HEADER": CLIENT_CERT_HEADER,
@@ -339,6 +350,27 @@ def start_topology(
         topology.stop()
         raise
     return topology
+
+
+def _center_database(pg_url: str) -> str:
+    """A database of the center's own on the PostgreSQL server, set up as production runs it:
+    the tables made by their owner, the services connected as a role that may append to the
+    audit trail and read it, never change it (C15). Its URL, as that role."""
+    suffix = secrets.token_hex(4)
+    name, role = f"center_{suffix}", f"center_app_{suffix}"
+    url = make_url(pg_url)
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"CREATE DATABASE {name}")
+    owner = CenterDb(url.set(database=name).render_as_string(hide_password=False))
+    try:
+        owner.migrate()
+        grant_app_role(owner, role)
+    finally:
+        owner.dispose()
+    return url.set(database=name, username=role).render_as_string(hide_password=False)
 
 
 def _start(topology: Topology, nginx: str, replicas: int, edge_workers: int) -> None:

@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Connection, create_engine, text
 
+from cert_center import console
 from cert_center.tallies import Tallies
 from launch import topology as topo
 from launch.stack import seeded_requests
@@ -263,6 +264,33 @@ def test_issuances_alternate_replicas_and_a_nonce_is_a_replay_on_the_other(
     assert served[0] != served[1]
     assert served[2:] == [served[0], served[1]] * 2
     assert set(served) == {"center-kiosk-api-1", "center-kiosk-api-2"}
+
+
+def test_c09_a_kiosk_disabled_in_the_shared_database_is_refused_by_every_replica(
+    topology: topo.Topology, bodies: list[dict[str, Any]]
+) -> None:
+    # The console's registry lives in PostgreSQL (as the services' restricted role) with a copy
+    # in Redis: one admin action reaches both replicas at once, and undoing it does too.
+    settings = topology.stack.settings
+    assert settings.redis_url is not None
+    store = kvstore.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}center:")
+    states = console.kiosk_states(settings, store)
+    assert states.db.dialect == "postgresql"
+    mark = len(topology.served_by())
+    states.set_enabled("KIOSK-0001", False, actor="topology-test")
+    try:
+        with kiosk_session(topology) as session:
+            refused = [
+                issue(session, topology, bodies[i], secrets.token_urlsafe(18)) for i in range(4)
+            ]
+        assert {(r.status_code, error_code(r)) for r in refused} == {(403, "kiosk_disabled")}
+        assert {"center-kiosk-api-1", "center-kiosk-api-2"} <= set(served_since(topology, mark))
+    finally:
+        states.set_enabled("KIOSK-0001", True, actor="topology-test")
+        states.db.dispose()
+    with kiosk_session(topology) as session:
+        again = issue(session, topology, bodies[0], secrets.token_urlsafe(18))
+    assert again.status_code == 200, again.text
 
 
 def test_c08_the_edge_keeps_request_bodies_in_memory(topology: topo.Topology) -> None:
