@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from reportlab.pdfbase import pdfmetrics
@@ -170,13 +171,28 @@ def legend_font_available() -> bool:
     return True
 
 
-def render_certificate(issued: CertificateIssued, *, copies: int = 1) -> bytes:
-    """The certificate as PDF bytes: ``copies`` identical A4 pages, built in memory (C08)."""
-    if not 1 <= copies <= MAX_COPIES:
-        raise ValueError(f"copies must be 1..{MAX_COPIES}")
+def page_codes(issued: CertificateIssued) -> list[PageCode]:
+    """Check that ``issued`` can be printed honestly and build its QR symbols.
+
+    Both renderers (this PDF and the image of :mod:`vaxcert.certificate.image`) take the result,
+    so a caller making both encodes the codes once.
+    """
     register_font()
     _check_glyphs(issued)
-    codes = _codes(issued)
+    return _codes(issued)
+
+
+def render_certificate(
+    issued: CertificateIssued, *, copies: int = 1, codes: Sequence[PageCode] | None = None
+) -> bytes:
+    """The certificate as PDF bytes: ``copies`` identical A4 pages, built in memory (C08).
+
+    ``codes``: :func:`page_codes` of this very ``issued``, when the caller has them already.
+    """
+    if not 1 <= copies <= MAX_COPIES:
+        raise ValueError(f"copies must be 1..{MAX_COPIES}")
+    if codes is None:
+        codes = page_codes(issued)
     buffer = io.BytesIO()  # C08: the PDF exists only in this process's memory
     with _render_lock:
         canvas = Canvas(
@@ -194,7 +210,7 @@ def render_certificate(issued: CertificateIssued, *, copies: int = 1) -> bytes:
         canvas.setAuthor("vaxcert")
         canvas.setCreator("vaxcert")
         canvas.beginForm("certificate")
-        _draw_page(_Pen(canvas), issued, codes)
+        draw_page(_PdfPen(canvas), issued, codes)
         canvas.endForm()
         for _ in range(copies):
             canvas.doForm("certificate")
@@ -231,14 +247,14 @@ def _check_glyphs(issued: CertificateIssued) -> None:
 
 
 @dataclass(frozen=True)
-class _Code:
+class PageCode:
     """A QR symbol to draw and its caption."""
 
     matrix: QrMatrix
     caption: tuple[str, str]
 
 
-def _codes(issued: CertificateIssued) -> list[_Code]:
+def _codes(issued: CertificateIssued) -> list[PageCode]:
     if issued.kind == "overseas":
         if issued.vdsnc is None:
             raise VaxcertError("certificate_unprintable", "an overseas certificate without VDS-NC")
@@ -250,16 +266,59 @@ def _codes(issued: CertificateIssued) -> list[_Code]:
     if not issued.doses:
         raise VaxcertError("certificate_unprintable", "a certificate without doses")
     try:
-        codes = [_Code(shc_matrix(issued.shc_qr_text), SHC_CAPTION)]
+        codes = [PageCode(shc_matrix(issued.shc_qr_text), SHC_CAPTION)]
         if issued.vdsnc is not None:
-            codes.append(_Code(vdsnc_matrix(issued.vdsnc), VDSNC_CAPTION))
+            codes.append(PageCode(vdsnc_matrix(issued.vdsnc), VDSNC_CAPTION))
     except ValueError as exc:
         raise VaxcertError("certificate_unprintable", str(exc)) from exc
     return codes
 
 
-class _Pen:
-    """Drawing helpers over a reportlab canvas: one font, sizes in points, positions in points."""
+def fitted_size(value: str, size: float, width: float | None, font: str = FONT_NAME) -> float:
+    """The font size that makes ``value`` at most ``width`` points wide (never below 4 pt)."""
+    if width is not None:
+        natural: float = pdfmetrics.stringWidth(value, font, size)
+        if natural > width:
+            return max(4.0, size * width / natural)
+    return size
+
+
+class Pen(Protocol):
+    """What the page layout draws with, in points from the page's lower-left corner: the PDF
+    canvas here, the certificate image in :mod:`vaxcert.certificate.image` (one layout, so the
+    image shows what the PDF shows)."""
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        value: str,
+        size: float,
+        *,
+        width: float | None = None,
+        align: str = "left",
+        grey: bool = False,
+        font: str = FONT_NAME,
+        public: bool = False,
+    ) -> None:
+        """Draw ``value`` with its baseline at ``y``, shrunk to fit ``width`` when given.
+
+        ``public``: the value is a label or comes from a public catalogue (vaccines,
+        municipalities), never from the holder's record, so a pen may keep it across pages (C08).
+        """
+
+    def rule(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.5) -> None:
+        """A thin grey line."""
+
+    def box(self, x: float, y: float, width: float, height: float) -> None:
+        """A thin grey rectangle (x, y: lower left)."""
+
+    def qr(self, x: float, top: float, size: float, code: QrMatrix) -> None:
+        """The symbol with its upper-left corner at (x, top) and ``size`` points wide."""
+
+
+class _PdfPen:
+    """The :class:`Pen` over a reportlab canvas: one font, sizes and positions in points."""
 
     def __init__(self, canvas: Canvas) -> None:
         self.canvas = canvas
@@ -275,12 +334,14 @@ class _Pen:
         align: str = "left",
         grey: bool = False,
         font: str = FONT_NAME,
+        public: bool = False,
     ) -> None:
-        """Draw ``value`` with its baseline at ``y``, shrunk to fit ``width`` when given."""
-        if width is not None:
-            natural = pdfmetrics.stringWidth(value, font, size)
-            if natural > width:
-                size = max(4.0, size * width / natural)
+        """Draw ``value`` with its baseline at ``y``, shrunk to fit ``width`` when given.
+
+        ``public``: the value is a label or comes from a public catalogue (vaccines,
+        municipalities), never from the holder's record, so a pen may keep it across pages (C08).
+        """
+        size = fitted_size(value, size, width, font)
         canvas = self.canvas
         canvas.setFillGray(GREY if grey else 0)
         canvas.setFont(font, size)
@@ -324,17 +385,17 @@ def _qr_path(code: QrMatrix, x: float, top: float, module: float) -> str:
     return f"q 0 g {module:.6f} 0 0 {-module:.6f} {x:.4f} {top:.4f} cm\n{body}f Q"
 
 
-def _draw_page(pen: _Pen, issued: CertificateIssued, codes: Sequence[_Code]) -> None:
+def draw_page(pen: Pen, issued: CertificateIssued, codes: Sequence[PageCode]) -> None:
     left = MARGIN
     right = PAGE_WIDTH - MARGIN
     centre = PAGE_WIDTH / 2
     y = PAGE_HEIGHT - 17 * mm
-    pen.text(centre, y, TITLE_JA, 17, align="center")
+    pen.text(centre, y, TITLE_JA, 17, align="center", public=True)
     y -= 7 * mm
-    pen.text(centre, y, TITLE_EN, 12, align="center")
+    pen.text(centre, y, TITLE_EN, 12, align="center", public=True)
     y -= 6 * mm
     kind_ja, kind_en = KIND_LABELS[issued.kind]
-    pen.text(centre, y, f"{kind_ja} / {kind_en}", 9.5, align="center")
+    pen.text(centre, y, f"{kind_ja} / {kind_en}", 9.5, align="center", public=True)
     y -= 9 * mm
     _label(pen, left, y, CERTIFICATE_ID)
     pen.text(left + 27 * mm, y - 1.2 * mm, issued.certificate_id, 12)
@@ -372,7 +433,7 @@ def legend_lines(issued: CertificateIssued) -> list[str]:
     return lines
 
 
-def _legend(pen: _Pen, issued: CertificateIssued) -> None:
+def _legend(pen: Pen, issued: CertificateIssued) -> None:
     """zh/ko reading aid in the bottom margin, below the official text (no layout change)."""
     if not legend_font_available():
         # The official page is complete without it: a machine without apt still prints.
@@ -380,25 +441,27 @@ def _legend(pen: _Pen, issued: CertificateIssued) -> None:
         return
     y = 8.5 * mm
     for line in legend_lines(issued):
-        pen.text(MARGIN, y, line, 6, width=CONTENT_WIDTH, grey=True, font=LEGEND_FONT_NAME)
+        pen.text(
+            MARGIN, y, line, 6, width=CONTENT_WIDTH, grey=True, font=LEGEND_FONT_NAME, public=True
+        )
         y -= 3 * mm
 
 
-def _label(pen: _Pen, x: float, y: float, label: tuple[str, str]) -> None:
+def _label(pen: Pen, x: float, y: float, label: tuple[str, str]) -> None:
     """A two-line label: Japanese on ``y``, English in small grey type below it."""
-    pen.text(x, y, label[0], 8.5)
-    pen.text(x, y - 3.2 * mm, label[1], 6.5, grey=True)
+    pen.text(x, y, label[0], 8.5, public=True)
+    pen.text(x, y - 3.2 * mm, label[1], 6.5, grey=True, public=True)
 
 
-def _heading(pen: _Pen, x: float, y: float, heading: tuple[str, str]) -> None:
-    pen.text(x, y, f"{heading[0]}  {heading[1]}", 10)
+def _heading(pen: Pen, x: float, y: float, heading: tuple[str, str]) -> None:
+    pen.text(x, y, f"{heading[0]}  {heading[1]}", 10, public=True)
 
 
 def _date(value: dt.date) -> str:
     return value.isoformat()  # 2023-12-20: one form readable in both languages
 
 
-def _holder(pen: _Pen, issued: CertificateIssued, top: float) -> float:
+def _holder(pen: Pen, issued: CertificateIssued, top: float) -> float:
     """The holder block: name and birth date; for 海外用 the passport data in a second column."""
     holder = issued.holder
     first: list[tuple[tuple[str, str], str, float]] = [(NAME, holder.name, 14)]
@@ -432,7 +495,7 @@ def _holder(pen: _Pen, issued: CertificateIssued, top: float) -> float:
     return box_top - box_height
 
 
-def _doses(pen: _Pen, issued: CertificateIssued, top: float) -> float:
+def _doses(pen: Pen, issued: CertificateIssued, top: float) -> float:
     _heading(pen, MARGIN, top, DOSES_HEADING)
     table_top = top - 3 * mm
     header_height = 8.5 * mm
@@ -447,34 +510,52 @@ def _doses(pen: _Pen, issued: CertificateIssued, top: float) -> float:
     pen.rule(MARGIN, table_top - header_height, MARGIN + CONTENT_WIDTH, table_top - header_height)
     for (ja, en, _), x0, x1 in zip(DOSE_COLUMNS, edges, edges[1:], strict=False):
         middle = (x0 + x1) / 2
-        pen.text(middle, table_top - 3.8 * mm, ja, 8, align="center", width=x1 - x0 - 2 * mm)
+        inner = x1 - x0 - 2 * mm
+        pen.text(middle, table_top - 3.8 * mm, ja, 8, align="center", width=inner, public=True)
         pen.text(
-            middle, table_top - 7 * mm, en, 6.5, align="center", width=x1 - x0 - 2 * mm, grey=True
+            middle, table_top - 7 * mm, en, 6.5, align="center", width=inner, grey=True, public=True
         )
     y = table_top - header_height
     for index, dose in enumerate(issued.doses):
+        # The third item: public (the dose's ordinal, the vaccine catalogue, a country code).
         cells = (
-            (str(dose.dose_number), None),
-            (_date(dose.date), None),
-            (dose.product_ja, dose.product_en),
-            (dose.maker_ja, dose.maker_en),
-            (dose.lot, None),
-            (dose.country, None),
+            (str(dose.dose_number), None, True),
+            (_date(dose.date), None, False),
+            (dose.product_ja, dose.product_en, True),
+            (dose.maker_ja, dose.maker_en, True),
+            (dose.lot, None, False),
+            (dose.country, None, True),
         )
-        for (first, second), x0, x1 in zip(cells, edges, edges[1:], strict=False):
+        for (first, second, public), x0, x1 in zip(cells, edges, edges[1:], strict=False):
             inner = x1 - x0 - 2.5 * mm
             if second is None:
-                pen.text((x0 + x1) / 2, y - 5.2 * mm, first, 9.5, align="center", width=inner)
+                pen.text(
+                    (x0 + x1) / 2,
+                    y - 5.2 * mm,
+                    first,
+                    9.5,
+                    align="center",
+                    width=inner,
+                    public=public,
+                )
             else:
-                pen.text(x0 + 1.5 * mm, y - 3.7 * mm, first, 8.5, width=inner)
-                pen.text(x0 + 1.5 * mm, y - 6.9 * mm, second, 6.5, width=inner, grey=True)
+                pen.text(x0 + 1.5 * mm, y - 3.7 * mm, first, 8.5, width=inner, public=public)
+                pen.text(
+                    x0 + 1.5 * mm,
+                    y - 6.9 * mm,
+                    second,
+                    6.5,
+                    width=inner,
+                    grey=True,
+                    public=public,
+                )
         y -= row_height
         if index < len(issued.doses) - 1:
             pen.rule(MARGIN, y, MARGIN + CONTENT_WIDTH, y, 0.3)
     return table_top - height
 
 
-def _codes_block(pen: _Pen, codes: Sequence[_Code], top: float, bottom: float) -> None:
+def _codes_block(pen: Pen, codes: Sequence[PageCode], top: float, bottom: float) -> None:
     caption_height = 7.5 * mm  # two caption lines, descenders included
     notice_height = 4.5 * mm
     notice_rise = 2.2 * mm  # the notice's glyphs above its baseline
@@ -496,30 +577,36 @@ def _codes_block(pen: _Pen, codes: Sequence[_Code], top: float, bottom: float) -
     x = (PAGE_WIDTH - total) / 2
     for code in codes:
         middle = x + size / 2
-        pen.text(middle, top - 3.5 * mm, code.caption[0], 8.5, align="center")
-        pen.text(middle, top - 6.8 * mm, code.caption[1], 6.5, align="center", grey=True)
+        pen.text(middle, top - 3.5 * mm, code.caption[0], 8.5, align="center", public=True)
+        pen.text(
+            middle, top - 6.8 * mm, code.caption[1], 6.5, align="center", grey=True, public=True
+        )
         pen.qr(x, top - caption_height - quiet, size, code.matrix)
         x += size + gap
     notice_y = top - caption_height - quiet - size - quiet - notice_rise
     notice_en = QR_NOTICE[1] if len(codes) == 1 else QR_NOTICE[2]
-    pen.text(PAGE_WIDTH / 2, notice_y, f"{QR_NOTICE[0]}  {notice_en}", 7, align="center")
+    notice = f"{QR_NOTICE[0]}  {notice_en}"
+    pen.text(PAGE_WIDTH / 2, notice_y, notice, 7, align="center", public=True)
 
 
-def _footer(pen: _Pen, issued: CertificateIssued, top: float) -> None:
+def _footer(pen: Pen, issued: CertificateIssued, top: float) -> None:
     left = MARGIN
     right = PAGE_WIDTH - MARGIN
     pen.rule(left, top, right, top, 0.8)
     y = top - 5.5 * mm
-    pen.text(left, y, STATEMENT[0], 9.5, width=CONTENT_WIDTH)
-    pen.text(left, y - 4.2 * mm, STATEMENT[1], 8, width=CONTENT_WIDTH, grey=True)
+    pen.text(left, y, STATEMENT[0], 9.5, width=CONTENT_WIDTH, public=True)
+    pen.text(left, y - 4.2 * mm, STATEMENT[1], 8, width=CONTENT_WIDTH, grey=True, public=True)
     y -= 12 * mm
     municipality = issued.municipality
     _label(pen, left, y, ISSUER)
     mayor = municipality.mayor_ja or f"{municipality.name_ja}長"  # the mayor issues it
-    pen.text(left + 22 * mm, y - 1.2 * mm, mayor, 14)
-    pen.text(left + 22 * mm, y - 6.2 * mm, f"Mayor of {municipality.name_en}", 9, grey=True)
+    # The municipality and its mayor come from the public municipality catalogue.
+    pen.text(left + 22 * mm, y - 1.2 * mm, mayor, 14, public=True)
+    pen.text(
+        left + 22 * mm, y - 6.2 * mm, f"Mayor of {municipality.name_en}", 9, grey=True, public=True
+    )
     _label(pen, right - 55 * mm, y, MUNICIPALITY_CODE)
-    pen.text(right, y - 1.2 * mm, municipality.code, 11, align="right")
+    pen.text(right, y - 1.2 * mm, municipality.code, 11, align="right", public=True)
     pen.text(
         right,
         y - 6.2 * mm,
@@ -527,4 +614,5 @@ def _footer(pen: _Pen, issued: CertificateIssued, top: float) -> None:
         8,
         align="right",
         grey=True,
+        public=True,
     )
