@@ -6,8 +6,8 @@ the same texts at the same places in the same fonts, so the image shows what the
 without rasterising the PDF (bench/app.py: that cost more CPU than building the PDF).
 
 One bit per pixel: text is rendered by FreeType without anti-aliasing, and the QR symbols are
-copied module by module at a whole number of pixels per module, so every module is exact
-(the size is the PDF's rounded to whole pixels per module, centred on the PDF's position).
+copied module by module onto the PDF's module grid rounded to pixels, so every module is a solid
+block of dark or light (no grey, no resampling) and each symbol has the PDF's size and place.
 Nothing is written anywhere (C08); nothing of one certificate outlives the call: only the
 fonts, opened once per process, are kept.
 """
@@ -111,15 +111,20 @@ class _ImagePen:
         self.draw.rectangle((left, top, right, bottom), outline=_INK, width=self._stroke(0.6))
 
     def qr(self, x: float, top: float, size: float, code: QrMatrix) -> None:
-        """The symbol, a whole number of pixels per module, centred where the PDF draws it."""
-        pixels = size * self.scale
-        module = max(1, round(pixels / code.size))
-        light = ~code.modules.astype(bool)
-        block = np.repeat(np.repeat(light, module, axis=0), module, axis=1)
-        symbol = Image.fromarray(block)  # bool → mode "1": True is paper
+        """The symbol exactly where the PDF draws it, each module a solid block of pixels.
+
+        Module edges are the PDF's, rounded to the pixel grid: a module is ⌊s⌋ or ⌈s⌉ pixels
+        wide (s = the PDF's module in pixels), never resampled or grey, and the symbol keeps the
+        PDF's size, so its quiet zone stays as light as the PDF's.
+        """
         left, upper = self._point(x, top)
-        offset = (pixels - block.shape[0]) / 2
-        self.image.paste(symbol, (round(left + offset), round(upper + offset)))
+        steps = np.arange(code.size + 1) * (size * self.scale / code.size)
+        column_edges = np.round(left + steps).astype(np.intp)
+        row_edges = np.round(upper + steps).astype(np.intp)
+        light = ~code.modules.astype(bool)
+        block = np.repeat(np.repeat(light, np.diff(row_edges), 0), np.diff(column_edges), 1)
+        symbol = Image.fromarray(block)  # bool → mode "1": True is paper
+        self.image.paste(symbol, (int(column_edges[0]), int(row_edges[0])))
 
 
 def render_certificate_png(
