@@ -18,13 +18,14 @@ import importlib.util
 import io
 import logging
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
@@ -124,6 +125,23 @@ LEGEND_LANGUAGES = (("中文", 0), ("한국어", 1))
 # a subset of the glyphs drawn: ≈ 9 KB more per PDF (docs/certificate-pdf.md).
 LEGEND_FONT_NAME = "WenQuanYiZenHei"
 LEGEND_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
+
+class _FastFlate(pdfdoc.PDFStreamFilterZCompress):  # type: ignore[misc]
+    """FlateDecode at zlib level 1 instead of 6.
+
+    Compression was a third of a page's CPU (the QR paths: ≈ 110 KB of ``re`` operators, and the
+    two font subsets); level 1 takes ≈ 4 ms off the 7-dose 海外用 page for ≈ 11 KB more (92 → 103
+    KB; bench/app.py). reportlab has no setting for the level: its streams and font files all use
+    the module's one filter object, replaced here (this module is reportlab's only user).
+    """
+
+    def encode(self, text: str | bytes) -> bytes:
+        data = text.encode("utf8") if isinstance(text, str) else text
+        return zlib.compress(data, 1)
+
+
+pdfdoc.PDFZCompress = _FastFlate()
 
 _font_lock = threading.Lock()
 # reportlab keeps per-document state inside the shared TTFont and warns against using one font
