@@ -21,7 +21,6 @@ Nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import multiprocessing
 import os
@@ -38,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app_client.client import AppClient, DevPlatform, HttpsTransport, InstanceState
 from bench.center import _cpu_seconds, _drive, in_threads, summarise, timed_loop
-from cert_center.app_issuance import page_png
 from launch.stack import APP_PROCESSES, remove, seeded_requests, start_stack
 from vaxcert import attestation, pki
-from vaxcert.certificate.pdf import render_certificate
+from vaxcert.certificate.image import render_certificate_png
+from vaxcert.certificate.pdf import page_codes, render_certificate
 from vaxcert.config import Settings
 from vaxcert.contracts.kiosk_api import CertificateIssued
 
@@ -107,7 +106,7 @@ def _parts(settings: Settings, body: dict[str, Any]) -> dict[str, float]:
     client.register(state, DevPlatform(settings.pki_dir, settings.center.app.app_id))
     issued = client.apply(state, body)
     certificate = CertificateIssued.model_validate(issued["certificate"])
-    pdf = base64.b64decode(issued["pdf"])
+    codes = page_codes(certificate)
     dpi = settings.center.app.image_dpi
     raw = json.dumps(body).encode()
     signature = attestation.sign_request(state.key, "POST", "/x", "c" * 43, raw)
@@ -118,8 +117,13 @@ def _parts(settings: Settings, body: dict[str, Any]) -> dict[str, float]:
     message = attestation.signing_input("POST", "/x", "c" * 43, raw)
     der = attestation.b64url_decode(signature)
     return {
-        "PDF (render_certificate)": _median_ms(lambda: render_certificate(certificate)),
-        f"PNG from the PDF page ({dpi} dpi)": _median_ms(lambda: page_png(pdf, dpi)),
+        "QR symbols (page_codes)": _median_ms(lambda: page_codes(certificate)),
+        "PDF (render_certificate)": _median_ms(
+            lambda: render_certificate(certificate, codes=codes)
+        ),
+        f"PNG image ({dpi} dpi)": _median_ms(
+            lambda: render_certificate_png(certificate, dpi, codes=codes)
+        ),
         "request signature check": _median_ms(
             lambda: key.verify(der, message, ec.ECDSA(hashes.SHA256())), 200
         ),

@@ -43,7 +43,7 @@ from vaxcert.contracts.kiosk_api import CertificateIssued
 TARGET_MS = 80.0
 
 
-class _PngPen(pdf._Pen):
+class _PngPen(pdf._PdfPen):
     """Draws each QR code as a segno PNG image instead of a vector path."""
 
     def __init__(self, canvas: Canvas, images: dict[int, bytes]) -> None:
@@ -66,10 +66,10 @@ def naive_render(issued: CertificateIssued) -> bytes:
     for code, caption in zip(segno_codes, captions, strict=True):
         matrix = QrMatrix(np.array(code.matrix, dtype=bool), int(code.version), "L", code.mask)
         images[id(matrix)] = signer_qr.png(code, scale=4, border=0)
-        codes.append(pdf._Code(matrix, caption))
+        codes.append(pdf.PageCode(matrix, caption))
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(pdf.PAGE_WIDTH, pdf.PAGE_HEIGHT), invariant=True)
-    pdf._draw_page(_PngPen(canvas, images), issued, codes)
+    pdf.draw_page(_PngPen(canvas, images), issued, codes)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()

@@ -360,7 +360,7 @@ class AppApiSettings(BaseModel):
     # Flask-Limiter limits, shared by all workers and replicas through Redis when configured.
     per_instance_limit: str = Field(default="30/minute", pattern=r"^[0-9a-z /;]+$")
     per_address_limit: str = Field(default="1200/minute", pattern=r"^[0-9a-z /;]+$")
-    # Resolution of the certificate image the app may save (1-bit PNG of the PDF page).
+    # Resolution of the certificate image the app may save (1-bit PNG of the printed page).
     image_dpi: int = Field(default=150, ge=72, le=300)
     admission: AdmissionSettings = AdmissionSettings(deadline_seconds=10.0)
 

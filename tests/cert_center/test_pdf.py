@@ -374,3 +374,27 @@ def test_font_comes_from_a_known_place() -> None:
     path = pdf.font_path()
     assert path.name == pdf.FONT_FILE
     assert path.read_bytes()[:4] == b"\x00\x01\x00\x00"  # TrueType outlines (not CFF/OTTO)
+
+
+def test_font_subsets_read_in_place_equal_reportlabs_own(
+    overseas_issued: CertificateIssued,
+) -> None:
+    """The registered fonts read glyphs in place (no copy of the glyf table per document): the
+    subsets they make are byte-identical to those of reportlab's unmodified font objects."""
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    pdf.register_font()
+    assert pdf.legend_font_available()
+    holder = overseas_issued.holder
+    page_text = "".join(
+        [pdf.TITLE_JA, pdf.TITLE_EN, holder.name, *pdf.legend_lines(overseas_issued)]
+    )
+    for name, plain in (
+        (pdf.FONT_NAME, TTFont("plain-ipaex", str(pdf.font_path()))),
+        (pdf.LEGEND_FONT_NAME, TTFont("plain-wqy", str(pdf.LEGEND_FONT), subfontIndex=0)),
+    ):
+        ours = pdfmetrics.getFont(name).face
+        assert "get_table" in vars(ours)  # the in-place reader is installed
+        covered = [ord(c) for c in sorted(set(page_text)) if ord(c) in ours.charToGlyph]
+        assert len(covered) > 40
+        assert ours.makeSubset(covered) == plain.face.makeSubset(covered)

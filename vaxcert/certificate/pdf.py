@@ -18,12 +18,14 @@ import importlib.util
 import io
 import logging
 import threading
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
@@ -124,6 +126,23 @@ LEGEND_LANGUAGES = (("中文", 0), ("한국어", 1))
 LEGEND_FONT_NAME = "WenQuanYiZenHei"
 LEGEND_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 
+
+class _FastFlate(pdfdoc.PDFStreamFilterZCompress):  # type: ignore[misc]
+    """FlateDecode at zlib level 1 instead of 6.
+
+    Compression was a third of a page's CPU (the QR paths: ≈ 110 KB of ``re`` operators, and the
+    two font subsets); level 1 takes ≈ 4 ms off the 7-dose 海外用 page for ≈ 11 KB more (92 → 103
+    KB; bench/app.py). reportlab has no setting for the level: its streams and font files all use
+    the module's one filter object, replaced here (this module is reportlab's only user).
+    """
+
+    def encode(self, text: str | bytes) -> bytes:
+        data = text.encode("utf8") if isinstance(text, str) else text
+        return zlib.compress(data, 1)
+
+
+pdfdoc.PDFZCompress = _FastFlate()
+
 _font_lock = threading.Lock()
 # reportlab keeps per-document state inside the shared TTFont and warns against using one font
 # object in two documents at once: documents are built one at a time (a page takes a few ms).
@@ -155,7 +174,46 @@ def register_font() -> None:
         if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
             # A TrueType (glyf) font: reportlab embeds a subset as FontFile2. Its CID fonts
             # (HeiseiKakuGo-W5) are never embedded, so viewers would substitute glyphs.
-            pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path())))
+            pdfmetrics.registerFont(_subsetting_in_place(TTFont(FONT_NAME, str(font_path()))))
+
+
+class _GlyphTable:
+    """A font's 'glyf' table as reportlab's subsetter reads it (glyph by glyph), without a copy.
+
+    reportlab's ``makeSubset`` takes ``get_table("glyf")``, a copy of the whole table, for every
+    document: 5.6 MB for IPAex Gothic and 10.6 MB for WenQuanYi Zen Hei, ≈ 1.7 ms a page and the
+    CPU caches flushed (bench/app.py). Slicing this gives the same glyph bytes from the font file.
+    """
+
+    def __init__(self, data: bytes, start: int, length: int) -> None:
+        self.data = data
+        self.start = start
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: slice) -> bytes:
+        first, stop, step = index.indices(self.length)
+        if step != 1:
+            raise ValueError("glyph slices are contiguous")
+        return self.data[self.start + first : self.start + max(first, stop)]
+
+
+def _subsetting_in_place(font: TTFont) -> TTFont:
+    """``font`` whose subsets read glyphs from the font file in place (:class:`_GlyphTable`);
+    tests/cert_center/test_pdf.py checks the subsets are byte-identical to reportlab's own."""
+    face = font.face
+    whole_table = face.get_table
+
+    def get_table(tag: str) -> bytes | _GlyphTable:
+        if tag != "glyf":
+            return whole_table(tag)  # type: ignore[no-any-return]
+        start, length = face.get_table_pos(tag)
+        return _GlyphTable(face._ttf_data, start, length)
+
+    face.get_table = get_table
+    return font
 
 
 def legend_font_available() -> bool:
@@ -166,17 +224,33 @@ def legend_font_available() -> bool:
         return False
     with _font_lock:
         if LEGEND_FONT_NAME not in pdfmetrics.getRegisteredFontNames():
-            pdfmetrics.registerFont(TTFont(LEGEND_FONT_NAME, str(LEGEND_FONT), subfontIndex=0))
+            legend = TTFont(LEGEND_FONT_NAME, str(LEGEND_FONT), subfontIndex=0)
+            pdfmetrics.registerFont(_subsetting_in_place(legend))
     return True
 
 
-def render_certificate(issued: CertificateIssued, *, copies: int = 1) -> bytes:
-    """The certificate as PDF bytes: ``copies`` identical A4 pages, built in memory (C08)."""
-    if not 1 <= copies <= MAX_COPIES:
-        raise ValueError(f"copies must be 1..{MAX_COPIES}")
+def page_codes(issued: CertificateIssued) -> list[PageCode]:
+    """Check that ``issued`` can be printed honestly and build its QR symbols.
+
+    Both renderers (this PDF and the image of :mod:`vaxcert.certificate.image`) take the result,
+    so a caller making both encodes the codes once.
+    """
     register_font()
     _check_glyphs(issued)
-    codes = _codes(issued)
+    return _codes(issued)
+
+
+def render_certificate(
+    issued: CertificateIssued, *, copies: int = 1, codes: Sequence[PageCode] | None = None
+) -> bytes:
+    """The certificate as PDF bytes: ``copies`` identical A4 pages, built in memory (C08).
+
+    ``codes``: :func:`page_codes` of this very ``issued``, when the caller has them already.
+    """
+    if not 1 <= copies <= MAX_COPIES:
+        raise ValueError(f"copies must be 1..{MAX_COPIES}")
+    if codes is None:
+        codes = page_codes(issued)
     buffer = io.BytesIO()  # C08: the PDF exists only in this process's memory
     with _render_lock:
         canvas = Canvas(
@@ -194,7 +268,7 @@ def render_certificate(issued: CertificateIssued, *, copies: int = 1) -> bytes:
         canvas.setAuthor("vaxcert")
         canvas.setCreator("vaxcert")
         canvas.beginForm("certificate")
-        _draw_page(_Pen(canvas), issued, codes)
+        draw_page(_PdfPen(canvas), issued, codes)
         canvas.endForm()
         for _ in range(copies):
             canvas.doForm("certificate")
@@ -231,14 +305,14 @@ def _check_glyphs(issued: CertificateIssued) -> None:
 
 
 @dataclass(frozen=True)
-class _Code:
+class PageCode:
     """A QR symbol to draw and its caption."""
 
     matrix: QrMatrix
     caption: tuple[str, str]
 
 
-def _codes(issued: CertificateIssued) -> list[_Code]:
+def _codes(issued: CertificateIssued) -> list[PageCode]:
     if issued.kind == "overseas":
         if issued.vdsnc is None:
             raise VaxcertError("certificate_unprintable", "an overseas certificate without VDS-NC")
@@ -250,16 +324,59 @@ def _codes(issued: CertificateIssued) -> list[_Code]:
     if not issued.doses:
         raise VaxcertError("certificate_unprintable", "a certificate without doses")
     try:
-        codes = [_Code(shc_matrix(issued.shc_qr_text), SHC_CAPTION)]
+        codes = [PageCode(shc_matrix(issued.shc_qr_text), SHC_CAPTION)]
         if issued.vdsnc is not None:
-            codes.append(_Code(vdsnc_matrix(issued.vdsnc), VDSNC_CAPTION))
+            codes.append(PageCode(vdsnc_matrix(issued.vdsnc), VDSNC_CAPTION))
     except ValueError as exc:
         raise VaxcertError("certificate_unprintable", str(exc)) from exc
     return codes
 
 
-class _Pen:
-    """Drawing helpers over a reportlab canvas: one font, sizes in points, positions in points."""
+def fitted_size(value: str, size: float, width: float | None, font: str = FONT_NAME) -> float:
+    """The font size that makes ``value`` at most ``width`` points wide (never below 4 pt)."""
+    if width is not None:
+        natural: float = pdfmetrics.stringWidth(value, font, size)
+        if natural > width:
+            return max(4.0, size * width / natural)
+    return size
+
+
+class Pen(Protocol):
+    """What the page layout draws with, in points from the page's lower-left corner: the PDF
+    canvas here, the certificate image in :mod:`vaxcert.certificate.image` (one layout, so the
+    image shows what the PDF shows)."""
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        value: str,
+        size: float,
+        *,
+        width: float | None = None,
+        align: str = "left",
+        grey: bool = False,
+        font: str = FONT_NAME,
+        public: bool = False,
+    ) -> None:
+        """Draw ``value`` with its baseline at ``y``, shrunk to fit ``width`` when given.
+
+        ``public``: the value is a label or comes from a public catalogue (vaccines,
+        municipalities), never from the holder's record, so a pen may keep it across pages (C08).
+        """
+
+    def rule(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.5) -> None:
+        """A thin grey line."""
+
+    def box(self, x: float, y: float, width: float, height: float) -> None:
+        """A thin grey rectangle (x, y: lower left)."""
+
+    def qr(self, x: float, top: float, size: float, code: QrMatrix) -> None:
+        """The symbol with its upper-left corner at (x, top) and ``size`` points wide."""
+
+
+class _PdfPen:
+    """The :class:`Pen` over a reportlab canvas: one font, sizes and positions in points."""
 
     def __init__(self, canvas: Canvas) -> None:
         self.canvas = canvas
@@ -275,12 +392,14 @@ class _Pen:
         align: str = "left",
         grey: bool = False,
         font: str = FONT_NAME,
+        public: bool = False,
     ) -> None:
-        """Draw ``value`` with its baseline at ``y``, shrunk to fit ``width`` when given."""
-        if width is not None:
-            natural = pdfmetrics.stringWidth(value, font, size)
-            if natural > width:
-                size = max(4.0, size * width / natural)
+        """Draw ``value`` with its baseline at ``y``, shrunk to fit ``width`` when given.
+
+        ``public``: the value is a label or comes from a public catalogue (vaccines,
+        municipalities), never from the holder's record, so a pen may keep it across pages (C08).
+        """
+        size = fitted_size(value, size, width, font)
         canvas = self.canvas
         canvas.setFillGray(GREY if grey else 0)
         canvas.setFont(font, size)
@@ -324,17 +443,17 @@ def _qr_path(code: QrMatrix, x: float, top: float, module: float) -> str:
     return f"q 0 g {module:.6f} 0 0 {-module:.6f} {x:.4f} {top:.4f} cm\n{body}f Q"
 
 
-def _draw_page(pen: _Pen, issued: CertificateIssued, codes: Sequence[_Code]) -> None:
+def draw_page(pen: Pen, issued: CertificateIssued, codes: Sequence[PageCode]) -> None:
     left = MARGIN
     right = PAGE_WIDTH - MARGIN
     centre = PAGE_WIDTH / 2
     y = PAGE_HEIGHT - 17 * mm
-    pen.text(centre, y, TITLE_JA, 17, align="center")
+    pen.text(centre, y, TITLE_JA, 17, align="center", public=True)
     y -= 7 * mm
-    pen.text(centre, y, TITLE_EN, 12, align="center")
+    pen.text(centre, y, TITLE_EN, 12, align="center", public=True)
     y -= 6 * mm
     kind_ja, kind_en = KIND_LABELS[issued.kind]
-    pen.text(centre, y, f"{kind_ja} / {kind_en}", 9.5, align="center")
+    pen.text(centre, y, f"{kind_ja} / {kind_en}", 9.5, align="center", public=True)
     y -= 9 * mm
     _label(pen, left, y, CERTIFICATE_ID)
     pen.text(left + 27 * mm, y - 1.2 * mm, issued.certificate_id, 12)
@@ -372,7 +491,7 @@ def legend_lines(issued: CertificateIssued) -> list[str]:
     return lines
 
 
-def _legend(pen: _Pen, issued: CertificateIssued) -> None:
+def _legend(pen: Pen, issued: CertificateIssued) -> None:
     """zh/ko reading aid in the bottom margin, below the official text (no layout change)."""
     if not legend_font_available():
         # The official page is complete without it: a machine without apt still prints.
@@ -380,25 +499,27 @@ def _legend(pen: _Pen, issued: CertificateIssued) -> None:
         return
     y = 8.5 * mm
     for line in legend_lines(issued):
-        pen.text(MARGIN, y, line, 6, width=CONTENT_WIDTH, grey=True, font=LEGEND_FONT_NAME)
+        pen.text(
+            MARGIN, y, line, 6, width=CONTENT_WIDTH, grey=True, font=LEGEND_FONT_NAME, public=True
+        )
         y -= 3 * mm
 
 
-def _label(pen: _Pen, x: float, y: float, label: tuple[str, str]) -> None:
+def _label(pen: Pen, x: float, y: float, label: tuple[str, str]) -> None:
     """A two-line label: Japanese on ``y``, English in small grey type below it."""
-    pen.text(x, y, label[0], 8.5)
-    pen.text(x, y - 3.2 * mm, label[1], 6.5, grey=True)
+    pen.text(x, y, label[0], 8.5, public=True)
+    pen.text(x, y - 3.2 * mm, label[1], 6.5, grey=True, public=True)
 
 
-def _heading(pen: _Pen, x: float, y: float, heading: tuple[str, str]) -> None:
-    pen.text(x, y, f"{heading[0]}  {heading[1]}", 10)
+def _heading(pen: Pen, x: float, y: float, heading: tuple[str, str]) -> None:
+    pen.text(x, y, f"{heading[0]}  {heading[1]}", 10, public=True)
 
 
 def _date(value: dt.date) -> str:
     return value.isoformat()  # 2023-12-20: one form readable in both languages
 
 
-def _holder(pen: _Pen, issued: CertificateIssued, top: float) -> float:
+def _holder(pen: Pen, issued: CertificateIssued, top: float) -> float:
     """The holder block: name and birth date; for 海外用 the passport data in a second column."""
     holder = issued.holder
     first: list[tuple[tuple[str, str], str, float]] = [(NAME, holder.name, 14)]
@@ -432,7 +553,7 @@ def _holder(pen: _Pen, issued: CertificateIssued, top: float) -> float:
     return box_top - box_height
 
 
-def _doses(pen: _Pen, issued: CertificateIssued, top: float) -> float:
+def _doses(pen: Pen, issued: CertificateIssued, top: float) -> float:
     _heading(pen, MARGIN, top, DOSES_HEADING)
     table_top = top - 3 * mm
     header_height = 8.5 * mm
@@ -447,34 +568,52 @@ def _doses(pen: _Pen, issued: CertificateIssued, top: float) -> float:
     pen.rule(MARGIN, table_top - header_height, MARGIN + CONTENT_WIDTH, table_top - header_height)
     for (ja, en, _), x0, x1 in zip(DOSE_COLUMNS, edges, edges[1:], strict=False):
         middle = (x0 + x1) / 2
-        pen.text(middle, table_top - 3.8 * mm, ja, 8, align="center", width=x1 - x0 - 2 * mm)
+        inner = x1 - x0 - 2 * mm
+        pen.text(middle, table_top - 3.8 * mm, ja, 8, align="center", width=inner, public=True)
         pen.text(
-            middle, table_top - 7 * mm, en, 6.5, align="center", width=x1 - x0 - 2 * mm, grey=True
+            middle, table_top - 7 * mm, en, 6.5, align="center", width=inner, grey=True, public=True
         )
     y = table_top - header_height
     for index, dose in enumerate(issued.doses):
+        # The third item: public (the dose's ordinal, the vaccine catalogue, a country code).
         cells = (
-            (str(dose.dose_number), None),
-            (_date(dose.date), None),
-            (dose.product_ja, dose.product_en),
-            (dose.maker_ja, dose.maker_en),
-            (dose.lot, None),
-            (dose.country, None),
+            (str(dose.dose_number), None, True),
+            (_date(dose.date), None, False),
+            (dose.product_ja, dose.product_en, True),
+            (dose.maker_ja, dose.maker_en, True),
+            (dose.lot, None, False),
+            (dose.country, None, True),
         )
-        for (first, second), x0, x1 in zip(cells, edges, edges[1:], strict=False):
+        for (first, second, public), x0, x1 in zip(cells, edges, edges[1:], strict=False):
             inner = x1 - x0 - 2.5 * mm
             if second is None:
-                pen.text((x0 + x1) / 2, y - 5.2 * mm, first, 9.5, align="center", width=inner)
+                pen.text(
+                    (x0 + x1) / 2,
+                    y - 5.2 * mm,
+                    first,
+                    9.5,
+                    align="center",
+                    width=inner,
+                    public=public,
+                )
             else:
-                pen.text(x0 + 1.5 * mm, y - 3.7 * mm, first, 8.5, width=inner)
-                pen.text(x0 + 1.5 * mm, y - 6.9 * mm, second, 6.5, width=inner, grey=True)
+                pen.text(x0 + 1.5 * mm, y - 3.7 * mm, first, 8.5, width=inner, public=public)
+                pen.text(
+                    x0 + 1.5 * mm,
+                    y - 6.9 * mm,
+                    second,
+                    6.5,
+                    width=inner,
+                    grey=True,
+                    public=public,
+                )
         y -= row_height
         if index < len(issued.doses) - 1:
             pen.rule(MARGIN, y, MARGIN + CONTENT_WIDTH, y, 0.3)
     return table_top - height
 
 
-def _codes_block(pen: _Pen, codes: Sequence[_Code], top: float, bottom: float) -> None:
+def _codes_block(pen: Pen, codes: Sequence[PageCode], top: float, bottom: float) -> None:
     caption_height = 7.5 * mm  # two caption lines, descenders included
     notice_height = 4.5 * mm
     notice_rise = 2.2 * mm  # the notice's glyphs above its baseline
@@ -496,30 +635,36 @@ def _codes_block(pen: _Pen, codes: Sequence[_Code], top: float, bottom: float) -
     x = (PAGE_WIDTH - total) / 2
     for code in codes:
         middle = x + size / 2
-        pen.text(middle, top - 3.5 * mm, code.caption[0], 8.5, align="center")
-        pen.text(middle, top - 6.8 * mm, code.caption[1], 6.5, align="center", grey=True)
+        pen.text(middle, top - 3.5 * mm, code.caption[0], 8.5, align="center", public=True)
+        pen.text(
+            middle, top - 6.8 * mm, code.caption[1], 6.5, align="center", grey=True, public=True
+        )
         pen.qr(x, top - caption_height - quiet, size, code.matrix)
         x += size + gap
     notice_y = top - caption_height - quiet - size - quiet - notice_rise
     notice_en = QR_NOTICE[1] if len(codes) == 1 else QR_NOTICE[2]
-    pen.text(PAGE_WIDTH / 2, notice_y, f"{QR_NOTICE[0]}  {notice_en}", 7, align="center")
+    notice = f"{QR_NOTICE[0]}  {notice_en}"
+    pen.text(PAGE_WIDTH / 2, notice_y, notice, 7, align="center", public=True)
 
 
-def _footer(pen: _Pen, issued: CertificateIssued, top: float) -> None:
+def _footer(pen: Pen, issued: CertificateIssued, top: float) -> None:
     left = MARGIN
     right = PAGE_WIDTH - MARGIN
     pen.rule(left, top, right, top, 0.8)
     y = top - 5.5 * mm
-    pen.text(left, y, STATEMENT[0], 9.5, width=CONTENT_WIDTH)
-    pen.text(left, y - 4.2 * mm, STATEMENT[1], 8, width=CONTENT_WIDTH, grey=True)
+    pen.text(left, y, STATEMENT[0], 9.5, width=CONTENT_WIDTH, public=True)
+    pen.text(left, y - 4.2 * mm, STATEMENT[1], 8, width=CONTENT_WIDTH, grey=True, public=True)
     y -= 12 * mm
     municipality = issued.municipality
     _label(pen, left, y, ISSUER)
     mayor = municipality.mayor_ja or f"{municipality.name_ja}長"  # the mayor issues it
-    pen.text(left + 22 * mm, y - 1.2 * mm, mayor, 14)
-    pen.text(left + 22 * mm, y - 6.2 * mm, f"Mayor of {municipality.name_en}", 9, grey=True)
+    # The municipality and its mayor come from the public municipality catalogue.
+    pen.text(left + 22 * mm, y - 1.2 * mm, mayor, 14, public=True)
+    pen.text(
+        left + 22 * mm, y - 6.2 * mm, f"Mayor of {municipality.name_en}", 9, grey=True, public=True
+    )
     _label(pen, right - 55 * mm, y, MUNICIPALITY_CODE)
-    pen.text(right, y - 1.2 * mm, municipality.code, 11, align="right")
+    pen.text(right, y - 1.2 * mm, municipality.code, 11, align="right", public=True)
     pen.text(
         right,
         y - 6.2 * mm,
@@ -527,4 +672,5 @@ def _footer(pen: _Pen, issued: CertificateIssued, top: float) -> None:
         8,
         align="right",
         grey=True,
+        public=True,
     )
