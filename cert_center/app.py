@@ -86,6 +86,7 @@ def _install_app_api(
     issuance: IssuanceService,
 ) -> None:
     """The app API (docs/app-api.md): attestation (C06), admission, limits, the blueprint."""
+    app.config[web.PUBLIC_SURFACE] = True  # anyone on the internet reaches it
     app_settings = settings.center.app
     app.extensions["vaxcert_app_attestation"] = AppAttestation(
         app_settings, load_roots(settings), store

@@ -95,12 +95,26 @@ def error_body(error: VaxcertError, lang: reasons.Language) -> dict[str, Any]:
     return body
 
 
+# A 503 always says when to come back: an outage of a peer (Redis, VRS, the signer) is usually
+# over within seconds, and a client that retries at once only adds to the load.
+DEFAULT_RETRY_AFTER_SECONDS = 5
+# Set on a surface anonymous clients reach (the app API): what failed inside is for the logs.
+PUBLIC_SURFACE = "VAXCERT_PUBLIC_SURFACE"
+
+
 def error_response(error: VaxcertError) -> tuple[Response, int]:
-    """The JSON body every service answers a refusal with (and ``Retry-After`` when known)."""
+    """The JSON body every service answers a refusal with (and ``Retry-After`` when known; every
+    503 has one). On a public surface a 5xx keeps its code and words but not its detail."""
     lang = language_of(request.headers.get("Accept-Language"))
-    response = jsonify(error_body(error, lang))
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
+    body = error_body(error, lang)
+    if error.status >= 500 and current_app.config.get(PUBLIC_SURFACE):
+        body["error"].pop("detail", None)
+    response = jsonify(body)
+    retry_after = error.retry_after
+    if retry_after is None and error.status == 503:
+        retry_after = DEFAULT_RETRY_AFTER_SECONDS
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response, error.status
 
 

@@ -487,3 +487,18 @@ def test_rate_limit_per_source_address_behind_a_trusted_edge(
             201,
             429,
         ]
+
+
+def test_a_shared_store_outage_is_a_503_with_retry_after_and_no_internal_detail(
+    rig: AppRig,
+) -> None:
+    # The app API is reached by anyone: it says when to come back, and what failed inside is for
+    # the logs only ("redis: ConnectionError" told a stranger how the center is built).
+    settings = rig.rig.settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    client = create_app(settings, surface="app_api").test_client()
+    response = client.post("/api/v1/app/challenges", json={"purpose": "register"})
+    assert response.status_code == 503
+    error = response.get_json()["error"]
+    assert error["code"] == "service_unavailable"
+    assert "detail" not in error
+    assert int(response.headers["Retry-After"]) > 0
