@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,15 +67,22 @@ def read_card(settings: Settings, resident: str, pin: str, reader: str) -> dict[
 
 
 def write_certificate(out: Path, issued: dict[str, Any]) -> None:
-    """certificate.pdf, certificate.png, shc.txt and (海外用) vdsnc.json into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """certificate.pdf, certificate.png, shc.txt and (海外用) vdsnc.json into ``out``, readable
+    by their owner only: they hold the holder's name, birth date and doses."""
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
     certificate = issued["certificate"]
-    (out / "certificate.pdf").write_bytes(base64.b64decode(issued["pdf"]))
-    (out / "certificate.png").write_bytes(base64.b64decode(issued["image_png"]))
-    (out / "shc.txt").write_text(certificate["shc_qr_text"] + "\n")
+    files = {
+        "certificate.pdf": base64.b64decode(issued["pdf"]),
+        "certificate.png": base64.b64decode(issued["image_png"]),
+        "shc.txt": (certificate["shc_qr_text"] + "\n").encode(),
+    }
     if certificate.get("vdsnc"):
         document = json.loads(certificate["vdsnc"])
-        (out / "vdsnc.json").write_text(json.dumps(document, ensure_ascii=False) + "\n")
+        files["vdsnc.json"] = (json.dumps(document, ensure_ascii=False) + "\n").encode()
+    for name, content in files.items():
+        descriptor = os.open(out / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
 
 
 def run(

@@ -78,3 +78,18 @@ def test_a_refused_application_writes_nothing(settings: Any, tmp_path: Path) -> 
     )  # fmt: skip
     assert (result.outcome, result.reason) == ("refused", "app_attestation_missing")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".app-instance"]
+
+
+def test_c08_the_certificate_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    # The holder's name, birth date and doses: not for the other users of a shared machine.
+    issued = {
+        "pdf": "JVBERg==",
+        "image_png": "iVBORw==",
+        "certificate": {"shc_qr_text": "shc:/56", "vdsnc": '{"data": {}}'},
+    }
+    flow.write_certificate(tmp_path / "out", issued)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "out").iterdir()}
+    assert modes == dict.fromkeys(
+        ["certificate.pdf", "certificate.png", "shc.txt", "vdsnc.json"], 0o600
+    )
+    assert (tmp_path / "out").stat().st_mode & 0o077 == 0
