@@ -130,6 +130,10 @@ class UserStore:
         """Disable the user and end every session of theirs (C17)."""
         self._change(user_id, enabled=False)
 
+    def end_sessions(self, user_id: str) -> None:
+        """End every session of the user (sign-out: a copied cookie dies with it, C17)."""
+        self._change(user_id)
+
     def enable(self, user_id: str) -> None:
         self._change(user_id, enabled=True, failed_logins=0, locked_until=None)
 

@@ -9,6 +9,7 @@ import csv
 import io
 import re
 import secrets
+import time
 from pathlib import Path
 
 import psycopg
@@ -201,7 +202,26 @@ def test_c17_disabling_a_user_ends_their_session_and_each_step_is_audited(
     response = client.get("/ops/fleet")
     assert response.status_code == 302 and response.location.endswith("/ops/login")
     events = [e.event for e in AuditTrail(_db(settings)).latest()]
-    assert events[:1] == ["login"]
+    assert events[:2] == ["session_refused", "login"]
+
+
+def test_c17_a_cookie_copied_before_sign_out_is_refused_after_it(settings: Settings) -> None:
+    app = create_app(settings, surface="ops")
+    made = UserStore(_db(settings)).add("op-out", "viewer", PASSWORD)
+    client = _https(app)
+    assert _sign_in(client, made) == 302
+    cookie = client.get_cookie("__Host-vaxcert-ops")
+    assert cookie is not None
+    token = _csrf(client, "/ops/fleet")
+    assert client.post("/ops/logout", data={"csrf_token": token}).status_code == 302
+    thief = _https(app)  # the same cookie, replayed after the operator signed out
+    thief.set_cookie("__Host-vaxcert-ops", cookie.value, domain="localhost", secure=True)
+    response = thief.get("/ops/fleet")
+    assert response.status_code == 302 and response.location.endswith("/ops/login")
+    events = [e.event for e in AuditTrail(_db(settings)).latest()]
+    assert events[:2] == ["session_refused", "logout"]
+    assert _sign_in(client, made, pyotp.TOTP(made.totp_secret).at(time.time() + 30)) == 302
+    assert client.get("/ops/fleet").status_code == 200
 
 
 def test_c17_forms_need_their_csrf_token(settings: Settings) -> None:
@@ -252,7 +272,9 @@ def test_fee_csv_is_audited_and_its_cells_never_run_as_formulas(settings: Settin
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][0] == "date" and rows[1][1] == "462012"
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
-    assert client.get("/ops/fees/999999.csv").status_code == 404
+    missing = client.get("/ops/fees/999999.csv")
+    assert missing.status_code == 404
+    assert 'data-error="not-found"' in missing.get_data(as_text=True)
     assert AuditTrail(_db(settings)).latest()[0].event == "fees_exported"
 
 
