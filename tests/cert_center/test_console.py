@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -124,6 +125,26 @@ def test_c15_audit_verify_catches_a_changed_or_removed_entry_on_sqlite(
     assert code == 1 and finding in output
 
 
+def test_c15_audit_verify_catches_removed_newest_entries_against_a_head_kept_outside(
+    settings: Settings,
+) -> None:
+    database = _db(settings)
+    _fill(AuditTrail(database))
+    assert REGISTRY.get_sample_value("vaxcert_center_audit_head_seq") == 5
+    code, head = _cli(settings, "audit", "head")
+    assert code == 0 and re.fullmatch(r"5:[0-9a-f]{64}\n", head)
+    assert _cli(settings, "audit", "verify", "--expect-head", head.strip()) == (
+        0,
+        "audit trail intact: 5 entries, head 5 present\n",
+    )
+    _tamper(database, "DELETE FROM ops_audit WHERE seq >= 4")
+    # The chain that is left is whole: only the head kept outside shows the cut.
+    assert _cli(settings, "audit", "verify")[0] == 0
+    code, output = _cli(settings, "audit", "verify", "--expect-head", head.strip())
+    assert code == 1 and "entry 5 (the expected head) is missing" in output
+    assert _cli(settings, "audit", "verify", "--expect-head", "5:nothex")[0] == 2
+
+
 def test_c15_postgresql_app_role_may_append_and_read_but_not_change(
     pg_url: str, settings: Settings
 ) -> None:
@@ -157,6 +178,10 @@ def test_c15_postgresql_app_role_may_append_and_read_but_not_change(
     assert code == 1 and "entry 4: its content was changed" in output
     _tamper(CenterDb(owner_url), "DELETE FROM ops_audit WHERE seq = 2")
     assert "entries 2..2 are missing" in _cli(owner, "audit", "verify")[1]
+    head = _cli(owner, "audit", "head")[1].strip()
+    _tamper(CenterDb(owner_url), "DELETE FROM ops_audit WHERE seq = 5")
+    output = _cli(owner, "audit", "verify", "--expect-head", head)[1]
+    assert "entry 5 (the expected head) is missing" in output
 
 
 def test_c17_user_add_prints_the_otpauth_uri_once(settings: Settings) -> None:
