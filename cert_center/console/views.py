@@ -208,7 +208,7 @@ def login() -> Any:
         return render_template("console/login.html", form=form)
     if not form.validate():
         return render_template("console/login.html", form=form, failed=True), 400
-    attempt = _users().sign_in(form.user_id.data, form.password.data, form.code.data)
+    attempt = _users().sign_in(form.user_id.data, form.password.data, form.code.data, _where())
     if attempt.outcome != "ok" or attempt.user is None:
         actor = form.user_id.data if attempt.known else "unknown"
         _trail().record("login_failed", actor, {"cause": attempt.outcome}, _where())

@@ -210,6 +210,37 @@ def test_c17_wrong_totp_replayed_totp_and_lockout(settings: Settings) -> None:
     # Locked: even the right password and a fresh code are refused until the lockout ends.
     assert users.sign_in("op-1", PASSWORD, pyotp.TOTP(made.totp_secret).now()).outcome == "locked"
     assert users.sign_in("nobody", PASSWORD, code).outcome == "bad_credentials"
+    users.enable("op-1")  # lifts the lock
+    fresh = pyotp.TOTP(made.totp_secret).at(time.time() + 30)
+    assert users.sign_in("op-1", PASSWORD, fresh).outcome == "ok"
+
+
+def test_c17_a_stranger_locks_out_only_their_own_address(settings: Settings) -> None:
+    console = settings.center.console.model_copy(update={"max_failed_logins": 3})
+    strict = settings.model_copy(
+        update={"center": settings.center.model_copy(update={"console": console})}
+    )
+    app = create_app(strict, surface="ops")
+    made = UserStore(_db(strict)).add("op-lock", "admin", PASSWORD)
+    stranger, operator = _https(app), _https(app)
+    stranger.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    operator.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    token = _csrf(stranger)
+    for guess in ("guess one!!!", "guess two!!!", "guess three!"):
+        wrong = {"csrf_token": token, "user_id": "op-lock", "password": guess, "code": "123456"}
+        assert stranger.post("/ops/login", data=wrong).status_code == 401
+    # The stranger's address is locked: even the right password and code fail there ...
+    assert _sign_in(stranger, made) == 401
+    # ... the operator at their own address signs in.
+    assert _sign_in(operator, made) == 302
+    assert operator.get("/ops/fleet").status_code == 200
+    trail = AuditTrail(_db(strict)).latest()
+    assert [(e.event, e.source) for e in trail[:3]] == [
+        ("login", "10.0.0.7"),
+        ("login_failed", "203.0.113.9"),
+        ("user_locked", "203.0.113.9"),
+    ]
+    assert '"cause":"locked"' in trail[1].detail
 
 
 def test_c17_disabling_a_user_ends_their_session_and_each_step_is_audited(
