@@ -235,6 +235,14 @@ def logout() -> BaseResponse:
     return redirect(url_for("console.login"))
 
 
+@console.get("/<path:_rest>")
+@requires()
+def missing(_rest: str) -> tuple[str, int]:
+    """Any other console address: the console's own 404 page (signed in only, so an anonymous
+    client learns nothing from probing addresses)."""
+    return _not_found()
+
+
 @console.get("/")
 @requires()
 def home() -> BaseResponse:

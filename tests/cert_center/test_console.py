@@ -331,6 +331,12 @@ def test_fee_csv_is_audited_and_its_cells_never_run_as_formulas(settings: Settin
     missing = client.get("/ops/fees/999999.csv")
     assert missing.status_code == 404
     assert 'data-error="not-found"' in missing.get_data(as_text=True)
+    assert 'data-error="forbidden"' not in missing.get_data(as_text=True)
+    elsewhere = client.get("/ops/no/such/page")
+    assert elsewhere.status_code == 404 and 'data-error="not-found"' in elsewhere.get_data(
+        as_text=True
+    )
+    assert _https(client.application).get("/ops/no/such/page").status_code == 302  # sign in
     assert AuditTrail(_db(settings)).latest()[0].event == "fees_exported"
 
 
