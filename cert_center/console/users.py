@@ -8,8 +8,8 @@ Roles, least privilege first:
   (daily, small counts suppressed, C08); changes nothing.
 
 A user's ``epoch`` is written into each of their sessions and compared on every request:
-disabling the user, resetting their TOTP or changing their role bumps it, which ends every
-session of theirs at once, in every worker and replica.
+disabling the user, resetting their TOTP, changing their role or signing out bumps it, which
+ends every session of theirs at once, in every worker and replica (a copied cookie too).
 """
 
 from __future__ import annotations
