@@ -10,7 +10,7 @@ import sys
 import click
 
 from cert_center.console import kiosk_states
-from cert_center.console.audit import AuditTrail
+from cert_center.console.audit import AuditTrail, Head
 from cert_center.console.db import CenterDb, grant_app_role
 from cert_center.console.users import ROLES, Role, UserError, UserStore
 from vaxcert import kvstore
@@ -136,17 +136,43 @@ def audit() -> None:
     """The audit trail (C15)."""
 
 
-@audit.command("verify")
+def _head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Head | None:
+    if value is None:
+        return None
+    try:
+        return Head.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@audit.command("head")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
+def audit_head(ctx: click.Context) -> None:
+    """Print the newest entry as SEQ:HASH, to keep outside the database (C15)."""
+    _settings, _database, trail = _opened(ctx)
+    head = trail.head()
+    click.echo(str(head) if head is not None else "empty")
+
+
+@audit.command("verify")
+@click.option(
+    "--expect-head",
+    callback=_head,
+    metavar="SEQ:HASH",
+    help="A head kept outside the database (audit log, `ops audit head`): catches removed "
+    "newest entries, which the chain alone cannot show.",
+)
+@click.pass_context
+def audit_verify(ctx: click.Context, expect_head: Head | None) -> None:
     """Check the hash chain; exit 1 naming each changed or removed entry."""
     _settings, _database, trail = _opened(ctx)
-    problems = trail.verify()
+    problems = trail.verify(expect_head)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
         sys.exit(1)
-    click.echo(f"audit trail intact: {trail.count()} entries")
+    checked = f", head {expect_head.seq} present" if expect_head is not None else ""
+    click.echo(f"audit trail intact: {trail.count()} entries{checked}")
 
 
 @group.group()

@@ -94,6 +94,13 @@ KIOSK_CERTIFICATE_EXPIRY = Gauge(
     ["kiosk"],
     multiprocess_mode="mostrecent",
 )
+# C15: the audit trail's newest sequence number leaves the database (Prometheus keeps its
+# history): a removed newest entry shows as a head the table no longer reaches.
+AUDIT_HEAD = Gauge(
+    "vaxcert_center_audit_head_seq",
+    "Sequence number of the newest audit entry this process appended",
+    multiprocess_mode="max",
+)
 PIN_LOCKOUTS = Counter("vaxcert_center_pin_lockouts", "PIN lockouts reported by kiosks", ["kiosk"])
 # C21: rule names only (cert_center/alerts.py RULES); never a card, a person or a category.
 ALERTS = Counter("vaxcert_alerts", "Alerts raised, by rule", ["rule"])

@@ -89,7 +89,7 @@ def install(
     policy = settings.center.console
     app.extensions["vaxcert_console_audit"] = trail
     app.extensions["vaxcert_console_users"] = UserStore(
-        database, policy.max_failed_logins, policy.lockout_minutes
+        database, policy.max_failed_logins, policy.lockout_minutes, store
     )
     app.extensions["vaxcert_console_kiosks"] = kiosk_states(settings, store)
     app.extensions["vaxcert_console_sources"] = sources or build_sources(

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cert_center.console import db
 from cert_center.console.db import CenterDb
+from cert_center.metrics import AUDIT_HEAD
 
 log = logging.getLogger("cert_center.audit")
 
@@ -53,6 +54,26 @@ class Entry:
     source: str
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The newest entry of the trail as kept outside the database (C15)."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Head:
+        """``SEQ:HASH`` as printed by ``vaxcert ops audit head``; ValueError otherwise."""
+        seq, _sep, digest = text.strip().partition(":")
+        if not seq.isdigit() or int(seq) < 1 or len(digest) != 64:
+            raise ValueError("a head is SEQ:HASH (a sequence number, 64 hex digits)")
+        int(digest, 16)
+        return cls(int(seq), digest.lower())
 
 
 def _clip(value: str) -> str:
@@ -111,6 +132,7 @@ class AuditTrail:
         log.info(
             "audit", extra={"event": event, "actor": actor, "audit_seq": seq, "audit_hash": digest}
         )
+        AUDIT_HEAD.set(seq)
         return Entry(seq, at, actor, event, body, source, prev, digest)
 
     def latest(self, limit: int = 100) -> list[Entry]:
@@ -123,8 +145,35 @@ class AuditTrail:
         with self.db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(db.audit)).scalar_one())
 
-    def verify(self) -> list[str]:
-        """Walk the whole chain; each problem found, by sequence number (empty: intact)."""
+    def head(self) -> Head | None:
+        """The newest entry as ``SEQ:HASH`` material (None: the trail is empty)."""
+        newest = self.latest(1)
+        return Head(newest[0].seq, newest[0].hash) if newest else None
+
+    def verify(self, expected_head: Head | None = None) -> list[str]:
+        """Walk the whole chain; each problem found, by sequence number (empty: intact).
+
+        The chain alone cannot show its newest entries removed: ``expected_head``, a head kept
+        outside the database (the audit log line, the Prometheus gauge, a copy of
+        ``vaxcert ops audit head``), must still be in the table, unchanged.
+        """
+        problems = self._walk()
+        if expected_head is not None:
+            problems += self._check_head(expected_head)
+        return problems
+
+    def _check_head(self, expected: Head) -> list[str]:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(db.audit.c.hash).where(db.audit.c.seq == expected.seq)
+            ).first()
+        if row is None:
+            return [f"entry {expected.seq} (the expected head) is missing: the trail was cut"]
+        if row.hash != expected.hash:
+            return [f"entry {expected.seq}: not the expected head (hash differs)"]
+        return []
+
+    def _walk(self) -> list[str]:
         problems: list[str] = []
         expected_seq, prev = 1, GENESIS
         with self.db.read() as conn:

@@ -53,6 +53,8 @@ users = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     # Bumped by disable, reset-totp and role changes: every session of the older epoch ends (C17).
     Column("epoch", Integer, nullable=False, default=1),
+    # No longer read: failures and locks are per (user, address) in the shared store (C17,
+    # cert_center/console/users.py). Kept so that existing databases need no migration.
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", DateTime(timezone=True), nullable=True),
     # The last TOTP time step accepted: a code is good once (no replay within its window).

@@ -8,12 +8,13 @@ Roles, least privilege first:
   (daily, small counts suppressed, C08); changes nothing.
 
 A user's ``epoch`` is written into each of their sessions and compared on every request:
-disabling the user, resetting their TOTP or changing their role bumps it, which ends every
-session of theirs at once, in every worker and replica.
+disabling the user, resetting their TOTP, changing their role or signing out bumps it, which
+ends every session of theirs at once, in every worker and replica (a copied cookie too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import secrets
@@ -28,6 +29,8 @@ from sqlalchemy import insert, select, update
 
 from cert_center.console import db
 from cert_center.console.db import CenterDb
+from vaxcert.errors import VaxcertError
+from vaxcert.kvstore import KeyValueStore, MemoryStore
 
 Role = Literal["viewer", "admin", "auditor"]
 ROLES: tuple[Role, ...] = ("viewer", "admin", "auditor")
@@ -82,10 +85,18 @@ class SignIn:
 class UserStore:
     """The ``ops_users`` table."""
 
-    def __init__(self, database: CenterDb, max_failed: int = 5, lockout_minutes: int = 15) -> None:
+    def __init__(
+        self,
+        database: CenterDb,
+        max_failed: int = 5,
+        lockout_minutes: int = 15,
+        store: KeyValueStore | None = None,
+    ) -> None:
         self.db = database
         self.max_failed = max_failed
         self.lockout = dt.timedelta(minutes=lockout_minutes)
+        # Failure counts and locks per (user, address), expiring by themselves (C17).
+        self.store: KeyValueStore = store if store is not None else MemoryStore()
 
     def add(self, user_id: str, role: Role, password: str) -> NewUser:
         """A new enabled user with a fresh TOTP secret."""
@@ -130,6 +141,10 @@ class UserStore:
         """Disable the user and end every session of theirs (C17)."""
         self._change(user_id, enabled=False)
 
+    def end_sessions(self, user_id: str) -> None:
+        """End every session of the user (sign-out: a copied cookie dies with it, C17)."""
+        self._change(user_id)
+
     def enable(self, user_id: str) -> None:
         self._change(user_id, enabled=True, failed_logins=0, locked_until=None)
 
@@ -164,13 +179,16 @@ class UserStore:
             ).all()
         return [User(r.user_id, r.role, bool(r.enabled), r.epoch) for r in rows]
 
-    def sign_in(self, user_id: str, password: str, code: str) -> SignIn:
-        """Check password and TOTP; count failures and lock after ``max_failed`` in a row.
+    def sign_in(self, user_id: str, password: str, code: str, source: str = "unknown") -> SignIn:
+        """Check password and TOTP; lock the user id *from this address* (``source``) after
+        ``max_failed`` failures in a row.
 
-        A locked or disabled user id gets the same wrong-credentials answer as an unknown one
-        would if its password were wrong: the form says nothing an attacker could probe with.
+        Per address, not per user id: a stranger guessing at an operator's id locks out only
+        their own address, never the operator at theirs (C17). Re-enabling the user (or any
+        epoch bump) lifts every lock of theirs. A locked or disabled user id gets the same
+        wrong-credentials answer as an unknown one would if its password were wrong: the form
+        says nothing an attacker could probe with.
         """
-        now = db.utcnow()
         with self.db.begin() as conn:
             row = conn.execute(select(db.users).where(db.users.c.user_id == user_id)).first()
             if row is None:
@@ -180,7 +198,8 @@ class UserStore:
             if not row.enabled:
                 _verify(_DUMMY_HASH, password)
                 return SignIn("disabled", known=True)
-            if row.locked_until is not None and db.aware(row.locked_until) > now:
+            where = f"{user_id}:{row.epoch}:{source}"
+            if self._is_locked(where):
                 _verify(_DUMMY_HASH, password)
                 return SignIn("locked", known=True)
             outcome: Outcome = "ok"
@@ -192,23 +211,36 @@ class UserStore:
                 if step == 0:
                     outcome = "bad_totp"
             if outcome != "ok":
-                failed = row.failed_logins + 1
-                locked = failed >= self.max_failed
-                conn.execute(
-                    update(db.users)
-                    .where(db.users.c.user_id == user_id)
-                    .values(
-                        failed_logins=0 if locked else failed,
-                        locked_until=now + self.lockout if locked else row.locked_until,
-                    )
-                )
-                return SignIn(outcome, known=True, locked_now=locked)
+                return SignIn(outcome, known=True, locked_now=self._count_failure(where))
             conn.execute(
-                update(db.users)
-                .where(db.users.c.user_id == user_id)
-                .values(failed_logins=0, locked_until=None, last_totp_step=step)
+                update(db.users).where(db.users.c.user_id == user_id).values(last_totp_step=step)
             )
+            self._forget_failures(where)
             return SignIn("ok", User(row.user_id, row.role, True, row.epoch), known=True)
+
+    # The shared store down: no lock is counted or seen (fail open) rather than nobody signing
+    # in; the per-address attempt limit (Flask-Limiter, in-memory fallback) still holds.
+    def _is_locked(self, where: str) -> bool:
+        try:
+            return self.store.get_int(f"center:login-lock:{where}") > 0
+        except VaxcertError:
+            return False
+
+    def _count_failure(self, where: str) -> bool:
+        """Count one failure; True when it locks ``where`` now."""
+        seconds = int(self.lockout.total_seconds())
+        try:
+            failed = self.store.incr(f"center:login-fail:{where}", seconds)
+            if failed < self.max_failed:
+                return False
+            self.store.delete(f"center:login-fail:{where}")
+            return self.store.add(f"center:login-lock:{where}", seconds)
+        except VaxcertError:
+            return False
+
+    def _forget_failures(self, where: str) -> None:
+        with contextlib.suppress(VaxcertError):
+            self.store.delete(f"center:login-fail:{where}")
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -117,6 +117,10 @@ def _load(session_id: str) -> SessionUser | None:
     user_id, _sep, epoch = session_id.rpartition(":")
     user = _users().get(user_id)
     if user is None or not user.enabled or str(user.epoch) != epoch:
+        if user is not None and request.blueprint == "console":
+            # An ended session presented again: after sign-out, disable or a role change, or
+            # a copied cookie replayed (C17).
+            _trail().record("session_refused", user.user_id, {"cause": "ended"}, _where())
         return None
     return SessionUser(user)
 
@@ -144,6 +148,11 @@ def requires(*roles: str) -> Callable[[View], View]:
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def _not_found() -> tuple[str, int]:
+    """A 404 says "not found", not "not allowed": the role is fine, the thing does not exist."""
+    return render_template("console/not-found.html"), 404
 
 
 @console.before_request
@@ -199,7 +208,7 @@ def login() -> Any:
         return render_template("console/login.html", form=form)
     if not form.validate():
         return render_template("console/login.html", form=form, failed=True), 400
-    attempt = _users().sign_in(form.user_id.data, form.password.data, form.code.data)
+    attempt = _users().sign_in(form.user_id.data, form.password.data, form.code.data, _where())
     if attempt.outcome != "ok" or attempt.user is None:
         actor = form.user_id.data if attempt.known else "unknown"
         _trail().record("login_failed", actor, {"cause": attempt.outcome}, _where())
@@ -216,10 +225,22 @@ def login() -> Any:
 @console.post("/logout")
 def logout() -> BaseResponse:
     if current_user.is_authenticated:
+        # The cookie is client-side: a copy of it would outlive clearing it here. Bumping the
+        # user's epoch ends it in every worker and replica (C17), and with it the user's other
+        # sessions: signing out means signing out everywhere.
+        _users().end_sessions(_me().user_id)
         _trail().record("logout", _me().user_id, {}, _where())
     logout_user()
     session.clear()
     return redirect(url_for("console.login"))
+
+
+@console.get("/<path:_rest>")
+@requires()
+def missing(_rest: str) -> tuple[str, int]:
+    """Any other console address: the console's own 404 page (signed in only, so an anonymous
+    client learns nothing from probing addresses)."""
+    return _not_found()
 
 
 @console.get("/")
@@ -252,11 +273,11 @@ def _kiosk_states() -> KioskStates:
 @requires("admin")
 def kiosk_action(kiosk_id: str, action: str) -> Any:
     if action not in ("enable", "disable"):
-        return render_template("console/forbidden.html"), 404
+        return _not_found()
     try:
         _kiosk_states().set_enabled(kiosk_id, action == "enable", _me().user_id)
     except VaxcertError:
-        return render_template("console/forbidden.html"), 404
+        return _not_found()
     _trail().record(f"kiosk_{action}d", _me().user_id, {"kiosk": kiosk_id}, _where())
     return redirect(url_for("console.fleet"))
 
@@ -319,7 +340,7 @@ def fees() -> str:
 def fees_csv(code: str) -> Any:
     rows = [row for row in _sources().tallies.fees() if row.municipality == code]
     if not any(m.code == code for m in _settings().center.municipalities):
-        return render_template("console/forbidden.html"), 404
+        return _not_found()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(

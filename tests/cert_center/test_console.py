@@ -9,6 +9,7 @@ import csv
 import io
 import re
 import secrets
+import time
 from pathlib import Path
 
 import psycopg
@@ -17,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -123,6 +125,26 @@ def test_c15_audit_verify_catches_a_changed_or_removed_entry_on_sqlite(
     assert code == 1 and finding in output
 
 
+def test_c15_audit_verify_catches_removed_newest_entries_against_a_head_kept_outside(
+    settings: Settings,
+) -> None:
+    database = _db(settings)
+    _fill(AuditTrail(database))
+    assert REGISTRY.get_sample_value("vaxcert_center_audit_head_seq") == 5
+    code, head = _cli(settings, "audit", "head")
+    assert code == 0 and re.fullmatch(r"5:[0-9a-f]{64}\n", head)
+    assert _cli(settings, "audit", "verify", "--expect-head", head.strip()) == (
+        0,
+        "audit trail intact: 5 entries, head 5 present\n",
+    )
+    _tamper(database, "DELETE FROM ops_audit WHERE seq >= 4")
+    # The chain that is left is whole: only the head kept outside shows the cut.
+    assert _cli(settings, "audit", "verify")[0] == 0
+    code, output = _cli(settings, "audit", "verify", "--expect-head", head.strip())
+    assert code == 1 and "entry 5 (the expected head) is missing" in output
+    assert _cli(settings, "audit", "verify", "--expect-head", "5:nothex")[0] == 2
+
+
 def test_c15_postgresql_app_role_may_append_and_read_but_not_change(
     pg_url: str, settings: Settings
 ) -> None:
@@ -156,6 +178,10 @@ def test_c15_postgresql_app_role_may_append_and_read_but_not_change(
     assert code == 1 and "entry 4: its content was changed" in output
     _tamper(CenterDb(owner_url), "DELETE FROM ops_audit WHERE seq = 2")
     assert "entries 2..2 are missing" in _cli(owner, "audit", "verify")[1]
+    head = _cli(owner, "audit", "head")[1].strip()
+    _tamper(CenterDb(owner_url), "DELETE FROM ops_audit WHERE seq = 5")
+    output = _cli(owner, "audit", "verify", "--expect-head", head)[1]
+    assert "entry 5 (the expected head) is missing" in output
 
 
 def test_c17_user_add_prints_the_otpauth_uri_once(settings: Settings) -> None:
@@ -184,6 +210,37 @@ def test_c17_wrong_totp_replayed_totp_and_lockout(settings: Settings) -> None:
     # Locked: even the right password and a fresh code are refused until the lockout ends.
     assert users.sign_in("op-1", PASSWORD, pyotp.TOTP(made.totp_secret).now()).outcome == "locked"
     assert users.sign_in("nobody", PASSWORD, code).outcome == "bad_credentials"
+    users.enable("op-1")  # lifts the lock
+    fresh = pyotp.TOTP(made.totp_secret).at(time.time() + 30)
+    assert users.sign_in("op-1", PASSWORD, fresh).outcome == "ok"
+
+
+def test_c17_a_stranger_locks_out_only_their_own_address(settings: Settings) -> None:
+    console = settings.center.console.model_copy(update={"max_failed_logins": 3})
+    strict = settings.model_copy(
+        update={"center": settings.center.model_copy(update={"console": console})}
+    )
+    app = create_app(strict, surface="ops")
+    made = UserStore(_db(strict)).add("op-lock", "admin", PASSWORD)
+    stranger, operator = _https(app), _https(app)
+    stranger.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    operator.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+    token = _csrf(stranger)
+    for guess in ("guess one!!!", "guess two!!!", "guess three!"):
+        wrong = {"csrf_token": token, "user_id": "op-lock", "password": guess, "code": "123456"}
+        assert stranger.post("/ops/login", data=wrong).status_code == 401
+    # The stranger's address is locked: even the right password and code fail there ...
+    assert _sign_in(stranger, made) == 401
+    # ... the operator at their own address signs in.
+    assert _sign_in(operator, made) == 302
+    assert operator.get("/ops/fleet").status_code == 200
+    trail = AuditTrail(_db(strict)).latest()
+    assert [(e.event, e.source) for e in trail[:3]] == [
+        ("login", "10.0.0.7"),
+        ("login_failed", "203.0.113.9"),
+        ("user_locked", "203.0.113.9"),
+    ]
+    assert '"cause":"locked"' in trail[1].detail
 
 
 def test_c17_disabling_a_user_ends_their_session_and_each_step_is_audited(
@@ -201,7 +258,26 @@ def test_c17_disabling_a_user_ends_their_session_and_each_step_is_audited(
     response = client.get("/ops/fleet")
     assert response.status_code == 302 and response.location.endswith("/ops/login")
     events = [e.event for e in AuditTrail(_db(settings)).latest()]
-    assert events[:1] == ["login"]
+    assert events[:2] == ["session_refused", "login"]
+
+
+def test_c17_a_cookie_copied_before_sign_out_is_refused_after_it(settings: Settings) -> None:
+    app = create_app(settings, surface="ops")
+    made = UserStore(_db(settings)).add("op-out", "viewer", PASSWORD)
+    client = _https(app)
+    assert _sign_in(client, made) == 302
+    cookie = client.get_cookie("__Host-vaxcert-ops")
+    assert cookie is not None
+    token = _csrf(client, "/ops/fleet")
+    assert client.post("/ops/logout", data={"csrf_token": token}).status_code == 302
+    thief = _https(app)  # the same cookie, replayed after the operator signed out
+    thief.set_cookie("__Host-vaxcert-ops", cookie.value, domain="localhost", secure=True)
+    response = thief.get("/ops/fleet")
+    assert response.status_code == 302 and response.location.endswith("/ops/login")
+    events = [e.event for e in AuditTrail(_db(settings)).latest()]
+    assert events[:2] == ["session_refused", "logout"]
+    assert _sign_in(client, made, pyotp.TOTP(made.totp_secret).at(time.time() + 30)) == 302
+    assert client.get("/ops/fleet").status_code == 200
 
 
 def test_c17_forms_need_their_csrf_token(settings: Settings) -> None:
@@ -252,7 +328,15 @@ def test_fee_csv_is_audited_and_its_cells_never_run_as_formulas(settings: Settin
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][0] == "date" and rows[1][1] == "462012"
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
-    assert client.get("/ops/fees/999999.csv").status_code == 404
+    missing = client.get("/ops/fees/999999.csv")
+    assert missing.status_code == 404
+    assert 'data-error="not-found"' in missing.get_data(as_text=True)
+    assert 'data-error="forbidden"' not in missing.get_data(as_text=True)
+    elsewhere = client.get("/ops/no/such/page")
+    assert elsewhere.status_code == 404 and 'data-error="not-found"' in elsewhere.get_data(
+        as_text=True
+    )
+    assert _https(client.application).get("/ops/no/such/page").status_code == 302  # sign in
     assert AuditTrail(_db(settings)).latest()[0].event == "fees_exported"
 
 
