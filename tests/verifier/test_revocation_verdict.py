@@ -133,7 +133,7 @@ def test_an_unreachable_signer_gives_revocation_not_checked_never_a_plain_valid(
 
     cli = _vaxcert(issuer, "verify", str(card_dir / "card.qr.txt"))
     assert cli.exit_code == 3, cli.output
-    assert "有効(失効は未確認) VALID — REVOCATION NOT CHECKED" in cli.output
+    assert "有効（失効は未確認） VALID — REVOCATION NOT CHECKED" in cli.output
     assert "Revocation was not checked: this verifier has no data from the issuer." in cli.output
     assert "有効 VALID " not in cli.output
     as_json = _vaxcert(issuer, "verify", str(card_dir / "card.qr.txt"), "--json")
@@ -148,7 +148,7 @@ def test_an_unreachable_signer_gives_revocation_not_checked_never_a_plain_valid(
     assert 'class="result unchecked"' in html and 'class="result valid"' not in html
     assert "VALID — revocation not checked" in html
     page = client.post("/", data={"text": (card_dir / "card.qr.txt").read_text(), "lang": "ja"})
-    assert "有効(失効は未確認)" in page.get_data(as_text=True)
+    assert "有効（失効は未確認）" in page.get_data(as_text=True)
 
 
 @pytest.fixture
