@@ -66,6 +66,8 @@ NO_DOSE_NUMBERS = "The certificate states no dose numbers; the doses are listed 
 
 # Under every verdict: when it was checked and how old the trust data was (docs/verifier.md).
 CHECKED_AT = "Checked %(when)s."
+# The page's script shows the reader's local time first, the UTC time after, in one sentence.
+CHECKED_AT_LOCAL = "Checked %(local)s (%(utc)s)."
 TRUST_AGE: dict[str, str] = {
     "none": "Trust data: never updated from the issuers.",
     "minutes": "Trust data updated %(count)d min ago (%(when)s).",
@@ -81,6 +83,7 @@ MESSAGES = (
     *REVOCATION.values(),
     NO_DOSE_NUMBERS,
     CHECKED_AT,
+    CHECKED_AT_LOCAL,
     *TRUST_AGE.values(),
     TRUST_STALE,
     VALID_UNTIL,
@@ -135,6 +138,12 @@ def trust_age_line(sheet: Sheet, gettext: Gettext) -> str:
     if age < 2 * 86400:
         return gettext(TRUST_AGE["hours"]) % {"count": int(age // 3600), "when": stamp}
     return gettext(TRUST_AGE["days"]) % {"count": int(age // 86400), "when": stamp}
+
+
+def checked_at_local(sheet: Sheet, gettext: Gettext) -> str:
+    """The time line with ``{local}`` left for the page's script (only it knows the reader's
+    time zone); the server-rendered line (`CHECKED_AT`) stays where no script runs."""
+    return gettext(CHECKED_AT_LOCAL) % {"local": "{local}", "utc": when(sheet.checked_at)}
 
 
 def sheet_lines(sheet: Sheet, gettext: Gettext) -> list[str]:

@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 
 INDEX = "trust.toml"
 STATE = "state.json"
-DEFAULT_STALE_AFTER = dt.timedelta(days=7)
+# The page refreshes trust data every 900 s (verifier.refresh_interval_seconds): a day of
+# failing refreshes (96 missed) must show as stale, not look green for a week (issue 19).
+DEFAULT_STALE_AFTER = dt.timedelta(hours=24)
 
 
 class TrustStoreError(VaxcertError):
@@ -426,7 +428,7 @@ def load_trust_store(path: Path | str) -> TrustStore:
     unknown = set(config) - {"stale_after_days", "tls_ca", "shc", "csca"}
     if unknown:
         raise TrustStoreError(f"{index}: unknown keys {sorted(unknown)}")
-    stale_days = config.get("stale_after_days", DEFAULT_STALE_AFTER.days)
+    stale_days = config.get("stale_after_days", DEFAULT_STALE_AFTER / dt.timedelta(days=1))
     if not isinstance(stale_days, int | float) or stale_days <= 0:
         raise TrustStoreError(f"{index}: stale_after_days must be a positive number")
     store = TrustStore(dt.timedelta(days=stale_days))

@@ -44,6 +44,7 @@ def _helpers() -> dict[str, Any]:
         "revocation_lines": _revocation_lines,
         "no_dose_numbers": lambda: _translate(texts.NO_DOSE_NUMBERS),
         "sheet_lines": lambda sheet: texts.sheet_lines(sheet, _translate),
+        "checked_at_local": lambda sheet: texts.checked_at_local(sheet, _translate),
         "sheet_verdict": lambda sheet: _translate(texts.VERDICTS[sheet.verdict]),
         "page": current_app.config["VERIFIER_PAGE"],
         "when": texts.when,

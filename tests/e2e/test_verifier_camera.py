@@ -275,7 +275,12 @@ def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(
             or "Valid until" in (first["text"])
         )
         assert "Checked " in first["text"] and "Trust data updated 0 min ago" in first["text"]
+        # The agent's clock first, UTC after, in one sentence.
+        checked_at = page.inner_text("#results .checked-at")
+        assert checked_at.startswith("Checked ") and checked_at.endswith(" UTC).")
         assert page.is_hidden("#camera-video")  # the camera stops after a result
+        # The focused Stop button went away: keyboard focus is on "scan next", not lost.
+        assert page.evaluate("document.activeElement.id") == "scan-next"
         assert page.is_checked("#sound")  # a sound on the result, with its switch
         # No BarcodeDetector in this Chromium: frames went to the server to be read.
         decoder = page.evaluate("document.body.dataset.decoder")
@@ -298,6 +303,8 @@ def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(
         seen = scan(phone)
         assert seen["verdict"] == "valid"
         assert "有効" in seen["text"] and "試験 花子" in seen["text"]
+        assert "確認日時 " in seen["text"] and " UTC）。" in seen["text"]
+        assert "信頼データの更新：0 分前（" in seen["text"]
         assert "コミナティ" in seen["text"] and "スパイクバックス" in seen["text"]
         fits_a_phone(phone)
         phone.context.close()
@@ -334,7 +341,7 @@ def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(
         plain.goto(f"http://gate.test:{port}/?lang=ja")
         assert plain.evaluate("window.isSecureContext") is False
         plain.click("#camera-start")
-        assert "安全なページ(https)" in plain.inner_text("#camera-status")
+        assert "安全なページ（https）" in plain.inner_text("#camera-status")
         insecure.close()
 
         # Where the browser can read QR codes itself, only the texts are sent, together.
@@ -345,6 +352,15 @@ def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(
             " return Promise.resolve(['qr_code']); }"
             f" detect() {{ return Promise.resolve({json.dumps(texts)}.map("
             "t => ({rawValue: t}))); } };"
+            # The sound's AudioContext, counted: iOS leaves one made outside a tap suspended.
+            "window.audioLog = {made: [], tones: 0};"
+            "window.AudioContext = class { constructor() {"
+            " audioLog.made.push(window.event ? window.event.type : 'no gesture');"
+            " this.state = 'suspended'; this.currentTime = 0; this.destination = {}; }"
+            " resume() { this.state = 'running'; return Promise.resolve(); }"
+            " createOscillator() { audioLog.tones += 1;"
+            " return {frequency: {}, connect() {}, start() {}, stop() {}}; }"
+            " createGain() { return {gain: {}, connect() {}}; } close() {} };"
         )
         reader.reload()
         bodies: list[str] = []
@@ -355,7 +371,35 @@ def test_a_genuine_page_the_next_person_and_the_ways_a_scan_can_fail(
         assert scan(reader)["verdict"] == "valid"
         assert reader.evaluate("document.body.dataset.decoder") == "browser"
         assert bodies and all(json.loads(body)["texts"] == texts for body in bodies)
+
+        # A refusal in JSON (rate limited, too large) is said with its reason and the retry,
+        # never a page left on "Checking…"; the retry works once the server answers again.
+        for refusal, words in (
+            (429, "Too many checks"),
+            (413, "The check cannot be done: the verification server refused"),
+        ):
+            reader.route("**/api/verify**", _refusing(refusal))
+            reader.click("#camera-start")
+            reader.wait_for_selector("#retry:visible", timeout=PATIENCE_MS)
+            assert words in reader.inner_text("#camera-status")
+            assert reader.inner_text("#results").strip() == ""
+            reader.unroute("**/api/verify**")
+        reader.click("#retry")
+        reader.wait_for_selector("#results article.sheet[data-verdict=valid]", timeout=PATIENCE_MS)
+        # One AudioContext for the page, made in the first tap and reused for every result.
+        audio = reader.evaluate("window.audioLog")
+        assert audio["made"] == ["click"] and audio["tones"] == 4, audio
         reader.context.close()
+
+
+def _refusing(status: int) -> Any:
+    """A route handler answering every request with ``status`` and a JSON error body."""
+
+    def answer(route: Any) -> None:
+        body = {"error": "refused", "code": "rate_limited" if status == 429 else "too_large"}
+        route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
+
+    return answer
 
 
 def test_each_code_alone(gate: Gate, playwright: Any) -> None:

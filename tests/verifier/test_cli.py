@@ -134,7 +134,7 @@ def test_human_output_names_verdict_holder_and_reasons(
         "--trust", str(official_store_dir), "--lang", "ja",
     )  # fmt: skip
     assert code == 1
-    assert "有効(失効は未確認) VALID — REVOCATION NOT CHECKED" in output
+    assert "有効（失効は未確認） VALID — REVOCATION NOT CHECKED" in output
     assert "無効 NOT VALID" in output
     assert "holder: CITIZEN JOHN" in output
     assert "CITIZEN JOHNX" not in output  # an invalid certificate's holder is not shown

@@ -50,4 +50,4 @@ def test_every_verdict_and_revocation_text_has_a_japanese_translation() -> None:
         if "%(when)s" in text:
             assert "%(when)s" in message.string, f"the Japanese of {text!r} drops the time"
     ja = texts.translations("ja").gettext
-    assert ja(texts.VERDICTS["valid_revocation_unchecked"]) == "有効(失効は未確認)"
+    assert ja(texts.VERDICTS["valid_revocation_unchecked"]) == "有効（失効は未確認）"

@@ -109,7 +109,7 @@ def test_uploaded_page_with_two_codes_shows_two_results(client: FlaskClient, pag
     # This store's SHC key was never fetched: that card is valid, revocation not checked.
     assert body.count('class="result unchecked"') == 1
     assert body.count('class="result valid"') == 1
-    assert "有効(失効は未確認)" in body
+    assert "有効（失効は未確認）" in body
     assert "山田 花子" in body and "YAMADA HANAKO" in body
 
 

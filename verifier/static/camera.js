@@ -32,19 +32,31 @@
   let generation = 0;
 
   function localTimes() {
-    // The server states the time of the check in UTC; show it as the agent's clock reads.
-    results.querySelectorAll("[data-at]").forEach(function (node) {
+    // The server states the time of the check in UTC; the agent's clock first, UTC after.
+    results.querySelectorAll("[data-at][data-local]").forEach(function (node) {
       const at = new Date(node.dataset.at);
-      if (!isNaN(at)) { node.textContent += " (" + at.toLocaleTimeString() + ")"; }
+      if (!isNaN(at)) {
+        node.textContent = node.dataset.local.replace("{local}", at.toLocaleString(text.lang));
+      }
     });
   }
 
-  function beep(verdict) {
+  // One AudioContext, made (or resumed) in the tap on "Start camera": iOS keeps a context
+  // created outside a user gesture, such as after the check's request, suspended and silent.
+  let audio = null;
+  function unlockSound() {
     if (!sound || !sound.checked) { return; }
     const Context = window.AudioContext || window.webkitAudioContext;
     if (!Context) { return; }
     try {
-      const audio = new Context();
+      if (!audio) { audio = new Context(); }
+      if (audio.state === "suspended") { audio.resume().catch(function () {}); }
+    } catch (e) { audio = null; /* no sound is not an error */ }
+  }
+
+  function beep(verdict) {
+    if (!sound || !sound.checked || !audio) { return; }
+    try {
       // Valid: two short high tones; not valid: one long low tone.
       const tones = verdict === "invalid" ? [[220, 0, 0.6]] :
         (verdict === "valid" ? [[880, 0, 0.12], [1320, 0.16, 0.12]] : [[660, 0, 0.2], [660, 0.3, 0.2]]);
@@ -57,7 +69,6 @@
         osc.start(audio.currentTime + tone[1]);
         osc.stop(audio.currentTime + tone[1] + tone[2]);
       });
-      setTimeout(function () { audio.close(); }, 1500);
     } catch (e) { /* no sound is not an error */ }
   }
 
@@ -83,6 +94,8 @@
     localTimes();
     if (nextBar) { nextBar.hidden = false; }
     window.scrollTo(0, 0);
+    // halt() hid the focused Stop button: keyboard focus goes to "scan next", not to <body>.
+    if (next) { next.focus({ preventScroll: true }); }
     beep(reply.verdict);
     if (resetSeconds > 0) {
       resetTimer = setTimeout(function () {
@@ -92,12 +105,15 @@
     }
   }
 
+  // Every failure is said, with its reason and the retry: the page never waits silently.
   function unreachable(failure) {
     if (failure && failure.generation !== undefined && failure.generation !== generation) { return; }
     halt();
-    status.textContent = text.unreachable;
+    const refused = failure && failure.cause && failure.cause.refused;
+    status.textContent = refused === 429 ? text.rateLimited : (refused ? text.refused : text.unreachable);
     status.classList.add("problem");
     retry.hidden = false;
+    retry.focus();
   }
 
   // One request with a deadline: a server that does not answer is said within seconds.
@@ -112,10 +128,14 @@
                         body: request.body, credentials: "omit", cache: "no-store",
                         signal: controller.signal })
       .then(function (r) {
-        if (!r.ok && r.status >= 500) { throw new Error("server " + r.status); }
+        // Any refusal (429 rate limited, 413, 400, 5xx) is a failed check, not a verdict.
+        if (!r.ok) { throw { refused: r.status }; }
         return r.json();
       })
-      .then(function (reply) { reply.generation = mine; return reply; },
+      .then(function (reply) {
+        if (!reply || !Array.isArray(reply.results)) { throw { refused: true }; }
+        reply.generation = mine; return reply;
+      },
             function (error) { throw { generation: mine, cause: error }; })
       .finally(function () { clearTimeout(deadline); });
   }
@@ -126,9 +146,19 @@
     if (reply.results && reply.results.length) { show(reply); }
   }
 
+  // Decoded texts always get a verdict; an answer without one is a failed check (the scan
+  // has already stopped, so waiting on would hang).
+  function handleTexts(reply) {
+    if (reply.generation === generation && !reply.results.length) {
+      throw { generation: reply.generation, cause: { refused: true } };
+    }
+    handle(reply);
+  }
+
   function sendTexts(texts) {
     status.textContent = text.checking;
-    return post({ type: "application/json", body: JSON.stringify({ texts: texts }) }).then(handle);
+    return post({ type: "application/json", body: JSON.stringify({ texts: texts }) })
+      .then(handleTexts);
   }
 
   function sendFrame(blob) {
@@ -236,14 +266,16 @@
       .catch(cameraProblem);
   }
 
-  start.addEventListener("click", begin);
+  start.addEventListener("click", function () { unlockSound(); begin(); });
   stop.addEventListener("click", function () { generation += 1; halt(); status.textContent = ""; });
+  if (sound) { sound.addEventListener("change", unlockSound); }
   retry.addEventListener("click", function () {
+    unlockSound();
     retry.hidden = true;
     status.classList.remove("problem");
     if (lastRequest && !lastRequest.frame) {
       status.textContent = text.checking;
-      post(lastRequest).then(handle).catch(unreachable);
+      post(lastRequest).then(handleTexts).catch(unreachable);
     } else {
       begin();
     }
@@ -251,6 +283,7 @@
   if (next) {
     next.addEventListener("click", function (event) {
       event.preventDefault();
+      unlockSound();
       begin();
     });
   }
