@@ -158,6 +158,20 @@ def secret_files(directory: Path) -> dict[str, Path]:
     return {name: directory / name for name in files}
 
 
+def without_center_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make dev_secrets.py write center.toml as it was before the center had a shared database
+    (no [center] database_url): the checks of the database must then fail."""
+    module = dev_secrets()
+    made = module.config_files
+
+    def config_files(values: dict[str, str]) -> dict[str, str]:
+        files: dict[str, str] = made(values)
+        files["center.toml"] = files["center.toml"].split("[center]")[0]
+        return files
+
+    monkeypatch.setattr(module, "config_files", config_files)
+
+
 def center_database(settings: Settings) -> tuple[str, str, str]:
     """(host, database, role) of the center's PostgreSQL database in ``settings``; fails when the
     center would fall back to its SQLite file (a copy per container)."""

@@ -21,6 +21,7 @@ from tests.deploy.conftest import (
     image_environment,
     secret_files,
     unknown_settings,
+    without_center_database,
 )
 
 COMPOSE = DOCKER / "compose.yaml"
@@ -278,12 +279,10 @@ def test_the_database_checks_can_fail(
     with pytest.raises(KeyError):
         test_the_database_setup_runs_once_before_the_center(broken, monkeypatch, tmp_path)
     # A center.toml without the database: the SQLite fallback is caught.
-    broken = copy.deepcopy(compose)
-    broken["services"]["center-app-api"]["environment"]["VAXCERT_CONFIG"] = (
-        "/run/secrets/metrics_token"
-    )
-    with pytest.raises(AssertionError, match="SQLite per container"):
-        test_every_center_surface_shares_the_postgresql_database(broken, monkeypatch, tmp_path)
+    with monkeypatch.context() as patched:
+        without_center_database(patched)
+        with pytest.raises(AssertionError, match="SQLite per container"):
+            test_every_center_surface_shares_the_postgresql_database(compose, monkeypatch, tmp_path)
 
 
 def test_the_setting_check_can_fail() -> None:
