@@ -137,22 +137,21 @@ def dev_secrets() -> ModuleType:
     return module
 
 
+# The random values docker/dev_secrets.py puts into its configuration files.
+CONFIG_VALUES = (
+    "secret_key",
+    "redis_password",
+    "postgres_password",
+    "softhsm_user_pin",
+    "center_db_owner_password",
+    "center_db_app_password",
+)
+
+
 def secret_files(directory: Path) -> dict[str, Path]:
     """The configuration secrets docker/dev_secrets.py makes (center.toml, …), written into
     ``directory`` with placeholder values: what VAXCERT_CONFIG names in compose and k8s alike."""
-    module = dev_secrets()
-    values = dict.fromkeys(
-        (
-            "secret_key",
-            "redis_password",
-            "postgres_password",
-            "softhsm_user_pin",
-            "center_db_owner_password",
-            "center_db_app_password",
-        ),
-        "placeholder",
-    )
-    files: dict[str, str] = module.config_files(values)
+    files: dict[str, str] = dev_secrets().config_files(dict.fromkeys(CONFIG_VALUES, "placeholder"))
     for name, text in files.items():
         (directory / name).write_text(text)
     return {name: directory / name for name in files}

@@ -17,24 +17,14 @@ from sqlalchemy.exc import DBAPIError
 
 from cert_center.console.db import CenterDb
 from launch.cli import main
-from tests.deploy.conftest import dev_secrets
+from tests.deploy.conftest import CONFIG_VALUES, dev_secrets
 
 PASSWORD = "correct horse battery staple"
 
 
 def _files(pg_url: str, directory: Path) -> dict[str, Path]:
     module = dev_secrets()
-    values = {
-        name: secrets.token_urlsafe(16)
-        for name in (
-            "secret_key",
-            "redis_password",
-            "postgres_password",
-            "softhsm_user_pin",
-            "center_db_owner_password",
-            "center_db_app_password",
-        )
-    }
+    values = {name: secrets.token_urlsafe(16) for name in CONFIG_VALUES}
     url = make_url(pg_url)
     suffix = secrets.token_hex(4)
     renamed = {
