@@ -35,6 +35,8 @@ HOSTS = [
     "center-kiosk-api",
     "center-app-api",
     "center-ops",
+    # Kubernetes: the operator console's Service (k8s/base/center.yaml).
+    "center-console",
     "vrs",
     "signer-api",
     "signer-public",
