@@ -204,7 +204,7 @@ def _settings_by_container(
     loaded = {}
     for workload in _pods(rendered):
         pod = workload["spec"]["template"]["spec"]
-        for container in pod["containers"]:
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
             image = container["image"]
             if not image.startswith("vaxcert/"):
                 continue
@@ -264,6 +264,19 @@ def test_every_center_surface_shares_the_postgresql_database(
     assert center_database(setup) == (host, database, center_database(setup)[2])
     assert center_database(setup)[2] != role  # the owner, not the services' role
     # The one-shot setup grants exactly the role the services connect as.
+    # Every pod with a center surface waits for it, connected as that same role.
+    settings = _settings_by_container(rendered, monkeypatch, tmp_path)
+    for workload in _workloads(rendered):
+        name = workload["metadata"]["name"]
+        if name not in CENTER_SURFACES:
+            continue
+        waits = [
+            c
+            for c in workload["spec"]["template"]["spec"].get("initContainers", [])
+            if c["args"] == ["ops", "db", "setup"]
+        ]
+        assert len(waits) == 1, f"{name} does not wait for the center database"
+        assert center_database(settings[(name, waits[0]["name"])]) == (host, database, role)
     job = next(r for r in rendered if r["kind"] == "Job")
     assert job["metadata"]["name"] == "center-db-setup"
     (container,) = job["spec"]["template"]["spec"]["containers"]
@@ -287,6 +300,12 @@ def test_the_database_checks_can_fail(
             test_every_center_surface_shares_the_postgresql_database(
                 rendered, monkeypatch, tmp_path
             )
+    no_wait = copy.deepcopy(rendered)
+    for resource in no_wait:
+        if resource["kind"] == "Deployment" and resource["metadata"]["name"] == "center-app-api":
+            del resource["spec"]["template"]["spec"]["initContainers"]
+    with pytest.raises(AssertionError, match="center-app-api does not wait"):
+        test_every_center_surface_shares_the_postgresql_database(no_wait, monkeypatch, tmp_path)
     no_job = [r for r in rendered if r["kind"] != "Job"]
     with pytest.raises((StopIteration, KeyError)):
         test_every_center_surface_shares_the_postgresql_database(no_job, monkeypatch, tmp_path)
