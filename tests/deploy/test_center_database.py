@@ -65,7 +65,8 @@ def test_the_center_database_is_set_up_as_the_deployment_does(pg_url: str, tmp_p
     assert role is not None
     # The k8s center pods' wait (initContainer): as the services' role it fails until the owner
     # has made the tables, then succeeds without changing anything.
-    assert _cli(files["center.toml"], "db", "setup")[0] != 0
+    code, output = _cli(files["center.toml"], "db", "setup")
+    assert code == 1 and "center database not ready (ProgrammingError)" in output, output
     code, output = _cli(files["center-db-setup.toml"], "db", "setup", "--app-role", role)
     assert code == 0, output
     code, output = _cli(files["center.toml"], "db", "setup")
