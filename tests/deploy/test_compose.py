@@ -265,6 +265,9 @@ def test_the_database_setup_runs_once_before_the_center(
     postgres_secrets = compose["services"]["postgres"]["secrets"]
     init = [s for s in postgres_secrets if isinstance(s, dict) and "initdb.d" in s["target"]]
     assert [s["source"] for s in init] == ["postgres-init-center.sql"]
+    # ... and is healthy only after it ran them (over TCP: the init-time server has no TCP).
+    probe = compose["services"]["postgres"]["healthcheck"]["test"]
+    assert probe[probe.index("-h") + 1] == "127.0.0.1", probe
 
 
 def test_the_database_checks_can_fail(
