@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from cert_center.console import kiosk_states
 from cert_center.console.audit import AuditTrail, Head
@@ -220,7 +221,15 @@ def db_setup(ctx: click.Context, app_role: str | None) -> None:
     """Create the tables (as their owner); with --app-role grant it INSERT/SELECT on the trail."""
     settings = settings_from(ctx)
     database = CenterDb.from_settings(settings)
-    database.migrate()
+    try:
+        database.migrate()
+    except SQLAlchemyError as exc:
+        # E.g. the services' role before the owner made the tables (the k8s center pods' wait):
+        # one clear line, no traceback (nor the statement) in the container's log.
+        raise click.ClickException(
+            f"center database not ready ({type(exc).__name__}): the tables' owner runs "
+            "`vaxcert ops db setup --app-role ROLE` first"
+        ) from None
     if app_role is not None:
         try:
             grant_app_role(database, app_role)

@@ -35,6 +35,8 @@ HOSTS = [
     "center-kiosk-api",
     "center-app-api",
     "center-ops",
+    # Kubernetes: the operator console's Service (k8s/base/center.yaml).
+    "center-console",
     "vrs",
     "signer-api",
     "signer-public",
@@ -118,6 +120,8 @@ def make(target: Path, kiosk_ids: list[str]) -> None:
         "grafana_admin_password": secrets.token_urlsafe(16),
         "secret_key": secrets.token_urlsafe(32),
         "redis_password": secrets.token_urlsafe(24),
+        "center_db_owner_password": secrets.token_urlsafe(24),
+        "center_db_app_password": secrets.token_urlsafe(24),
     }
     for name, value in values.items():
         path = target / name
@@ -125,28 +129,61 @@ def make(target: Path, kiosk_ids: list[str]) -> None:
             values[name] = path.read_text().strip()
         else:
             _write(path, value + "\n")
-    # The settings without a *_file form come from a TOML file mounted as a secret (VAXCERT_CONFIG).
-    _write(
-        target / "vrs.toml",
-        "[vrs]\n"
-        f'database_url = "postgresql+psycopg://vrs:{values["postgres_password"]}@postgres:5432/vrs"\n',
+    for name, text in config_files(values).items():
+        _write(target / name, text)
+
+
+# The center's own database on the PostgreSQL server (cert_center/console/db.py): made by its
+# owner role, used by the services as a role that may append to the audit trail, never change it
+# (C15; `vaxcert ops db setup --app-role`, the center-db-setup service/Job).
+CENTER_DATABASE = "center"
+CENTER_OWNER_ROLE = "center_owner"
+CENTER_APP_ROLE = "center_app"
+
+
+def _postgres_url(role: str, password: str, database: str) -> str:
+    return f"postgresql+psycopg://{role}:{password}@postgres:5432/{database}"
+
+
+def config_files(values: dict[str, str]) -> dict[str, str]:
+    """The secret files made from ``values`` (the random secrets above), by file name.
+
+    The settings without a *_file form come from a TOML file mounted as a secret (VAXCERT_CONFIG).
+    """
+    app_url = _postgres_url(CENTER_APP_ROLE, values["center_db_app_password"], CENTER_DATABASE)
+    owner_url = _postgres_url(
+        CENTER_OWNER_ROLE, values["center_db_owner_password"], CENTER_DATABASE
     )
-    _write(
-        target / "signer.toml",
-        f'[signer.pkcs11]\nuser_pin = "{values["softhsm_user_pin"]}"\n',
-    )
-    _write(
-        target / "center.toml",
-        f'secret_key = "{values["secret_key"]}"\n'
-        f'redis_url = "redis://:{values["redis_password"]}@redis:6379/0"\n',
-    )
-    # Redis reads its password from its configuration file, mounted as a secret too.
-    _write(
-        target / "redis.conf",
-        f"requirepass {values['redis_password']}\n"
-        "# Ephemeral state only (nonces, rate limits, breakers): nothing is written to disk.\n"
-        'save ""\nappendonly no\n',
-    )
+    vrs_url = _postgres_url("vrs", values["postgres_password"], "vrs")
+    return {
+        "vrs.toml": f'[vrs]\ndatabase_url = "{vrs_url}"\n',
+        "signer.toml": f'[signer.pkcs11]\nuser_pin = "{values["softhsm_user_pin"]}"\n',
+        # Every center surface: users, audit trail and kiosk states shared through PostgreSQL.
+        "center.toml": (
+            f'secret_key = "{values["secret_key"]}"\n'
+            f'redis_url = "redis://:{values["redis_password"]}@redis:6379/0"\n'
+            f'\n[center]\ndatabase_url = "{app_url}"\n'
+        ),
+        # Only the one-shot setup (center-db-setup) connects as the tables' owner.
+        "center-db-setup.toml": f'[center]\ndatabase_url = "{owner_url}"\n',
+        # Run once by PostgreSQL's entrypoint on an empty data directory (docker-entrypoint-
+        # initdb.d): the center's database and its two login roles; nobody else may connect.
+        "postgres-init-center.sql": (
+            f"CREATE ROLE {CENTER_OWNER_ROLE} LOGIN PASSWORD "
+            f"'{values['center_db_owner_password']}';\n"
+            f"CREATE ROLE {CENTER_APP_ROLE} LOGIN PASSWORD "
+            f"'{values['center_db_app_password']}';\n"
+            f"CREATE DATABASE {CENTER_DATABASE} OWNER {CENTER_OWNER_ROLE};\n"
+            f"REVOKE ALL ON DATABASE {CENTER_DATABASE} FROM PUBLIC;\n"
+            f"GRANT CONNECT ON DATABASE {CENTER_DATABASE} TO {CENTER_APP_ROLE};\n"
+        ),
+        # Redis reads its password from its configuration file, mounted as a secret too.
+        "redis.conf": (
+            f"requirepass {values['redis_password']}\n"
+            "# Ephemeral state only (nonces, rate limits, breakers): nothing is written to disk.\n"
+            'save ""\nappendonly no\n'
+        ),
+    }
 
 
 def open_to_containers(target: Path) -> None:

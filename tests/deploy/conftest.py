@@ -4,13 +4,20 @@ kubernetes-validate, all from PyPI packages of the dev extra (nothing is fetched
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
 import sys
+from functools import cache
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from vaxcert.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -98,10 +105,13 @@ def image_environment(target: str) -> dict[str, str]:
 
 
 def assert_settings_load(
-    environment: dict[str, str], where: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The settings a process with exactly ``environment`` would load are valid (the TOML file
-    of ``VAXCERT_CONFIG`` is a secret, not here, so it is left out)."""
+    environment: dict[str, str],
+    where: str,
+    monkeypatch: pytest.MonkeyPatch,
+    config_file: Path | None = None,
+) -> Settings:
+    """The settings a process with exactly ``environment`` would load are valid; the TOML file of
+    ``VAXCERT_CONFIG`` is a secret, not here: ``config_file`` stands in for it (else none)."""
     from vaxcert.config import load_settings
     from vaxcert.errors import ConfigError
 
@@ -112,6 +122,63 @@ def assert_settings_load(
             if variable.startswith("VAXCERT_") and variable != "VAXCERT_CONFIG":
                 patched.setenv(variable, value)
         try:
-            load_settings()
+            return load_settings(config_file)
         except ConfigError as error:
             pytest.fail(f"{where}: {error}")
+
+
+@cache
+def dev_secrets() -> ModuleType:
+    """docker/dev_secrets.py (a script, not a package), loaded once."""
+    spec = importlib.util.spec_from_file_location("dev_secrets", DOCKER / "dev_secrets.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The random values docker/dev_secrets.py puts into its configuration files.
+CONFIG_VALUES = (
+    "secret_key",
+    "redis_password",
+    "postgres_password",
+    "softhsm_user_pin",
+    "center_db_owner_password",
+    "center_db_app_password",
+)
+
+
+def secret_files(directory: Path) -> dict[str, Path]:
+    """The configuration secrets docker/dev_secrets.py makes (center.toml, …), written into
+    ``directory`` with placeholder values: what VAXCERT_CONFIG names in compose and k8s alike."""
+    files: dict[str, str] = dev_secrets().config_files(dict.fromkeys(CONFIG_VALUES, "placeholder"))
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    return {name: directory / name for name in files}
+
+
+def without_center_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make dev_secrets.py write center.toml as it was before the center had a shared database
+    (no [center] database_url): the checks of the database must then fail."""
+    module = dev_secrets()
+    made = module.config_files
+
+    def config_files(values: dict[str, str]) -> dict[str, str]:
+        files: dict[str, str] = made(values)
+        files["center.toml"] = files["center.toml"].split("[center]")[0]
+        return files
+
+    monkeypatch.setattr(module, "config_files", config_files)
+
+
+def center_database(settings: Settings) -> tuple[str, str, str]:
+    """(host, database, role) of the center's PostgreSQL database in ``settings``; fails when the
+    center would fall back to its SQLite file (a copy per container)."""
+    from sqlalchemy import make_url
+
+    configured = settings.center.database_url
+    assert configured is not None, "no center.database_url: SQLite per container"
+    url = make_url(configured.get_secret_value())
+    assert url.get_backend_name() == "postgresql", url.get_backend_name()
+    assert url.host and url.database and url.username
+    return url.host, url.database, url.username

@@ -7,6 +7,7 @@ import copy
 import json
 import re
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,8 +17,11 @@ import yaml
 from tests.deploy.conftest import (
     DOCKER,
     assert_settings_load,
+    center_database,
     image_environment,
+    secret_files,
     unknown_settings,
+    without_center_database,
 )
 
 COMPOSE = DOCKER / "compose.yaml"
@@ -26,6 +30,7 @@ VAXCERT_SERVICES = {
     "center-kiosk-api",
     "center-app-api",
     "center-ops",
+    "center-db-setup",
     "vrs",
     "signer-api",
     "signer-public",
@@ -42,9 +47,18 @@ NETWORKS = {
     "signing": {"center-kiosk-api", "center-app-api", "signer-api"},
     "state": {"center-kiosk-api", "center-app-api", "center-ops", "redis"},
     "vrs-data": {"vrs", "postgres"},
+    "center-data": {
+        "center-kiosk-api",
+        "center-app-api",
+        "center-ops",
+        "center-db-setup",
+        "postgres",
+    },
     "monitoring": {"center-ops", "prometheus", "grafana"},
-    "operators": {"grafana"},
+    "operators": {"grafana", "center-ops"},
 }
+# Every center surface shares the center's database (users, audit trail, kiosk states).
+CENTER_SURFACES = ("center-kiosk-api", "center-app-api", "center-ops")
 OUTWARD = {"public", "dedicated-line", "operators"}
 # Mounted from the other parts of the work (the edge template; the console's rules and
 # dashboard) and from this one (Grafana provisioning).
@@ -137,8 +151,8 @@ def test_networks_separate_the_channels(compose: dict[str, Any]) -> None:
     for network, spec in compose["networks"].items():
         assert spec.get("internal", False) is (network not in OUTWARD), network
     published = {name for name, s in compose["services"].items() if s.get("ports")}
-    assert published == {"edge", "signer-public", "grafana", "kiosk", "verifier"}
-    for name in ("grafana", "kiosk", "verifier"):
+    assert published == {"edge", "signer-public", "grafana", "kiosk", "verifier", "center-ops"}
+    for name in ("grafana", "kiosk", "verifier", "center-ops"):
         assert all(p.startswith("127.0.0.1:") for p in compose["services"][name]["ports"]), name
 
 
@@ -169,16 +183,109 @@ def test_only_the_agreed_files_are_bind_mounted(compose: dict[str, Any]) -> None
     assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
 
 
+def _config_secret(service: dict[str, Any]) -> str | None:
+    """The secret that the service's VAXCERT_CONFIG names (it must be mounted there), if any."""
+    path = (service.get("environment") or {}).get("VAXCERT_CONFIG")
+    if path is None:
+        return None
+    mounted = {
+        s if isinstance(s, str) else s["source"]: f"/run/secrets/{s}"
+        if isinstance(s, str)
+        else s.get("target", f"/run/secrets/{s['source']}")
+        for s in service.get("secrets", [])
+    }
+    names = [name for name, target in mounted.items() if target == path]
+    assert len(names) == 1, f"VAXCERT_CONFIG {path} is not a mounted secret"
+    return names[0]
+
+
+def _settings(
+    compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch, secrets_dir: Path
+) -> Any:
+    """The settings the service's process loads, its TOML secret as dev_secrets.py makes it."""
+    service = compose["services"][name]
+    environment = {k: str(v) for k, v in service["environment"].items()}
+    assert unknown_settings(list(environment)) == [], name
+    # What the process sees: the image's ENV, then the service's environment.
+    environment = {**image_environment(service["build"]["target"]), **environment}
+    secret = _config_secret(service)
+    files = secret_files(secrets_dir)
+    config = files[secret] if secret is not None and secret in files else None
+    return assert_settings_load(environment, name, monkeypatch, config)
+
+
 def test_every_vaxcert_setting_exists_and_validates(
-    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for name in VAXCERT_SERVICES:
-        service = compose["services"][name]
-        environment = {k: str(v) for k, v in service["environment"].items()}
-        assert unknown_settings(list(environment)) == [], name
-        # What the process sees: the image's ENV, then the service's environment.
-        environment = {**image_environment(service["build"]["target"]), **environment}
-        assert_settings_load(environment, name, monkeypatch)
+        _settings(compose, name, monkeypatch, tmp_path)
+
+
+def _networks_between(compose: dict[str, Any], first: str, second: str) -> set[str]:
+    def on(name: str) -> set[str]:
+        return set(compose["services"][name].get("networks", []))
+
+    return on(first) & on(second)
+
+
+def test_every_center_surface_shares_the_postgresql_database(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No center container falls back to a SQLite file of its own (read-only root, one copy per
+    replica): each reads the same PostgreSQL database, as the restricted role, over a network it
+    shares with the server."""
+    found = set()
+    for name in CENTER_SURFACES:
+        host, database, role = center_database(_settings(compose, name, monkeypatch, tmp_path))
+        assert host in compose["services"], (name, host)
+        assert _networks_between(compose, name, host), f"{name} cannot reach {host}"
+        found.add((host, database, role))
+    assert len(found) == 1, found
+    (host, database, role) = found.pop()
+    assert role != "vrs" and database != "vrs"  # its own database, not VRS's records
+    setup = center_database(_settings(compose, "center-db-setup", monkeypatch, tmp_path))
+    assert setup[:2] == (host, database) and setup[2] != role  # the owner, not the app role
+    assert _networks_between(compose, "center-db-setup", host)
+    # VRS stays off the center's data.
+    assert not _networks_between(compose, "vrs", "center-ops")
+
+
+def test_the_database_setup_runs_once_before_the_center(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    setup = compose["services"]["center-db-setup"]
+    assert setup["restart"] == "no" and "ports" not in setup
+    role = center_database(_settings(compose, "center-ops", monkeypatch, tmp_path))[2]
+    assert setup["command"] == ["ops", "db", "setup", "--app-role", role]
+    assert setup["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    for name in CENTER_SURFACES:
+        depends = compose["services"][name]["depends_on"]
+        assert depends["center-db-setup"] == {"condition": "service_completed_successfully"}, name
+    # The server makes the database and both roles on its first start.
+    postgres_secrets = compose["services"]["postgres"]["secrets"]
+    init = [s for s in postgres_secrets if isinstance(s, dict) and "initdb.d" in s["target"]]
+    assert [s["source"] for s in init] == ["postgres-init-center.sql"]
+    # ... and is healthy only after it ran them (over TCP: the init-time server has no TCP).
+    probe = compose["services"]["postgres"]["healthcheck"]["test"]
+    assert probe[probe.index("-h") + 1] == "127.0.0.1", probe
+
+
+def test_the_database_checks_can_fail(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = copy.deepcopy(compose)
+    broken["services"]["center-ops"]["networks"] = ["monitoring", "state", "operators"]
+    with pytest.raises(AssertionError, match="cannot reach postgres"):
+        test_every_center_surface_shares_the_postgresql_database(broken, monkeypatch, tmp_path)
+    broken = copy.deepcopy(compose)
+    del broken["services"]["center-app-api"]["depends_on"]["center-db-setup"]
+    with pytest.raises(KeyError):
+        test_the_database_setup_runs_once_before_the_center(broken, monkeypatch, tmp_path)
+    # A center.toml without the database: the SQLite fallback is caught.
+    with monkeypatch.context() as patched:
+        without_center_database(patched)
+        with pytest.raises(AssertionError, match="SQLite per container"):
+            test_every_center_surface_shares_the_postgresql_database(compose, monkeypatch, tmp_path)
 
 
 def test_the_setting_check_can_fail() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -19,9 +20,12 @@ from launch.surfaces import SERVICES
 from tests.deploy.conftest import (
     K8S,
     assert_settings_load,
+    center_database,
     image_environment,
+    secret_files,
     tool,
     unknown_settings,
+    without_center_database,
 )
 
 OVERLAYS = ["staging", "production"]
@@ -29,6 +33,8 @@ KUBERNETES_VERSION = "1.30.0"
 OUTSIDE = "outside"
 DNS = "kube-system/kube-dns"
 SCRAPER = "monitoring/prometheus"
+# The operators' namespace (a placeholder the overlays may narrow), every pod in it.
+OPERATORS = "vaxcert-operators/*"
 # (from, to, port): the channels of docker/README.md. Workloads by app.kubernetes.io/name.
 INGRESS_CONTROLLER = "ingress-nginx/ingress-nginx"
 CHANNELS = {
@@ -49,8 +55,21 @@ CHANNELS = {
     (INGRESS_CONTROLLER, "verifier", 8090),
     (SCRAPER, "center-kiosk-api", 8445),
     (SCRAPER, "center-app-api", 8445),
+    # The center's own database (users, audit trail, kiosk states) and the operator console.
+    ("center-kiosk-api", "postgres", 5432),
+    ("center-app-api", "postgres", 5432),
+    ("center-ops", "postgres", 5432),
+    ("center-db-setup", "postgres", 5432),
+    ("center-ops", "redis", 6379),
+    (OPERATORS, "center-ops", 8445),
+    (SCRAPER, "center-ops", 8445),
 }
+# Long-running workloads (probes, disruption budgets); pods of every kind (Jobs too) for the
+# security, secrets, settings and channel checks.
 WORKLOADS = {"Deployment", "StatefulSet"}
+POD_KINDS = WORKLOADS | {"Job"}
+# Pods whose containers run a center surface (and so need the center's shared database).
+CENTER_SURFACES = {"center-kiosk-api", "center-app-api", "center-ops"}
 
 
 def _render(overlay: str) -> list[dict[str, Any]]:
@@ -70,6 +89,10 @@ def rendered(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
 
 def _workloads(resources: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     return (r for r in resources if r["kind"] in WORKLOADS)
+
+
+def _pods(resources: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    return (r for r in resources if r["kind"] in POD_KINDS)
 
 
 def _pod_labels(workload: dict[str, Any]) -> dict[str, str]:
@@ -95,7 +118,7 @@ def test_the_validation_can_fail(rendered: list[dict[str, Any]]) -> None:
 
 
 def test_every_container_is_probed_limited_and_restricted(rendered: list[dict[str, Any]]) -> None:
-    for workload in _workloads(rendered):
+    for workload in _pods(rendered):
         pod = workload["spec"]["template"]["spec"]
         name = workload["metadata"]["name"]
         assert pod.get("automountServiceAccountToken") is False, name
@@ -111,6 +134,8 @@ def test_every_container_is_probed_limited_and_restricted(rendered: list[dict[st
             assert security["runAsNonRoot"] is True, where
             assert security["capabilities"] == {"drop": ["ALL"]}, where
             assert security["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        if workload["kind"] == "Job":
+            continue  # runs to completion: nothing to probe
         for container in pod["containers"]:
             where = f"{name}/{container['name']}"
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
@@ -127,7 +152,7 @@ def test_every_container_is_probed_limited_and_restricted(rendered: list[dict[st
 
 def test_secrets_are_mounted_files_never_values(rendered: list[dict[str, Any]]) -> None:
     assert not [r for r in rendered if r["kind"] == "Secret"], "secrets are made outside git"
-    for workload in _workloads(rendered):
+    for workload in _pods(rendered):
         pod = workload["spec"]["template"]["spec"]
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
             for variable in container.get("env", []):
@@ -147,7 +172,7 @@ def test_secrets_are_mounted_files_never_values(rendered: list[dict[str, Any]]) 
 def test_every_vaxcert_variable_names_a_setting(rendered: list[dict[str, Any]]) -> None:
     names = [
         variable["name"]
-        for workload in _workloads(rendered)
+        for workload in _pods(rendered)
         for container in workload["spec"]["template"]["spec"]["containers"]
         for variable in container.get("env", [])
         if variable["name"].startswith("VAXCERT_")
@@ -157,17 +182,29 @@ def test_every_vaxcert_variable_names_a_setting(rendered: list[dict[str, Any]]) 
     assert names and unknown_settings(names) == []
 
 
-def test_every_vaxcert_container_starts_with_valid_settings(
-    rendered: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What each vaxcert process sees (its image's ENV, the settings ConfigMap, its env) is a
-    valid configuration: e.g. a listener named without its port fails here, not at start-up."""
+def _config_file(pod: dict[str, Any], container: dict[str, Any], files: dict[str, Path]) -> Path:
+    """The file that the container's VAXCERT_CONFIG names: in a mounted Secret, as
+    docker/dev_secrets.py makes it (docker/README.md creates the Secrets from those files)."""
+    path = Path(next(v["value"] for v in container["env"] if v["name"] == "VAXCERT_CONFIG"))
+    mount = next(m for m in container["volumeMounts"] if Path(m["mountPath"]) == path.parent)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "secret" in volume, f"{path} is not in a Secret"
+    return files[path.name]
+
+
+def _settings_by_container(
+    rendered: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, secrets_dir: Path
+) -> dict[tuple[str, str], Any]:
+    """What each vaxcert process loads (its image's ENV, the settings ConfigMap, its env, its
+    TOML secret), by (pod owner, container)."""
     config_maps = {
         r["metadata"]["name"]: r.get("data", {}) for r in rendered if r["kind"] == "ConfigMap"
     }
-    checked = 0
-    for workload in _workloads(rendered):
-        for container in workload["spec"]["template"]["spec"]["containers"]:
+    files = secret_files(secrets_dir)
+    loaded = {}
+    for workload in _pods(rendered):
+        pod = workload["spec"]["template"]["spec"]
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
             image = container["image"]
             if not image.startswith("vaxcert/"):
                 continue
@@ -175,10 +212,103 @@ def test_every_vaxcert_container_starts_with_valid_settings(
             for source in container.get("envFrom", []):
                 environment.update(config_maps[source["configMapRef"]["name"]])
             environment.update({v["name"]: v["value"] for v in container.get("env", [])})
+            config = None
+            if "VAXCERT_CONFIG" in environment and "VAXCERT_CONFIG" not in config_maps:
+                config = _config_file(pod, container, files)
             where = f"{workload['metadata']['name']}/{container['name']}"
-            assert_settings_load(environment, where, monkeypatch)
-            checked += 1
-    assert checked >= 7
+            loaded[(workload["metadata"]["name"], container["name"])] = assert_settings_load(
+                environment, where, monkeypatch, config
+            )
+    return loaded
+
+
+def test_every_vaxcert_container_starts_with_valid_settings(
+    rendered: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What each vaxcert process sees is a valid configuration: e.g. a listener named without its
+    port fails here, not at start-up."""
+    assert len(_settings_by_container(rendered, monkeypatch, tmp_path)) >= 7
+
+
+def _center_databases(
+    rendered: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> set[tuple[str, str, str]]:
+    """(host, database, role) of every center surface container; each must reach that host."""
+    opened = channels(rendered)
+    services = {r["metadata"]["name"]: r for r in rendered if r["kind"] == "Service"}
+    found = set()
+    settings = _settings_by_container(rendered, monkeypatch, tmp_path)
+    surfaces = [key for key in settings if key[1] in CENTER_SURFACES]
+    assert {owner for owner, _ in surfaces} >= CENTER_SURFACES
+    for owner, container in surfaces:
+        host, database, role = center_database(settings[(owner, container)])
+        target = services[host]["spec"]["selector"]["app.kubernetes.io/name"]
+        assert (owner, target, 5432) in opened, f"{owner}/{container} cannot reach {host}"
+        found.add((host, database, role))
+    return found
+
+
+def test_every_center_surface_shares_the_postgresql_database(
+    rendered: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every center container (both surfaces, their ops sidecars and the operator-facing
+    center-ops) reads the same PostgreSQL database as the restricted role, and the
+    NetworkPolicies let it through; none falls back to a SQLite file of its own."""
+    found = _center_databases(rendered, monkeypatch, tmp_path)
+    assert len(found) == 1, found
+    host, database, role = found.pop()
+    assert database != "vrs" and role != "vrs"
+    setup = _settings_by_container(rendered, monkeypatch, tmp_path)[
+        ("center-db-setup", "center-db-setup")
+    ]
+    assert center_database(setup) == (host, database, center_database(setup)[2])
+    assert center_database(setup)[2] != role  # the owner, not the services' role
+    # The one-shot setup grants exactly the role the services connect as.
+    # Every pod with a center surface waits for it, connected as that same role.
+    settings = _settings_by_container(rendered, monkeypatch, tmp_path)
+    for workload in _workloads(rendered):
+        name = workload["metadata"]["name"]
+        if name not in CENTER_SURFACES:
+            continue
+        waits = [
+            c
+            for c in workload["spec"]["template"]["spec"].get("initContainers", [])
+            if c["args"] == ["ops", "db", "setup"]
+        ]
+        assert len(waits) == 1, f"{name} does not wait for the center database"
+        assert center_database(settings[(name, waits[0]["name"])]) == (host, database, role)
+    job = next(r for r in rendered if r["kind"] == "Job")
+    assert job["metadata"]["name"] == "center-db-setup"
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["ops", "db", "setup", "--app-role", role]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] in {"OnFailure", "Never"}
+
+
+def test_the_database_checks_can_fail(
+    rendered: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cut = copy.deepcopy(rendered)
+    for resource in cut:
+        if resource["kind"] == "NetworkPolicy" and resource["metadata"]["name"] == "center-ops":
+            resource["spec"]["egress"] = resource["spec"]["egress"][1:]  # center-ops -> postgres
+    with pytest.raises(AssertionError, match="center-ops/center-ops cannot reach postgres"):
+        _center_databases(cut, monkeypatch, tmp_path)
+    # A center.toml without the database: the SQLite fallback is caught.
+    with monkeypatch.context() as patched:
+        without_center_database(patched)
+        with pytest.raises(AssertionError, match="SQLite per container"):
+            test_every_center_surface_shares_the_postgresql_database(
+                rendered, monkeypatch, tmp_path
+            )
+    no_wait = copy.deepcopy(rendered)
+    for resource in no_wait:
+        if resource["kind"] == "Deployment" and resource["metadata"]["name"] == "center-app-api":
+            del resource["spec"]["template"]["spec"]["initContainers"]
+    with pytest.raises(AssertionError, match="center-app-api does not wait"):
+        test_every_center_surface_shares_the_postgresql_database(no_wait, monkeypatch, tmp_path)
+    no_job = [r for r in rendered if r["kind"] != "Job"]
+    with pytest.raises((StopIteration, KeyError)):
+        test_every_center_surface_shares_the_postgresql_database(no_job, monkeypatch, tmp_path)
 
 
 def test_every_workload_has_a_disruption_budget(rendered: list[dict[str, Any]]) -> None:
@@ -210,6 +340,9 @@ def _peers(peers: list[dict[str, Any]] | None, workloads: dict[str, dict[str, st
             found.add(OUTSIDE)
         elif "namespaceSelector" in peer:
             namespace = peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            if "podSelector" not in peer:
+                found.add(f"{namespace}/*")  # every pod of that namespace
+                continue
             app = peer["podSelector"]["matchLabels"]
             found.add(f"{namespace}/{app.get('app.kubernetes.io/name') or app.get('k8s-app')}")
         else:
@@ -225,7 +358,7 @@ def _ports(rule: dict[str, Any]) -> set[int]:
 def channels(resources: list[dict[str, Any]]) -> set[tuple[str, str, int]]:
     """(from, to, port) that the NetworkPolicies let through: the receiver's ingress and, for a
     sender in the namespace, its egress must both allow it (default deny both ways)."""
-    workloads = {w["metadata"]["name"]: _pod_labels(w) for w in _workloads(resources)}
+    workloads = {w["metadata"]["name"]: _pod_labels(w) for w in _pods(resources)}
     policies = [r for r in resources if r["kind"] == "NetworkPolicy"]
     deny = [
         p
