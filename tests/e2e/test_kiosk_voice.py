@@ -295,7 +295,7 @@ def test_c11_last_try_and_money_returned_are_said_in_the_session_language(
     assert expected in notice.inner_text()
     k.heard("money-returned", lang)
     played = k.played_until(f"{lang}/n-100.ogg")  # the amount, composed from recorded numbers
-    assert f"{lang}/money-returned.0.ogg" in played
+    assert any(file.startswith(f"{lang}/money-returned") for file in played), played
     # The next resident's Start forgets that language: the welcome after is Japanese again.
     k.act("start", "terms")
     k.act("cancel", "welcome")
