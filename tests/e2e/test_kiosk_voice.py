@@ -122,11 +122,14 @@ def _walk_to_insert_card(k: VoiceKiosk, lang: str, scan: bool = False) -> None:
 def _pay_and_take(k: VoiceKiosk, lang: str, scan: bool = False) -> None:
     k.act("confirm", "payment")
     k.heard("payment", lang)
+    k.heard("payment-due", lang)  # the amount still to pay, said
+    assert f"{lang}/n-100.ogg" in k.played_until(f"{lang}/n-20.ogg")  # 120 yen
     if scan:
         k.scan("payment")
     for yen in (100, 100):  # 200 for a 120-yen fee: 80 yen change
         assert k.device("cash", yen=yen)["accepted"]
     k.page.wait_for_selector('[data-action="pay"]:not([disabled])')
+    k.heard("payment-ready", lang)
     k.act("pay")
     k.wait("take-certificate")
     k.heard("take-certificate", lang)
