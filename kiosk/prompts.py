@@ -95,6 +95,8 @@ SCREEN_PROMPTS: tuple[Prompt, ...] = (
     _screen("take-card", "Please take your My Number card."),
     _screen("confirm", "Please check the content of your certificate"),
     _screen("payment", "Please pay the fee"),
+    _screen("payment-due", "Please insert %(amount)s yen."),
+    _screen("payment-ready", "Enough has been inserted. Press “Pay and print”."),
     _screen("printing", "Printing your certificate..."),
     _screen("take-certificate", "Please take your certificate from the printer."),
     _screen("change", "Please also take your change: %(amount)s yen."),

@@ -49,6 +49,7 @@ from vaxcert.contracts.kiosk_api import (
     Heartbeat,
 )
 from vaxcert.errors import VaxcertError
+from vaxcert.reasons import Language
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +213,22 @@ class Kiosk:
         # Money paid back into the tray by a cancel or timeout (amount, clock time): the welcome
         # screen asks whoever stands there to take it. An amount only, about the tray (C08).
         self._returned: tuple[int, float] | None = None
+        # The language of a session that ended leaving money in the tray or its card in the reader
+        # (language, clock time): the welcome screen after it shows and says those notices in
+        # that language until the next Start. A language only, about the tray (C08).
+        self._ended_language: tuple[Language, float] | None = None
 
     # --- sessions ---------------------------------------------------------------------------
 
     def new_session(self) -> KioskSession:
         """A session that is not kept until :meth:`keep` (a page with a form was shown)."""
-        return KioskSession(id=SessionStore.new_id(), last_activity=self.clock())
+        now = self.clock()
+        session = KioskSession(id=SessionStore.new_id(), last_activity=now)
+        if self._ended_language is not None:
+            lang, at = self._ended_language
+            if now - at <= self.options.take_certificate_seconds:
+                session.lang = lang
+        return session
 
     def keep(self, session: KioskSession) -> None:
         """Keep ``session`` in memory; sessions pushed out by the bound are cancelled (C08)."""
@@ -247,6 +258,8 @@ class Kiosk:
     def end(self, session: KioskSession) -> None:
         """Wipe ``session`` and forget it (C08); the browser lands on ``welcome``."""
         self.sessions.drop(session)
+        left_something = self.money_returned() > 0 or self.card_left()
+        self._ended_language = (session.lang, self.clock()) if left_something else None
         session.wipe()
 
     # --- the screens, in order ---------------------------------------------------------------
@@ -271,6 +284,7 @@ class Kiosk:
             return
         self.touch(session)
         self._returned = None  # whoever starts now stood at the tray
+        self._ended_language = None
         # One terminal, one resident: the resident the terminal serves (card in, paying,
         # printing) is never ended by someone else; a newcomer is told the kiosk is in use.
         others = [other for other in self.sessions.all() if other is not session]

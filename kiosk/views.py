@@ -64,10 +64,12 @@ def _kind_label(kind: str | None) -> str:
 
 def _playlists(session: KioskSession, warning: int, returned_yen: int) -> dict[str, object]:
     """The recorded prompts (C11) this page may play, with the amounts it may say (the
-    session's, the timeout warning's seconds and the money just returned to the tray)."""
+    session's, what is still to pay, the timeout warning's seconds and the money just returned
+    to the tray)."""
     playlists: Playlists = current_app.extensions["vaxcert_prompts"]
     amounts = [v for k, v in vars(session).items() if k.endswith("_yen") and isinstance(v, int)]
-    spoken = [*amounts, warning, *([returned_yen] if returned_yen else [])]
+    still_to_pay = max(session.due_yen - session.inserted_yen, 0)
+    spoken = [*amounts, still_to_pay, warning, *([returned_yen] if returned_yen else [])]
     return playlists.for_page(session.lang, spoken, [session.reason, session.notice])
 
 
@@ -97,8 +99,8 @@ def _helpers() -> dict[str, Any]:
         "kind_label": _kind_label,
         "terms_text": terms_text,
         "yen": lambda amount: f"{amount:,}",
-        # Japanese takes the full-width colon (no space after it).
-        "colon": "：" if lang == "ja" else ": ",
+        # Japanese and Chinese take the full-width colon (no space after it).
+        "colon": "：" if lang in ("ja", "zh") else ": ",
     }
 
 

@@ -35,6 +35,7 @@ from tests.e2e.test_kiosk_browser import (  # noqa: F401 (module fixtures, reuse
     kiosk_url,
 )
 from vaxcert import reasons
+from vaxcert.reasons import Language
 from vaxcert.residents import CANARY, RESIDENTS
 
 # docs/kiosk.md, "Screen sizes": the smallest first (the one interactions happen at).
@@ -221,10 +222,17 @@ class Screens(Kiosk):
         assert response.status == 303, response.status
 
     def skip_to(
-        self, screen: str, municipality: str = "462012", kind: str = "domestic", copies: int = 1
+        self,
+        screen: str,
+        municipality: str = "462012",
+        kind: str = "domestic",
+        copies: int = 1,
+        lang: str = "ja",
     ) -> None:
-        """Straight to ``screen`` (one of the choice screens up to insert-card)."""
+        """Straight to ``screen`` (one of the choice screens up to insert-card) in ``lang``."""
         self.open()
+        if lang != "ja":
+            self.post("/lang", lang=lang)
         for path, form, then in (
             ("/start", {}, "terms"),
             ("/terms", {}, "municipality"),
@@ -247,9 +255,9 @@ class Screens(Kiosk):
         self.enter_pin(pin)
         self.wait(then)
 
-    def to_payment(self, *coins: int) -> None:
+    def to_payment(self, *coins: int, lang: str = "ja") -> None:
         """The 7-dose resident's card read and confirmed, ``coins`` inserted on payment."""
-        self.skip_to("insert-card")
+        self.skip_to("insert-card", lang=lang)
         self.read("elder", RESIDENTS["elder"].pin)
         self.take_card("confirm")
         self.act("confirm", "payment")
@@ -442,6 +450,52 @@ def test_cancel_at_each_step_and_money_returned(screens: Screens) -> None:
     k.to_payment(500)
     k.act("pay", "take-certificate")
     k.act("cancel", "welcome")
+    k.done()
+
+
+@pytest.mark.parametrize("lang", ["zh", "ko"])
+def test_chinese_and_korean_fit_refusal_last_try_and_money_returned(
+    screens: Screens, lang: Language
+) -> None:
+    """issue 13: the longest-worded walks in 简体中文 and 한국어 at every size, with axe."""
+    k = screens
+    html_lang = "zh-Hans" if lang == "zh" else lang
+    # A refusal with its next step (and a retry).
+    k.skip_to("insert-card", lang=lang)
+    k.page.wait_for_selector(f'html[lang="{html_lang}"]')
+    k.fits(f"insert-card-{lang}")
+    k.read("no-records", RESIDENTS["no-records"].pin)
+    k.take_card("refused")
+    r = reasons.get("no_vaccination_record")
+    main = k.page.inner_text("main")
+    assert r.message(lang) in main and r.next_step(lang) in main
+    k.fits(f"refused-no_vaccination_record-{lang}")
+    k.act("cancel", "welcome")
+    # Wrong PIN to the last try.
+    k.skip_to("insert-card", lang=lang)
+    k.card("canary")
+    k.enter_pin("9999")
+    k.page.wait_for_selector('[data-notice="pin_incorrect"]')
+    k.fits(f"pin-wrong-{lang}")
+    k.enter_pin("9999")
+    k.page.wait_for_selector('.tries[data-tries="1"]')
+    k.fits(f"pin-last-try-{lang}")
+    k.act("cancel", "welcome")
+    k.device("card/remove")
+    # Cancel with money inserted: the welcome screen says so in the same language (a new
+    # session: the old one was wiped).
+    k.to_payment(100, 50, lang=lang)
+    k.fits(f"payment-{lang}")
+    k.act("cancel", "welcome")
+    k.page.wait_for_selector(f'html[lang="{html_lang}"]')
+    returned = k.page.locator('[data-notice="money-returned"]')
+    assert returned.get_attribute("data-amount") == "150"
+    expected = {"zh": "已退还150日元", "ko": "150엔이 반환되었습니다"}[lang]
+    assert expected in returned.inner_text()
+    k.fits(f"welcome-money-returned-{lang}")
+    k.act("start", "terms")
+    k.act("cancel", "welcome")
+    k.page.wait_for_selector('html[lang="ja"]')
     k.done()
 
 

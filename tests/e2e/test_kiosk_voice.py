@@ -21,7 +21,7 @@ from tests.e2e import test_kiosk_browser as shared
 from tests.e2e.test_kiosk_browser import Kiosk
 from vaxcert import reasons
 from vaxcert.errors import ConfigError
-from vaxcert.residents import CANARY
+from vaxcert.residents import CANARY, RESIDENTS
 
 pytestmark = [pytest.mark.slow]
 # Every play() is recorded and then really made: the test sees what the page asked for, and
@@ -122,11 +122,14 @@ def _walk_to_insert_card(k: VoiceKiosk, lang: str, scan: bool = False) -> None:
 def _pay_and_take(k: VoiceKiosk, lang: str, scan: bool = False) -> None:
     k.act("confirm", "payment")
     k.heard("payment", lang)
+    k.heard("payment-due", lang)  # the amount still to pay, said
+    assert f"{lang}/n-100.ogg" in k.played_until(f"{lang}/n-20.ogg")  # 120 yen
     if scan:
         k.scan("payment")
     for yen in (100, 100):  # 200 for a 120-yen fee: 80 yen change
         assert k.device("cash", yen=yen)["accepted"]
     k.page.wait_for_selector('[data-action="pay"]:not([disabled])')
+    k.heard("payment-ready", lang)
     k.act("pay")
     k.wait("take-certificate")
     k.heard("take-certificate", lang)
@@ -261,3 +264,65 @@ def test_without_current_recordings_nothing_is_said_and_production_refuses(
     production = stack.settings.model_copy(update={"environment": "production"})
     with pytest.raises(ConfigError, match="spoken prompts"):
         create_app(production, background=False)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_c11_last_try_and_money_returned_are_said_in_the_session_language(
+    voice: VoiceKiosk, lang: str
+) -> None:
+    """The last-try warning is said; after Cancel on payment the welcome screen (a new session:
+    the old one is wiped, C08) shows and says the money returned in the ending session's
+    language, not in Japanese."""
+    k = voice
+    _walk_to_insert_card(k, lang)
+    k.device("card", card="canary")
+    k.wait("pin")
+    wrong = f"{(int(CANARY.pin) + 1) % 10000:04d}"
+    for _ in range(2):
+        k.enter_pin(wrong)
+        k.page.wait_for_selector('[data-notice="pin_incorrect"]')
+    k.page.wait_for_selector('[data-notice="last-try"]')
+    k.heard("pin-last-try", lang)
+    k.enter_pin(CANARY.pin)
+    k.wait("take-card")
+    k.device("card/remove")
+    k.wait("confirm")
+    k.act("confirm", "payment")
+    assert k.device("cash", yen=100)["accepted"]
+    k.page.wait_for_selector('[data-field="inserted"]:has-text("100")')
+    k.act("cancel", "welcome")
+    k.page.wait_for_selector(f'html[lang="{"zh-Hans" if lang == "zh" else lang}"]')
+    notice = k.page.locator('[data-notice="money-returned"]')
+    assert notice.get_attribute("data-amount") == "100"
+    expected = {"zh": "已退还100日元", "en": "100 yen has been returned"}[lang]
+    assert expected in notice.inner_text()
+    k.heard("money-returned", lang)
+    # The amount is composed from recorded numbers: before the text in English, inside it in 中文.
+    last = {"zh": "zh/money-returned.1.ogg", "en": "en/money-returned.ogg"}[lang]
+    assert f"{lang}/n-100.ogg" in k.played_until(last)
+    # The next resident's Start forgets that language: the welcome after is Japanese again.
+    k.act("start", "terms")
+    k.act("cancel", "welcome")
+    k.page.wait_for_selector('html[lang="ja"]')
+
+
+def test_c11_a_refusal_and_the_timeout_warning_are_said_in_chinese(voice: VoiceKiosk) -> None:
+    k = voice
+    page = k.page
+    page.clock.install()
+    _walk_to_insert_card(k, "zh")
+    k.device("card", card="no-records")
+    k.wait("pin")
+    k.enter_pin(RESIDENTS["no-records"].pin)
+    k.wait("take-card")
+    k.device("card/remove")
+    k.wait("refused")
+    k.heard("reason-no_vaccination_record", "zh")
+    page.clock.fast_forward(61_000)
+    page.locator('[data-screen="timeout-warning"]').wait_for(state="visible")
+    k.heard("timeout-warning", "zh")
+    played = k.played_until("zh/timeout-warning.1.ogg")
+    first = played.index("zh/timeout-warning.0.ogg")
+    assert played[first + 1] == "zh/n-20.ogg"
+    page.clock.fast_forward(21_000)
+    k.wait("welcome")
