@@ -23,9 +23,11 @@ PACKAGES = find_namespace_packages(
     ]
 )
 # [tool.setuptools.package-dir] maps "vaxcert.templates" onto templates/.
+# Every folder at any depth (templates/cert_center/console too), so none is left to guesswork.
+_ROOT = Path(__file__).parent / "templates"
 TEMPLATES = ["vaxcert.templates"] + [
-    f"vaxcert.templates.{folder.name}"
-    for folder in sorted((Path(__file__).parent / "templates").iterdir())
+    "vaxcert.templates." + ".".join(folder.relative_to(_ROOT).parts)
+    for folder in sorted(_ROOT.rglob("*"))
     if folder.is_dir()
 ]
 
