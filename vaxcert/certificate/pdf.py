@@ -14,22 +14,19 @@ vector path per code (runs of dark modules merged into rectangles), not as image
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib.util
-import io
 import logging
-import threading
-import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from reportlab.pdfbase import pdfdoc, pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen.canvas import Canvas
 
+from vaxcert.certificate.pdfwriter import FontUse, PdfFile, pdf_number, text_string
 from vaxcert.certificate.qrmatrix import QrMatrix, shc_matrix, vdsnc_matrix
+from vaxcert.certificate.truetype import TrueTypeFace
 from vaxcert.contracts.kiosk_api import CertificateIssued
 from vaxcert.errors import VaxcertError
 
@@ -127,26 +124,14 @@ LEGEND_FONT_NAME = "WenQuanYiZenHei"
 LEGEND_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 
 
-class _FastFlate(pdfdoc.PDFStreamFilterZCompress):  # type: ignore[misc]
-    """FlateDecode at zlib level 1 instead of 6.
-
-    Compression was a third of a page's CPU (the QR paths: ≈ 110 KB of ``re`` operators, and the
-    two font subsets); level 1 takes ≈ 4 ms off the 7-dose 海外用 page for ≈ 11 KB more (92 → 103
-    KB; bench/app.py). reportlab has no setting for the level: its streams and font files all use
-    the module's one filter object, replaced here (this module is reportlab's only user).
-    """
-
-    def encode(self, text: str | bytes) -> bytes:
-        data = text.encode("utf8") if isinstance(text, str) else text
-        return zlib.compress(data, 1)
-
-
-pdfdoc.PDFZCompress = _FastFlate()
-
-_font_lock = threading.Lock()
-# reportlab keeps per-document state inside the shared TTFont and warns against using one font
-# object in two documents at once: documents are built one at a time (a page takes a few ms).
-_render_lock = threading.Lock()
+@functools.cache
+def _face(name: str) -> TrueTypeFace:
+    """The face of font ``name``, parsed once per process (≈ 30-60 ms for IPAex Gothic)."""
+    if name == LEGEND_FONT_NAME:
+        return TrueTypeFace(LEGEND_FONT, 0)
+    if name != FONT_NAME:
+        raise ValueError(f"no font named {name}")
+    return TrueTypeFace(font_path())
 
 
 def font_path() -> Path:
@@ -167,65 +152,20 @@ def font_path() -> Path:
 
 
 def register_font() -> None:
-    """Register IPAex Gothic with reportlab once per process (≈ 30-90 ms; later calls are free)."""
-    if FONT_NAME in pdfmetrics.getRegisteredFontNames():
-        return
-    with _font_lock:
-        if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
-            # A TrueType (glyf) font: reportlab embeds a subset as FontFile2. Its CID fonts
-            # (HeiseiKakuGo-W5) are never embedded, so viewers would substitute glyphs.
-            pdfmetrics.registerFont(_subsetting_in_place(TTFont(FONT_NAME, str(font_path()))))
+    """Load IPAex Gothic once per process (at start-up, so no request pays for it)."""
+    _face(FONT_NAME)
 
 
-class _GlyphTable:
-    """A font's 'glyf' table as reportlab's subsetter reads it (glyph by glyph), without a copy.
-
-    reportlab's ``makeSubset`` takes ``get_table("glyf")``, a copy of the whole table, for every
-    document: 5.6 MB for IPAex Gothic and 10.6 MB for WenQuanYi Zen Hei, ≈ 1.7 ms a page and the
-    CPU caches flushed (bench/app.py). Slicing this gives the same glyph bytes from the font file.
-    """
-
-    def __init__(self, data: bytes, start: int, length: int) -> None:
-        self.data = data
-        self.start = start
-        self.length = length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: slice) -> bytes:
-        first, stop, step = index.indices(self.length)
-        if step != 1:
-            raise ValueError("glyph slices are contiguous")
-        return self.data[self.start + first : self.start + max(first, stop)]
-
-
-def _subsetting_in_place(font: TTFont) -> TTFont:
-    """``font`` whose subsets read glyphs from the font file in place (:class:`_GlyphTable`);
-    tests/cert_center/test_pdf.py checks the subsets are byte-identical to reportlab's own."""
-    face = font.face
-    whole_table = face.get_table
-
-    def get_table(tag: str) -> bytes | _GlyphTable:
-        if tag != "glyf":
-            return whole_table(tag)  # type: ignore[no-any-return]
-        start, length = face.get_table_pos(tag)
-        return _GlyphTable(face._ttf_data, start, length)
-
-    face.get_table = get_table
-    return font
+def covered_characters(font: str = FONT_NAME) -> Mapping[int, int]:
+    """Code point → glyph id of every character ``font`` can draw."""
+    return _face(font).cmap
 
 
 def legend_font_available() -> bool:
     """Whether the zh/ko legend can be drawn (Debian fonts-wqy-zenhei is installed)."""
-    if LEGEND_FONT_NAME in pdfmetrics.getRegisteredFontNames():
-        return True
     if not LEGEND_FONT.is_file():
         return False
-    with _font_lock:
-        if LEGEND_FONT_NAME not in pdfmetrics.getRegisteredFontNames():
-            legend = TTFont(LEGEND_FONT_NAME, str(LEGEND_FONT), subfontIndex=0)
-            pdfmetrics.registerFont(_subsetting_in_place(legend))
+    _face(LEGEND_FONT_NAME)
     return True
 
 
@@ -246,42 +186,41 @@ def render_certificate(
     """The certificate as PDF bytes: ``copies`` identical A4 pages, built in memory (C08).
 
     ``codes``: :func:`page_codes` of this very ``issued``, when the caller has them already.
+    The page is drawn once, as a form XObject that every page places, so copies cost nothing.
     """
     if not 1 <= copies <= MAX_COPIES:
         raise ValueError(f"copies must be 1..{MAX_COPIES}")
     if codes is None:
         codes = page_codes(issued)
-    buffer = io.BytesIO()  # C08: the PDF exists only in this process's memory
-    with _render_lock:
-        canvas = Canvas(
-            buffer,
-            pagesize=(PAGE_WIDTH, PAGE_HEIGHT),
-            invariant=True,  # no creation time or random document id: same input, same bytes
-            pageCompression=True,
-            pdfVersion=(1, 4),
-            # The page preamble selects this font, so no unembedded Helvetica is referenced.
-            initialFontName=FONT_NAME,
+    document = PdfFile()  # C08: the PDF exists only in this process's memory
+    pen = _PdfPen(document)
+    draw_page(pen, issued, codes)
+    form = pen.finish()
+    catalog, pages = document.reserve(), document.reserve()
+    content = document.add_stream("", b"q /Certificate Do Q")
+    kids = [
+        document.add(
+            f"<< /Type /Page /Parent {pages} 0 R"
+            f" /MediaBox [0 0 {pdf_number(PAGE_WIDTH)} {pdf_number(PAGE_HEIGHT)}]"
+            f" /Resources << /XObject << /Certificate {form} 0 R >> >> /Contents {content} 0 R >>"
         )
-        # Generic metadata only: no name or id of the holder outside the page itself.
-        canvas.setTitle(TITLE_JA)
-        canvas.setSubject(TITLE_EN)
-        canvas.setAuthor("vaxcert")
-        canvas.setCreator("vaxcert")
-        canvas.beginForm("certificate")
-        draw_page(_PdfPen(canvas), issued, codes)
-        canvas.endForm()
-        for _ in range(copies):
-            canvas.doForm("certificate")
-            canvas.showPage()
-        canvas.save()
-    return buffer.getvalue()
+        for _ in range(copies)
+    ]
+    references = " ".join(f"{kid} 0 R" for kid in kids)
+    document.put(pages, f"<< /Type /Pages /Kids [{references}] /Count {copies} >>")
+    document.put(catalog, f"<< /Type /Catalog /Pages {pages} 0 R >>")
+    # Generic metadata only: no name or id of the holder outside the page itself.
+    info = document.add(
+        f"<< /Title {text_string(TITLE_JA)} /Subject {text_string(TITLE_EN)}"
+        " /Author (vaxcert) /Creator (vaxcert) /Producer (vaxcert) >>"
+    )
+    return document.serialise(catalog, info)
 
 
 def _check_glyphs(issued: CertificateIssued) -> None:
     """Refuse data the font cannot draw: a missing glyph would print as an empty box (e.g. a
     name with a character outside JIS X 0208 such as 𠮷); the detail never names it (C08)."""
-    font = pdfmetrics.getFont(FONT_NAME)
-    covered: dict[int, int] = font.face.charToGlyph
+    covered = covered_characters()
     holder = issued.holder
     municipality = issued.municipality
     values = [
@@ -335,10 +274,18 @@ def _codes(issued: CertificateIssued) -> list[PageCode]:
 def fitted_size(value: str, size: float, width: float | None, font: str = FONT_NAME) -> float:
     """The font size that makes ``value`` at most ``width`` points wide (never below 4 pt)."""
     if width is not None:
-        natural: float = pdfmetrics.stringWidth(value, font, size)
+        face = _face(font)
+        natural = face.advance_units(face.glyph_ids(value)) * size / face.units_per_em
         if natural > width:
-            return max(4.0, size * width / natural)
+            return _fitted(size, natural, width)[0]
     return size
+
+
+def _fitted(size: float, natural: float, width: float) -> tuple[float, float]:
+    """The size that makes a string ``natural`` points wide at ``size`` fit ``width``, and its
+    width at that size (never below 4 pt: a longer value overflows rather than vanish)."""
+    fitted = max(4.0, size * width / natural)
+    return fitted, natural * fitted / size
 
 
 class Pen(Protocol):
@@ -376,10 +323,19 @@ class Pen(Protocol):
 
 
 class _PdfPen:
-    """The :class:`Pen` over a reportlab canvas: one font, sizes and positions in points."""
+    """The :class:`Pen` writing the page's content stream: text in the embedded fonts (glyph
+    ids, Identity-H), grey rules and boxes, and each QR symbol as one filled vector path."""
 
-    def __init__(self, canvas: Canvas) -> None:
-        self.canvas = canvas
+    def __init__(self, document: PdfFile) -> None:
+        self.document = document
+        self.operators: list[str] = []
+        self.fonts = {
+            FONT_NAME: FontUse(_face(FONT_NAME), "F1"),
+            LEGEND_FONT_NAME: FontUse(_face(LEGEND_FONT_NAME), "F2")
+            if legend_font_available()
+            else None,
+        }
+        self.texts: list[tuple[int, FontUse, list[int]]] = []  # (operator index, font, glyphs)
 
     def text(
         self,
@@ -399,48 +355,85 @@ class _PdfPen:
         ``public``: the value is a label or comes from a public catalogue (vaccines,
         municipalities), never from the holder's record, so a pen may keep it across pages (C08).
         """
-        size = fitted_size(value, size, width, font)
-        canvas = self.canvas
-        canvas.setFillGray(GREY if grey else 0)
-        canvas.setFont(font, size)
-        if align == "center":
-            canvas.drawCentredString(x, y, value)
-        elif align == "right":
-            canvas.drawRightString(x, y, value)
-        else:
-            canvas.drawString(x, y, value)
+        use = self.fonts[font]
+        if use is None:
+            raise ValueError(f"font {font} is not installed")
+        glyphs = use.glyphs(value, public=public)
+        face = use.face
+        natural = face.advance_units(glyphs) * size / face.units_per_em
+        if width is not None and natural > width:
+            size, natural = _fitted(size, natural, width)
+        if align != "left":
+            x -= natural / 2 if align == "center" else natural
+        # The string itself once the subset is numbered (finish).
+        self.texts.append((len(self.operators), use, glyphs))
+        self.operators.append(
+            f"{GREY if grey else 0} g BT /{use.resource} {pdf_number(size)} Tf"
+            f" {pdf_number(x)} {pdf_number(y)} Td <"
+        )
 
     def rule(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.5) -> None:
         """A thin grey line."""
-        canvas = self.canvas
-        canvas.setStrokeGray(RULE_GREY)
-        canvas.setLineWidth(width)
-        canvas.line(x1, y1, x2, y2)
+        self.operators.append(
+            f"{RULE_GREY} G {pdf_number(width)} w {pdf_number(x1)} {pdf_number(y1)} m"
+            f" {pdf_number(x2)} {pdf_number(y2)} l S"
+        )
 
     def box(self, x: float, y: float, width: float, height: float) -> None:
         """A thin grey rectangle (x, y: lower left)."""
-        canvas = self.canvas
-        canvas.setStrokeGray(RULE_GREY)
-        canvas.setLineWidth(0.6)
-        canvas.rect(x, y, width, height, stroke=1, fill=0)
+        self.operators.append(
+            f"{RULE_GREY} G 0.6 w {pdf_number(x)} {pdf_number(y)} {pdf_number(width)}"
+            f" {pdf_number(height)} re S"
+        )
 
     def qr(self, x: float, top: float, size: float, code: QrMatrix) -> None:
         """The symbol with its upper-left corner at (x, top) and ``size`` points wide."""
-        self.canvas.addLiteral(_qr_path(code, x, top, size / code.size))
+        self.operators.append(_qr_path(code, x, top, size / code.size))
+
+    def finish(self) -> int:
+        """Write the fonts and the page as a form XObject; its object number."""
+        fonts = " ".join(
+            f"/{use.resource} {use.embed(self.document)} 0 R"
+            for use in self.fonts.values()
+            if use is not None and use.characters
+        )
+        for index, use, glyphs in self.texts:
+            self.operators[index] += use.hex(glyphs) + "> Tj ET"
+        return self.document.add_stream(
+            f"/Type /XObject /Subtype /Form"
+            f" /BBox [0 0 {pdf_number(PAGE_WIDTH)} {pdf_number(PAGE_HEIGHT)}]"
+            f" /Resources << /Font << {fonts} >> >>",
+            "\n".join(self.operators).encode("ascii"),
+        )
 
 
 def _qr_path(code: QrMatrix, x: float, top: float, module: float) -> str:
-    """PDF operators filling the dark modules as one path: one rectangle per horizontal run."""
+    """PDF operators filling the dark modules as one path: one rectangle per horizontal run.
+
+    Vector, not an image: viewers smooth an upscaled 1-bit image (PDFium greys every module
+    edge), while a path prints every module as a solid square. The ≈ 4 000 rectangles of a
+    v37 symbol are written by numpy as fixed-width records (zero-padded integers are valid PDF
+    numbers, 7.3.3), ≈ 40 times faster than formatting them one by one.
+    """
     size = code.size
     padded = np.zeros((size, size + 2), dtype=np.int8)
     padded[:, 1:-1] = code.modules
     edges = np.diff(padded, axis=1)
     rows, starts = np.nonzero(edges == 1)
     _, ends = np.nonzero(edges == -1)  # row-major order pairs each end with its start
-    runs = np.stack([starts, rows, ends - starts], axis=1).ravel().tolist()
-    # Module units, origin at the symbol's top-left corner, y downwards: integers only.
-    body = ("%d %d %d 1 re\n" * (len(runs) // 3)) % tuple(runs)
-    return f"q 0 g {module:.6f} 0 0 {-module:.6f} {x:.4f} {top:.4f} cm\n{body}f Q"
+    records = np.empty((len(rows), len(_RUN_RECORD)), dtype=np.uint8)
+    records[:] = np.frombuffer(_RUN_RECORD, dtype=np.uint8)
+    # Module units, origin at the symbol's top-left corner, y downwards: "XXX YYY WWW 1 re".
+    for column, values in ((0, starts), (4, rows), (8, ends - starts)):
+        records[:, column] += (values // 100).astype(np.uint8)
+        records[:, column + 1] += (values // 10 % 10).astype(np.uint8)
+        records[:, column + 2] += (values % 10).astype(np.uint8)
+    body = records.tobytes().decode("ascii")
+    scale = f"{pdf_number(module)} 0 0 {pdf_number(-module)} {pdf_number(x)} {pdf_number(top)}"
+    return f"q 0 g {scale} cm\n{body}f Q"
+
+
+_RUN_RECORD = b"000 000 000 1 re\n"  # QR symbols have at most 177 modules a side
 
 
 def draw_page(pen: Pen, issued: CertificateIssued, codes: Sequence[PageCode]) -> None:
