@@ -3,9 +3,10 @@
 Renders the canary's 7-dose 海外用 certificate (really signed: SHC + VDS-NC) with
 ``vaxcert.certificate.pdf.render_certificate`` and with a naive baseline: the same page, but the
 QR codes built by ``segno.make`` (automatic mask selection, as vaxcert/certificate/qr.py builds
-them) and placed as PNG images. Both run interleaved, round by round, so load from other
-processes shifts them alike.
-Prints the medians, their ratio, the QR step alone and the once-per-process start-up costs.
+them) and placed as PNG images, drawn with reportlab; and with the previous renderer: the same
+codes and layout through reportlab's canvas (what pdfwriter.py replaced). All run interleaved,
+round by round, so load from other processes shifts them alike.
+Prints the medians, their ratios, the QR step alone and the once-per-process start-up costs.
 Target: ≤ 80 ms median for the 海外用 page.
 
     .venv/bin/python bench/pdf.py [--rounds 20] [--out certificate.pdf]   (or: make bench)
@@ -29,6 +30,8 @@ import io
 
 import segno
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from launch.samples import sample_issued
@@ -43,7 +46,74 @@ from vaxcert.contracts.kiosk_api import CertificateIssued
 TARGET_MS = 80.0
 
 
-class _PngPen(pdf._PdfPen):
+class _ReportlabPen:
+    """The page on a reportlab canvas: vaxcert's renderer until bench/app.py showed reportlab
+    spending 15-27 ms a page (font subsets, object formatting, its codec over every string)."""
+
+    def __init__(self, canvas: Canvas) -> None:
+        self.canvas = canvas
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        value: str,
+        size: float,
+        *,
+        width: float | None = None,
+        align: str = "left",
+        grey: bool = False,
+        font: str = pdf.FONT_NAME,
+        public: bool = False,
+    ) -> None:
+        size = pdf.fitted_size(value, size, width, font)
+        self.canvas.setFillGray(pdf.GREY if grey else 0)
+        self.canvas.setFont(font, size)
+        draw = {
+            "center": self.canvas.drawCentredString,
+            "right": self.canvas.drawRightString,
+        }.get(align, self.canvas.drawString)
+        draw(x, y, value)
+
+    def rule(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.5) -> None:
+        self.canvas.setStrokeGray(pdf.RULE_GREY)
+        self.canvas.setLineWidth(width)
+        self.canvas.line(x1, y1, x2, y2)
+
+    def box(self, x: float, y: float, width: float, height: float) -> None:
+        self.canvas.setStrokeGray(pdf.RULE_GREY)
+        self.canvas.setLineWidth(0.6)
+        self.canvas.rect(x, y, width, height, stroke=1, fill=0)
+
+    def qr(self, x: float, top: float, size: float, code: QrMatrix) -> None:
+        self.canvas.addLiteral(pdf._qr_path(code, x, top, size / code.size))
+
+
+def _register_reportlab_fonts() -> None:
+    if pdf.FONT_NAME not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(pdf.FONT_NAME, str(pdf.font_path())))
+        legend = TTFont(pdf.LEGEND_FONT_NAME, str(pdf.LEGEND_FONT), subfontIndex=0)
+        pdfmetrics.registerFont(legend)
+
+
+def reportlab_render(issued: CertificateIssued, codes: list[pdf.PageCode]) -> bytes:
+    """The previous renderer: the same page and codes through reportlab's canvas."""
+    _register_reportlab_fonts()
+    buffer = io.BytesIO()
+    canvas = Canvas(
+        buffer,
+        pagesize=(pdf.PAGE_WIDTH, pdf.PAGE_HEIGHT),
+        invariant=True,
+        pageCompression=True,
+        initialFontName=pdf.FONT_NAME,
+    )
+    pdf.draw_page(_ReportlabPen(canvas), issued, codes)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+class _PngPen(_ReportlabPen):
     """Draws each QR code as a segno PNG image instead of a vector path."""
 
     def __init__(self, canvas: Canvas, images: dict[int, bytes]) -> None:
@@ -67,6 +137,7 @@ def naive_render(issued: CertificateIssued) -> bytes:
         matrix = QrMatrix(np.array(code.matrix, dtype=bool), int(code.version), "L", code.mask)
         images[id(matrix)] = signer_qr.png(code, scale=4, border=0)
         codes.append(pdf.PageCode(matrix, caption))
+    _register_reportlab_fonts()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(pdf.PAGE_WIDTH, pdf.PAGE_HEIGHT), invariant=True)
     pdf.draw_page(_PngPen(canvas, images), issued, codes)
@@ -108,7 +179,9 @@ def main() -> None:
     start = time.perf_counter()
     document = pdf.render_certificate(issued)
     first_ms = (time.perf_counter() - start) * 1000
-    naive_render(issued)  # warm the baseline's imports and caches too
+    naive_render(issued)  # warm the baselines' imports and caches too
+    page_codes = pdf.page_codes(issued)
+    reportlab_render(issued, page_codes)
     if args.out:
         args.out.write_bytes(document)
 
@@ -118,6 +191,7 @@ def main() -> None:
     pages = interleaved(
         {
             "baseline": lambda: naive_render(issued),
+            "reportlab": lambda: reportlab_render(issued, pdf.page_codes(issued)),
             "vaxcert": lambda: pdf.render_certificate(issued),
         },
         args.rounds,
@@ -145,6 +219,13 @@ def main() -> None:
         },
         args.rounds,
     )
+    drawn = interleaved(
+        {
+            "reportlab": lambda: reportlab_render(issued, page_codes),
+            "vaxcert": lambda: pdf.render_certificate(issued, codes=page_codes),
+        },
+        args.rounds,
+    )
     baseline = statistics.median(pages["baseline"])
     ours = statistics.median(pages["vaxcert"])
     print(
@@ -158,6 +239,14 @@ def main() -> None:
         f"   ({verdict} the {TARGET_MS:.0f} ms target)"
     )
     print(f"  ratio     baseline / vaxcert                     {baseline / ours:8.2f} x")
+    previous = statistics.median(pages["reportlab"])
+    print(f"  previous  reportlab canvas, same codes and layout  {previous:8.1f} ms")
+    print(f"  ratio     reportlab / vaxcert                    {previous / ours:8.2f} x")
+    print(
+        "  drawing alone (codes given, as the app API calls it): "
+        f"reportlab {statistics.median(drawn['reportlab']):.1f} ms, "
+        f"vaxcert {statistics.median(drawn['vaxcert']):.1f} ms"
+    )
     print("QR step alone (both codes, median):")
     reference = statistics.median(codes["segno, automatic mask"])
     for name, values in codes.items():

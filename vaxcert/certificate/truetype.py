@@ -156,9 +156,20 @@ class TrueTypeFace:
         outline = self.data[self.glyf_start + start : self.glyf_start + end]
         return [component for _, component in _component_fields(outline)]
 
+    @functools.cached_property
+    def has_composites(self) -> bool:
+        """Whether any glyph is composite (IPAex Gothic has none: its subsets skip the walk)."""
+        drawn = np.nonzero(np.diff(self.loca) >= 2)[0]
+        starts = self.glyf_start + self.loca[drawn]
+        raw = np.frombuffer(self.data, dtype=np.uint8)
+        contours = (raw[starts].astype(np.int16) << 8) | raw[starts + 1].astype(np.int16)
+        return bool((contours < 0).any())
+
     def closure(self, glyphs: Iterable[int]) -> list[int]:
         """``glyphs`` with .notdef and every component of a composite glyph, sorted."""
         wanted = {0, *glyphs}
+        if not self.has_composites:
+            return sorted(wanted)
         pending = list(wanted)
         while pending:
             for component in self._components(pending.pop()):
