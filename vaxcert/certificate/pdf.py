@@ -6,9 +6,11 @@ dose, the certificate id, the issue date, the issuing municipality and its mayor
 the SHC for 国内用, the SHC and the ICAO VDS-NC side by side for 海外用 (formats.md §3).
 
 Everything happens in memory: no temp file, no cache file, nothing on disk (C08). Japanese text
-uses IPAex Gothic, a TrueType font embedded (subset) in the PDF, registered once per process
-(platform.md). QR symbols come from :mod:`vaxcert.certificate.qrmatrix` and are drawn as one
-vector path per code (runs of dark modules merged into rectangles), not as images.
+uses IPAex Gothic, a TrueType font embedded as a subset, loaded once per process (platform.md).
+QR symbols come from :mod:`vaxcert.certificate.qrmatrix` and are drawn as one vector path per
+code (runs of dark modules merged into rectangles), not as images. The file is written by
+:mod:`vaxcert.certificate.pdfwriter`, not reportlab (docs/certificate-pdf.md: the app API renders a
+PDF per application, and reportlab's per-document overhead was most of its CPU).
 """
 
 from __future__ import annotations
