@@ -163,6 +163,34 @@ def covered_characters(font: str = FONT_NAME) -> Mapping[int, int]:
     return _face(font).cmap
 
 
+@functools.cache
+def _label_characters() -> frozenset[str]:
+    """What the fixed subset of IPAex Gothic holds: every character of the page's labels, ASCII
+    and the ideographic space (names). Most of a page's text is set in it, so a document's own
+    subset holds only the rest (the kanji and kana of the name, municipality and vaccines).
+    """
+    labels: list[str] = [TITLE_JA, TITLE_EN, *QR_NOTICE, *STATEMENT]
+    for pair in (
+        *KIND_LABELS.values(),
+        CERTIFICATE_ID,
+        ISSUE_DATE,
+        HOLDER_HEADING,
+        NAME,
+        NAME_ROMAN,
+        BIRTH_DATE,
+        NATIONALITY,
+        PASSPORT,
+        DOSES_HEADING,
+        SHC_CAPTION,
+        VDSNC_CAPTION,
+        ISSUER,
+        MUNICIPALITY_CODE,
+    ):
+        labels += pair
+    labels += [name for column in DOSE_COLUMNS for name in column[:2]]
+    return frozenset("".join(labels)) | frozenset(map(chr, range(0x20, 0x7F))) | {"\u3000"}
+
+
 def legend_font_available() -> bool:
     """Whether the zh/ko legend can be drawn (Debian fonts-wqy-zenhei is installed)."""
     if not LEGEND_FONT.is_file():
@@ -331,8 +359,9 @@ class _PdfPen:
     def __init__(self, document: PdfFile) -> None:
         self.document = document
         self.operators: list[str] = []
+        self.labels = FontUse(_face(FONT_NAME), "F1", _label_characters())
         self.fonts = {
-            FONT_NAME: FontUse(_face(FONT_NAME), "F1"),
+            FONT_NAME: FontUse(_face(FONT_NAME), "F3"),
             LEGEND_FONT_NAME: FontUse(_face(LEGEND_FONT_NAME), "F2")
             if legend_font_available()
             else None,
@@ -360,6 +389,8 @@ class _PdfPen:
         use = self.fonts[font]
         if use is None:
             raise ValueError(f"font {font} is not installed")
+        if font == FONT_NAME and self.labels.covers(value):
+            use = self.labels
         glyphs = use.glyphs(value, public=public)
         face = use.face
         natural = face.advance_units(glyphs) * size / face.units_per_em
@@ -396,7 +427,7 @@ class _PdfPen:
         """Write the fonts and the page as a form XObject; its object number."""
         fonts = " ".join(
             f"/{use.resource} {use.embed(self.document)} 0 R"
-            for use in self.fonts.values()
+            for use in (self.labels, *self.fonts.values())
             if use is not None and use.characters
         )
         for index, use, glyphs in self.texts:
@@ -431,7 +462,8 @@ def _qr_path(code: QrMatrix, x: float, top: float, module: float) -> str:
         records[:, column + 1] += (values // 10 % 10).astype(np.uint8)
         records[:, column + 2] += (values % 10).astype(np.uint8)
     body = records.tobytes().decode("ascii")
-    scale = f"{pdf_number(module)} 0 0 {pdf_number(-module)} {pdf_number(x)} {pdf_number(top)}"
+    # Six decimals for the module: its error is multiplied by up to 177 modules.
+    scale = f"{module:.6f} 0 0 {-module:.6f} {pdf_number(x)} {pdf_number(top)}"
     return f"q 0 g {scale} cm\n{body}f Q"
 
 

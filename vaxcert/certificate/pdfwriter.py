@@ -21,7 +21,7 @@ import functools
 import hashlib
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from vaxcert.certificate.truetype import TrueTypeFace
@@ -32,9 +32,8 @@ _CACHED_LEVEL = 9  # compressed once per process
 
 
 def pdf_number(value: float) -> str:
-    """``value`` in the shortest form a content stream needs (3 decimals: 1/72000 inch)."""
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
+    """``value`` as a content stream states a position or size (1/7200 inch: 3.5 µm)."""
+    return f"{value:.2f}"
 
 
 def text_string(value: str) -> str:
@@ -110,19 +109,31 @@ class FontUse:
     string with the subset's ids.
     """
 
-    def __init__(self, face: TrueTypeFace, resource: str) -> None:
+    def __init__(
+        self, face: TrueTypeFace, resource: str, fixed: Collection[str] | None = None
+    ) -> None:
         self.face = face
         self.resource = resource
         self.characters: dict[int, int] = {}  # code point → glyph id
         self.holder_text = False  # C08: a subset with the holder's glyphs is never cached
         self._new_ids: dict[int, int] | None = None
+        # A fixed subset: these characters whatever the page draws, so it is made once per
+        # process; it may then set any text made of them, the holder's too, and keeps nothing.
+        self.fixed = frozenset(fixed) if fixed is not None else None
+        if self.fixed is not None:
+            self.characters = dict(_fixed_characters(face, self.fixed))
+
+    def covers(self, value: str) -> bool:
+        """Whether ``value`` can be set in this font (a fixed subset has only its characters)."""
+        return self.fixed is None or self.fixed.issuperset(value)
 
     def glyphs(self, value: str, *, public: bool) -> list[int]:
         """The face's glyph ids of ``value`` (0 where it has none), noted for the subset."""
         glyphs = self.face.glyph_ids(value)
-        self.characters.update(zip(map(ord, value), glyphs, strict=True))
-        if not public:
-            self.holder_text = True
+        if self.fixed is None:
+            self.characters.update(zip(map(ord, value), glyphs, strict=True))
+            if not public:
+                self.holder_text = True
         return glyphs
 
     def hex(self, glyphs: Sequence[int]) -> str:
@@ -135,7 +146,7 @@ class FontUse:
     def embed(self, document: PdfFile) -> int:
         """Write the font's objects into ``document``; the Type 0 font's number."""
         characters = tuple(sorted(self.characters.items()))
-        if self.holder_text:
+        if self.holder_text and self.fixed is None:
             embedded = _embedding(self.face, characters, _DOCUMENT_LEVEL)
         else:
             embedded = _cached_embedding(self.face, characters)
@@ -162,6 +173,11 @@ class FontUse:
             f" /Encoding /Identity-H /DescendantFonts [{descendant} 0 R]"
             f" /ToUnicode {to_unicode} 0 R >>"
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _fixed_characters(face: TrueTypeFace, fixed: frozenset[str]) -> tuple[tuple[int, int], ...]:
+    return tuple(sorted((ord(c), face.cmap[ord(c)]) for c in fixed if ord(c) in face.cmap))
 
 
 def _embedding(
@@ -196,6 +212,13 @@ def _widths(advances: Sequence[int]) -> str:
     return f"[0 [{' '.join(map(str, advances))}]]"
 
 
+def _utf16_hex(code: int) -> str:
+    """A code point as UTF-16BE hex digits (a surrogate pair beyond the BMP)."""
+    if code < 0x10000:
+        return f"{code:04X}"
+    return chr(code).encode("utf-16-be").hex().upper()
+
+
 def _to_unicode(mapping: dict[int, int]) -> bytes:
     """A ToUnicode CMap from glyph ids back to the characters drawn with them (code points in
     ascending order, so a glyph drawn for two characters reads as the first)."""
@@ -203,9 +226,7 @@ def _to_unicode(mapping: dict[int, int]) -> bytes:
     for code, glyph in mapping.items():
         by_glyph.setdefault(glyph, code)
     entries = [
-        f"<{glyph:04X}> <{chr(code).encode('utf-16-be').hex().upper()}>"
-        for glyph, code in sorted(by_glyph.items())
-        if glyph
+        f"<{glyph:04X}> <{_utf16_hex(code)}>" for glyph, code in sorted(by_glyph.items()) if glyph
     ]
     blocks = []
     for start in range(0, len(entries), 100):  # at most 100 entries per block
