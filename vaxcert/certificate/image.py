@@ -101,14 +101,33 @@ def _public_text(
     return _text(font, pixels, value, anchor, round(pdf.PAGE_WIDTH * scale))
 
 
-@functools.lru_cache(maxsize=4096)
-def _glyph(font: str, pixels: int, character: str, stride: int) -> tuple[_Ink, int]:
-    """One ASCII character's ink from its origin and its advance in 1/64 px.
+class _Glyphs:
+    """The single glyphs of ASCII characters of one font at one size, for a page ``stride``
+    pixels wide, rendered as they are first needed: each glyph's ink from its origin and its
+    advance in 1/64 px. A single ASCII glyph is no personal data (C08); the holder's values are
+    composed of them. Filled under the drawing lock."""
 
-    A single ASCII glyph is no personal data (C08); the holder's values are composed of them.
-    """
-    advance = round(_font(font, pixels).getlength(character) * 64)
-    return _text(font, pixels, character, "ls", stride), advance
+    def __init__(self, font: str, pixels: int, stride: int) -> None:
+        self.font, self.pixels, self.stride = font, pixels, stride
+        self.glyphs: dict[str, tuple[_Ink, int]] = {}
+        # How far any glyph's ink reaches from its origin: the bounds of a string's ink.
+        self.above = self.below = self.reach = 0
+
+    def __getitem__(self, character: str) -> tuple[_Ink, int]:
+        glyph = self.glyphs.get(character)
+        if glyph is None:
+            ink = _text(self.font, self.pixels, character, "ls", self.stride)
+            advance = round(_font(self.font, self.pixels).getlength(character) * 64)
+            glyph = self.glyphs[character] = ink, advance
+            self.above = max(self.above, -ink.top)
+            self.below = max(self.below, ink.bottom)
+            self.reach = max(self.reach, -ink.left, ink.right)
+        return glyph
+
+
+@functools.lru_cache(maxsize=256)
+def _glyphs(font: str, pixels: int, stride: int) -> _Glyphs:
+    return _Glyphs(font, pixels, stride)
 
 
 class _ImagePen:
@@ -196,16 +215,32 @@ class _ImagePen:
         if not value.isascii():
             self._place(_text(font, pixels, value, _ANCHORS[align], self.width), x_px, y_px)
             return
-        glyphs = [_glyph(font, pixels, character, self.width) for character in value]
+        font_glyphs = _glyphs(font, pixels, self.width)
+        glyphs = [font_glyphs[character] for character in value]
         # Pen positions in 1/64 px from the anchor, as FreeType lays out a line (no kerning: the
         # PDF has none either), each glyph on the pixel nearest to its pen position.
         pen = x_px * 64
+        advance = sum(glyph[1] for glyph in glyphs)
         if align != "left":
-            advance = sum(glyph[1] for glyph in glyphs)
             pen -= advance // 2 if align == "center" else advance
-        for ink, advance in glyphs:
+        reach = font_glyphs.reach
+        if (
+            y_px - font_glyphs.above >= 0
+            and y_px + font_glyphs.below < self.height
+            and (pen >> 6) - reach >= 0
+            and ((pen + advance) >> 6) + 1 + reach < self.width
+        ):  # the whole string inside the page: each glyph's ink as it is
+            texts, anchors, sizes = self._texts, self._anchors, self._sizes
+            baseline = y_px * self.width
+            for ink, step in glyphs:
+                texts.append(ink.flat)
+                anchors.append(baseline + ((pen + 32) >> 6))
+                sizes.append(ink.rows.size)
+                pen += step
+            return
+        for ink, step in glyphs:
             self._place(ink, (pen + 32) >> 6, y_px)
-            pen += advance
+            pen += step
 
     def rule(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.5) -> None:
         """A thin horizontal or vertical line (the layout draws no other), ``width`` thick.
