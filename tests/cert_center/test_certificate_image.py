@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from tests.support.qr import pdf_page, read_qr
-from vaxcert.certificate import pdf
+from vaxcert.certificate import image, pdf
 from vaxcert.certificate.image import render_certificate_png
 from vaxcert.certificate.qrmatrix import QrMatrix
 from vaxcert.contracts.kiosk_api import CertificateIssued
@@ -113,6 +113,45 @@ def test_threads_render_the_same_image(overseas_issued: CertificateIssued) -> No
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(lambda _: render_certificate_png(overseas_issued, DPI), range(12)))
     assert all(result == expected for result in results)
+
+
+def test_png_without_isal_has_the_same_pixels(
+    overseas_issued: CertificateIssued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zlib path (an environment without ISA-L) writes the same page."""
+    expected = np.asarray(_open(render_certificate_png(overseas_issued, DPI)))
+    monkeypatch.setattr(image, "_isal_zlib", None)
+    fallback = np.asarray(_open(render_certificate_png(overseas_issued, DPI)))
+    assert (fallback == expected).all()
+
+
+def test_holder_text_from_single_glyphs_matches_freetypes_line(
+    overseas_issued: CertificateIssued,
+) -> None:
+    """The holder's ASCII values, composed of cached glyphs, show the ink FreeType draws for the
+    whole string: the same place and extent, give or take a pixel where a glyph's rounding
+    differs (no C08 cache is needed for that)."""
+    scale = DPI / 72
+    pen = image._ImagePen(scale)
+    value = overseas_issued.holder.passport_number or ""
+    for align in ("left", "center", "right"):
+        pen.text(300, 400, value, 12, align=align)
+        composed = pen.finish().copy()
+        pen.ink[:] = 0
+        # FreeType's rendering of the whole line, uncached (the value is the holder's).
+        anchor = image._ANCHORS[align]
+        line = image._text(pdf.FONT_NAME, round(12 * scale), value, anchor, pen.width)
+        pen._place(line, round(300 * scale), round((pdf.PAGE_HEIGHT - 400) * scale))
+        whole = pen.finish().copy()
+        pen.ink[:] = 0
+        assert composed.any()
+        rows, columns = np.nonzero(composed)
+        whole_rows, whole_columns = np.nonzero(whole)
+        assert abs(int(rows.min()) - int(whole_rows.min())) <= 1
+        assert abs(int(rows.max()) - int(whole_rows.max())) <= 1
+        assert abs(int(columns.min()) - int(whole_columns.min())) <= 1
+        assert abs(int(columns.max()) - int(whole_columns.max())) <= 1
+        assert abs(int(composed.sum()) - int(whole.sum())) <= 0.1 * whole.sum()
 
 
 class _RecordingPen:
