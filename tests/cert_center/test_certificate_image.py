@@ -115,16 +115,6 @@ def test_threads_render_the_same_image(overseas_issued: CertificateIssued) -> No
     assert all(result == expected for result in results)
 
 
-def test_png_without_isal_has_the_same_pixels(
-    overseas_issued: CertificateIssued, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The zlib path (an environment without ISA-L) writes the same page."""
-    expected = np.asarray(_open(render_certificate_png(overseas_issued, DPI)))
-    monkeypatch.setattr(image, "_isal_zlib", None)
-    fallback = np.asarray(_open(render_certificate_png(overseas_issued, DPI)))
-    assert (fallback == expected).all()
-
-
 def test_holder_text_from_single_glyphs_matches_freetypes_line(
     overseas_issued: CertificateIssued,
 ) -> None:

@@ -29,18 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from isal import isal_zlib
 from PIL import Image, ImageFont
 
 from vaxcert.certificate import pdf
 from vaxcert.certificate.qrmatrix import QrMatrix
 from vaxcert.contracts.kiosk_api import CertificateIssued
-
-try:
-    # ISA-L's deflate: ≈ 0.3 ms for the page where zlib takes ≈ 1.2-1.6 ms (see _png). A
-    # dependency (pyproject.toml); an environment not yet updated still renders, with zlib.
-    from isal import isal_zlib as _isal_zlib  # type: ignore[import-not-found, unused-ignore]
-except ImportError:  # pragma: no cover
-    _isal_zlib = None  # type: ignore[assignment, unused-ignore]
 
 Mask = npt.NDArray[np.uint8]  # 1: ink, 0: paper
 Offsets = npt.NDArray[np.intp]
@@ -304,26 +298,17 @@ def _png(ink: Mask) -> bytes:
 
     Written here because Pillow cannot take packed bits from numpy without unpacking them again,
     and its encoder packs and filters pixel by pixel: ≈ 9 ms for the 7-dose 海外用 page at 150
-    dpi. Here packing, filtering and the chunks take ≈ 0.4 ms, and the deflate stream ≈ 0.3 ms
-    with ISA-L (35 KB; Pillow's is 37 KB). Without ISA-L, zlib takes ≈ 1.2-1.6 ms at its best:
-    every row with the PNG "Up" filter (the difference to the row above: rows of paper and the
-    straight edges of rules and QR modules become zeros) and the run-length strategy (38 KB),
-    faster than level 1 without a filter (≈ 1.9 ms, 39 KB).
+    dpi. Here packing and the chunks take ≈ 0.4 ms, and the deflate stream ≈ 0.3 ms with ISA-L
+    (35 KB; Pillow's is 37 KB), where zlib takes ≈ 1.2-1.6 ms at its best (every row with the
+    PNG "Up" filter and the run-length strategy, 38 KB; level 1 unfiltered ≈ 1.9 ms, 39 KB).
     """
     height, width = ink.shape
     packed = np.packbits(ink, axis=1)
     np.invert(packed, out=packed)  # greyscale: 0 is black
     rows = np.empty((height, packed.shape[1] + 1), np.uint8)  # each row: filter type, pixels
-    if _isal_zlib is not None:
-        rows[:, 0] = 0  # None: ISA-L level 1 is as fast on the rows as they are, and smaller
-        rows[:, 1:] = packed
-        data = _isal_zlib.compress(rows.data, 1)
-    else:
-        rows[:, 0] = 2  # Up
-        rows[0, 1:] = packed[0]
-        np.subtract(packed[1:], packed[:-1], out=rows[1:, 1:])
-        compressor = zlib.compressobj(1, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
-        data = compressor.compress(rows.data) + compressor.flush()
+    rows[:, 0] = 0  # filter None: ISA-L level 1 is as fast on the rows as they are, and smaller
+    rows[:, 1:] = packed
+    data = isal_zlib.compress(rows.data, 1)
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
     return b"".join(
         (b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", data), _chunk(b"IEND", b""))
