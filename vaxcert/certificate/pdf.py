@@ -26,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vaxcert.certificate.pdfwriter import FontUse, PdfFile, pdf_number, text_string
+from vaxcert.certificate.pdfwriter import FixedFont, FontUse, PdfFile, pdf_number, text_string
 from vaxcert.certificate.qrmatrix import QrMatrix, shc_matrix, vdsnc_matrix
 from vaxcert.certificate.truetype import TrueTypeFace
 from vaxcert.contracts.kiosk_api import CertificateIssued
@@ -164,6 +164,11 @@ def covered_characters(font: str = FONT_NAME) -> Mapping[int, int]:
 
 
 @functools.cache
+def _label_font() -> FixedFont:
+    """IPAex Gothic's subset for the labels (made once per process)."""
+    return FixedFont(_face(FONT_NAME), "F1", _label_characters())
+
+
 def _label_characters() -> frozenset[str]:
     """What the fixed subset of IPAex Gothic holds: every character of the page's labels, ASCII
     and the ideographic space (names). Most of a page's text is set in it, so a document's own
@@ -359,7 +364,7 @@ class _PdfPen:
     def __init__(self, document: PdfFile) -> None:
         self.document = document
         self.operators: list[str] = []
-        self.labels = FontUse(_face(FONT_NAME), "F1", _label_characters())
+        self.labels = _label_font()
         self.fonts = {
             FONT_NAME: FontUse(_face(FONT_NAME), "F3"),
             LEGEND_FONT_NAME: FontUse(_face(LEGEND_FONT_NAME), "F2")
@@ -389,20 +394,26 @@ class _PdfPen:
         use = self.fonts[font]
         if use is None:
             raise ValueError(f"font {font} is not installed")
-        if font == FONT_NAME and self.labels.covers(value):
-            use = self.labels
-        glyphs = use.glyphs(value, public=public)
-        face = use.face
-        natural = face.advance_units(glyphs) * size / face.units_per_em
+        labels = self.labels
+        string_end: str | None = None  # known now for the labels' subset, else at finish
+        if font == FONT_NAME and labels.covers(value):
+            hexes, units = labels.encode_public(value) if public else labels.encode(value)
+            resource, units_per_em = labels.resource, labels.face.units_per_em
+            string_end = "> Tj ET"
+        else:
+            glyphs = use.glyphs(value, public=public)
+            hexes, units = "", use.face.advance_units(glyphs)
+            resource, units_per_em = use.resource, use.face.units_per_em
+            # The string itself once the document's subset is numbered (finish).
+            self.texts.append((len(self.operators), use, glyphs))
+        natural = units * size / units_per_em
         if width is not None and natural > width:
             size, natural = _fitted(size, natural, width)
         if align != "left":
             x -= natural / 2 if align == "center" else natural
-        # The string itself once the subset is numbered (finish).
-        self.texts.append((len(self.operators), use, glyphs))
         self.operators.append(
-            f"{GREY if grey else 0} g BT /{use.resource} {pdf_number(size)} Tf"
-            f" {pdf_number(x)} {pdf_number(y)} Td <"
+            f"{GREY if grey else 0} g BT /{resource} {pdf_number(size)} Tf"
+            f" {pdf_number(x)} {pdf_number(y)} Td <{hexes}{string_end or ''}"
         )
 
     def rule(self, x1: float, y1: float, x2: float, y2: float, width: float = 0.5) -> None:

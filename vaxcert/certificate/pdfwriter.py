@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import struct
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from isal import isal_zlib
@@ -112,31 +112,19 @@ class FontUse:
     string with the subset's ids.
     """
 
-    def __init__(
-        self, face: TrueTypeFace, resource: str, fixed: Collection[str] | None = None
-    ) -> None:
+    def __init__(self, face: TrueTypeFace, resource: str) -> None:
         self.face = face
         self.resource = resource
         self.characters: dict[int, int] = {}  # code point → glyph id
         self.holder_text = False  # C08: a subset with the holder's glyphs is never cached
         self._new_ids: dict[int, int] | None = None
-        # A fixed subset: these characters whatever the page draws, so it is made once per
-        # process; it may then set any text made of them, the holder's too, and keeps nothing.
-        self.fixed = frozenset(fixed) if fixed is not None else None
-        if self.fixed is not None:
-            self.characters = dict(_fixed_characters(face, self.fixed))
-
-    def covers(self, value: str) -> bool:
-        """Whether ``value`` can be set in this font (a fixed subset has only its characters)."""
-        return self.fixed is None or self.fixed.issuperset(value)
 
     def glyphs(self, value: str, *, public: bool) -> list[int]:
         """The face's glyph ids of ``value`` (0 where it has none), noted for the subset."""
         glyphs = self.face.glyph_ids(value)
-        if self.fixed is None:
-            self.characters.update(zip(map(ord, value), glyphs, strict=True))
-            if not public:
-                self.holder_text = True
+        self.characters.update(zip(map(ord, value), glyphs, strict=True))
+        if not public:
+            self.holder_text = True
         return glyphs
 
     def hex(self, glyphs: Sequence[int]) -> str:
@@ -149,38 +137,68 @@ class FontUse:
     def embed(self, document: PdfFile) -> int:
         """Write the font's objects into ``document``; the Type 0 font's number."""
         characters = tuple(sorted(self.characters.items()))
-        if self.holder_text and self.fixed is None:
+        if self.holder_text:
             embedded = _embedding(self.face, characters, _DOCUMENT_LEVEL)
         else:
             embedded = _cached_embedding(self.face, characters)
         self._new_ids = embedded.new_ids
-        metrics = self.face.metrics
-        font_file = document.add_compressed(
-            f"/Length1 {embedded.font_file_length}", embedded.font_file
-        )
-        descriptor = document.add(
-            f"<< /Type /FontDescriptor /FontName /{embedded.base_name} /Flags 4"
-            f" /FontBBox [{' '.join(map(str, metrics.bbox))}] /ItalicAngle 0"
-            f" /Ascent {metrics.ascent} /Descent {metrics.descent}"
-            f" /CapHeight {metrics.cap_height} /StemV 80 /FontFile2 {font_file} 0 R >>"
-        )
-        descendant = document.add(
-            f"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /{embedded.base_name}"
-            " /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >>"
-            f" /FontDescriptor {descriptor} 0 R /DW 1000 /W {embedded.widths}"
-            " /CIDToGIDMap /Identity >>"
-        )
-        to_unicode = document.add_compressed("", embedded.to_unicode)
-        return document.add(
-            f"<< /Type /Font /Subtype /Type0 /BaseFont /{embedded.base_name}"
-            f" /Encoding /Identity-H /DescendantFonts [{descendant} 0 R]"
-            f" /ToUnicode {to_unicode} 0 R >>"
-        )
+        return _write_font(document, self.face, embedded)
 
 
-@functools.lru_cache(maxsize=16)
-def _fixed_characters(face: TrueTypeFace, fixed: frozenset[str]) -> tuple[tuple[int, int], ...]:
-    return tuple(sorted((ord(c), face.cmap[ord(c)]) for c in fixed if ord(c) in face.cmap))
+class FixedFont:
+    """A subset of a fixed set of characters, made once per process, whatever a page draws.
+
+    Strings are encoded at once (the subset's ids are known), and a page may set any text made
+    of these characters in it, the holder's too: the subset depends on none of it, so nothing of
+    the holder is kept (C08). Public strings' encodings are cached (:meth:`encode_public`).
+    """
+
+    def __init__(self, face: TrueTypeFace, resource: str, characters: frozenset[str]) -> None:
+        self.face = face
+        self.resource = resource
+        self.characters = characters
+        mapping = tuple(
+            sorted((ord(c), face.cmap[ord(c)]) for c in characters if ord(c) in face.cmap)
+        )
+        self.embedded = _embedding(face, mapping, _CACHED_LEVEL)
+        self.encode_public = functools.lru_cache(maxsize=4096)(self.encode)
+
+    def covers(self, value: str) -> bool:
+        return self.characters.issuperset(value)
+
+    def encode(self, value: str) -> tuple[str, int]:
+        """``value``'s hex string digits in the subset and its advance in font units."""
+        glyphs = self.face.glyph_ids(value)
+        new_ids = self.embedded.new_ids
+        hexes = struct.pack(f">{len(glyphs)}H", *[new_ids[glyph] for glyph in glyphs]).hex()
+        return hexes, self.face.advance_units(glyphs)
+
+    def embed(self, document: PdfFile) -> int:
+        return _write_font(document, self.face, self.embedded)
+
+
+def _write_font(document: PdfFile, face: TrueTypeFace, embedded: _EmbeddedFont) -> int:
+    """The objects of a Type 0 font over ``embedded``; the Type 0 font's number."""
+    metrics = face.metrics
+    font_file = document.add_compressed(f"/Length1 {embedded.font_file_length}", embedded.font_file)
+    descriptor = document.add(
+        f"<< /Type /FontDescriptor /FontName /{embedded.base_name} /Flags 4"
+        f" /FontBBox [{' '.join(map(str, metrics.bbox))}] /ItalicAngle 0"
+        f" /Ascent {metrics.ascent} /Descent {metrics.descent}"
+        f" /CapHeight {metrics.cap_height} /StemV 80 /FontFile2 {font_file} 0 R >>"
+    )
+    descendant = document.add(
+        f"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /{embedded.base_name}"
+        " /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >>"
+        f" /FontDescriptor {descriptor} 0 R /DW 1000 /W {embedded.widths}"
+        " /CIDToGIDMap /Identity >>"
+    )
+    to_unicode = document.add_compressed("", embedded.to_unicode)
+    return document.add(
+        f"<< /Type /Font /Subtype /Type0 /BaseFont /{embedded.base_name}"
+        f" /Encoding /Identity-H /DescendantFonts [{descendant} 0 R]"
+        f" /ToUnicode {to_unicode} 0 R >>"
+    )
 
 
 def _embedding(
