@@ -113,6 +113,7 @@ class _Phase:
         self.services = services
         self.load = load
         self.machine = machine  # every CPU's busy time, whoever used it
+        self.opens = 0.0  # TCP connections the machine opened (relay calls that reconnected)
 
     def per_request_ms(self, cpu_seconds: float) -> float:
         return cpu_seconds * 1000 / max(1, int(self.figures["requests"]))
@@ -125,6 +126,19 @@ def _machine_busy_seconds() -> float:
     """Busy time of all CPUs so far (/proc/stat: everything but idle and iowait)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+_OPENS = "tcp-active-opens"
+
+
+def _tcp_active_opens() -> float:
+    """TCP connections this machine opened so far (/proc/net/snmp ActiveOpens, every process)."""
+    header, values = [
+        line.split()
+        for line in Path("/proc/net/snmp").read_text().splitlines()
+        if line.startswith("Tcp:")
+    ]
+    return float(values[header.index("ActiveOpens")])
 
 
 def _run_phase(
@@ -142,6 +156,7 @@ def _run_phase(
             {
                 **{name: _cpu_seconds(child.pid) for name, child in children.items()},
                 _MACHINE: _machine_busy_seconds(),
+                _OPENS: _tcp_active_opens(),
             }
         )
 
@@ -154,7 +169,9 @@ def _run_phase(
     services = {name: marks[1][name] - marks[0][name] for name in children}
     figures = summarise([(lat, errors) for lat, errors, _ in results], seconds)
     load = sum(cpu for _, _, cpu in results)
-    return _Phase(figures, services, load, marks[1][_MACHINE] - marks[0][_MACHINE])
+    phase = _Phase(figures, services, load, marks[1][_MACHINE] - marks[0][_MACHINE])
+    phase.opens = marks[1][_OPENS] - marks[0][_OPENS]
+    return phase
 
 
 def _drive_kiosk(
@@ -343,6 +360,13 @@ def _report(args: argparse.Namespace, kiosk: _Phase, app: _Phase, parts: dict[st
             f"processes {phase.load / args.seconds:.2f}, the rest of the machine (Redis, "
             f"kernel, other jobs) {other / args.seconds:.2f} of {os.cpu_count()}"
         )
+    # Every relay call (center to VRS and signer) should reuse its kept-alive TLS connection: a
+    # new one is a full mTLS handshake on both sides. Machine-wide, so other jobs add to it.
+    print(
+        "TCP connections opened on the machine per request: "
+        f"kiosk phase {kiosk.opens / max(1, kiosk.figures['requests']):.2f}, "
+        f"app phase {app.opens / max(1, app.figures['requests']):.2f}"
+    )
     print("the app API's own steps, CPU median in this process:")
     for label, ms in parts.items():
         print(f"  {label:36} {ms:7.2f} ms")
