@@ -82,7 +82,7 @@ def _wait_seconds(limiter: Limiter, error: RateLimitExceeded) -> int:
     try:
         breached = [limit for limit in limiter.current_limits if limit.breached]
         if breached:
-            wait = max(limit.reset_at for limit in breached) - int(time.time())
+            wait = int(max(limit.reset_at for limit in breached) - time.time())
     except redis.RedisError:
         log.warning("rate-limit window unreadable: Retry-After is the window's length")
     return max(1, wait)
