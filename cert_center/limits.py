@@ -19,6 +19,7 @@ import time
 import redis
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
+from limits.errors import StorageError
 
 from vaxcert import attestation
 from vaxcert.config import Settings
@@ -83,6 +84,6 @@ def _wait_seconds(limiter: Limiter, error: RateLimitExceeded) -> int:
         breached = [limit for limit in limiter.current_limits if limit.breached]
         if breached:
             wait = int(max(limit.reset_at for limit in breached) - time.time())
-    except redis.RedisError:
+    except (redis.RedisError, StorageError):
         log.warning("rate-limit window unreadable: Retry-After is the window's length")
     return max(1, wait)
