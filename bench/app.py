@@ -1,7 +1,7 @@
 """App API benchmark: applications/s through the app API end to end, against the kiosk path.
 
     .venv/bin/python -P bench/app.py [--residents 2000] [--seconds 30] [--clients 32]
-        [--client-processes 4] [--workers 2] [--threads 8]
+        [--client-processes 4] [--workers 2] [--threads 8] [--env NAME=VALUE ...]
 
 Starts VRS (seeded), signer-api, center-kiosk-api and center-app-api (`launch.stack`, gunicorn
 gthread, TLS; Redis shared) and drives, in the same run:
@@ -12,10 +12,12 @@ gthread, TLS; Redis shared) and drives, in the same run:
    challenge, then ``POST /api/v1/app/certificates`` signed by the instance key: attestation, card
    check (C03), VRS, signing, the PDF and its PNG image.
 
-Prints applications/s, p50/p99, errors, the ratio app/kiosk, CPU per application for each process,
-and what one application's CPU goes to in the app API (PDF, PNG, signature checks), measured in
-this process. Targets (design.md §5): >= 150 applications/s with images on two cores, p99 <= 300 ms.
-Nothing is asserted.
+Prints applications/s, p50/p99, errors, the ratio app/kiosk, CPU per request of each service and
+of the load processes (they share the CPUs with the services) in both phases, from each phase's
+common start to its end, how many CPUs the services, the load and the rest of the machine kept
+busy, and what one application's CPU goes to in the app API (PDF, PNG, signature checks),
+measured in this process. Targets (design.md §5): >= 150 applications/s with images on two
+cores, p99 <= 300 ms. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app_client.client import AppClient, DevPlatform, HttpsTransport, InstanceState
-from bench.center import _cpu_seconds, _drive, in_threads, summarise, timed_loop
+from bench.center import _client, _cpu_seconds, in_threads, summarise, timed_loop
 from launch.stack import APP_PROCESSES, remove, seeded_requests, start_stack
 from vaxcert import attestation, pki
 from vaxcert.certificate.image import render_certificate_png
@@ -47,11 +51,31 @@ from vaxcert.contracts.kiosk_api import CertificateIssued
 _SPAWN_SECONDS = 8
 
 
-def _app_client(args: tuple[str, str, str, list[dict[str, Any]], float, float, int]) -> Any:
-    """One load process: ``threads`` app instances, each with its kept-alive TLS session."""
+def _cpu_at(moment: float) -> Callable[[], float]:
+    """This process's CPU (every thread) at ``moment``: the load measured from the common start,
+    not its spawn, imports and registrations."""
+    taken: list[float] = []
+    sampler = threading.Timer(
+        max(0.0, moment - time.time()), lambda: taken.append(time.process_time())
+    )
+    sampler.start()
+
+    def value() -> float:
+        sampler.join()
+        return taken[0]
+
+    return value
+
+
+def _app_client(
+    args: tuple[str, str, str, list[dict[str, Any]], float, float, int],
+) -> tuple[list[float], int, float]:
+    """One load process: ``threads`` app instances, each with its kept-alive TLS session; its
+    latencies, errors and CPU seconds from the common start."""
     pki_dir, base, app_id, bodies, start, end, threads = args
     directory = Path(pki_dir)
     platform = DevPlatform(directory, app_id)
+    cpu_at_start = _cpu_at(start)
 
     def worker(offset: int) -> tuple[list[float], int]:
         client = AppClient(HttpsTransport(base, pki.cert_path(directory, "public-ca")))
@@ -65,27 +89,123 @@ def _app_client(args: tuple[str, str, str, list[dict[str, Any]], float, float, i
 
         return timed_loop(attempt, offset, end)
 
-    return in_threads(worker, threads)
+    latencies, errors = in_threads(worker, threads)
+    return latencies, errors, time.process_time() - cpu_at_start()
 
 
-def _drive_app(
+def _kiosk_client(
+    args: tuple[str, str, list[dict[str, Any]], float, float, int, str],
+) -> tuple[list[float], int, float]:
+    """bench/center.py's kiosk load process, with its CPU seconds from the common start."""
+    cpu_at_start = _cpu_at(args[3])
+    latencies, errors = _client(args)
+    return latencies, errors, time.process_time() - cpu_at_start()
+
+
+class _Phase:
+    """One driven phase: the load's results and the CPU seconds every service and the load
+    processes used between its common start and its end."""
+
+    def __init__(
+        self, figures: dict[str, float], services: dict[str, float], load: float, machine: float
+    ) -> None:
+        self.figures = figures
+        self.services = services
+        self.load = load
+        self.machine = machine  # every CPU's busy time, whoever used it
+        self.opens = 0.0  # TCP connections the machine opened (relay calls that reconnected)
+
+    def per_request_ms(self, cpu_seconds: float) -> float:
+        return cpu_seconds * 1000 / max(1, int(self.figures["requests"]))
+
+
+_MACHINE = "machine"
+
+
+def _machine_busy_seconds() -> float:
+    """Busy time of all CPUs so far (/proc/stat: everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+_OPENS = "tcp-active-opens"
+
+
+def _tcp_active_opens() -> float:
+    """TCP connections this machine opened so far (/proc/net/snmp ActiveOpens, every process)."""
+    header, values = [
+        line.split()
+        for line in Path("/proc/net/snmp").read_text().splitlines()
+        if line.startswith("Tcp:")
+    ]
+    return float(values[header.index("ActiveOpens")])
+
+
+def _run_phase(
+    children: dict[str, Any],
+    job: Callable[[Any], tuple[list[float], int, float]],
+    jobs: list[Any],
+    start: float,
+    seconds: float,
+) -> _Phase:
+    """Run ``jobs`` in load processes and read the services' CPU at ``start`` and at the end."""
+    marks: list[dict[str, float]] = []
+
+    def mark() -> None:
+        marks.append(
+            {
+                **{name: _cpu_seconds(child.pid) for name, child in children.items()},
+                _MACHINE: _machine_busy_seconds(),
+                _OPENS: _tcp_active_opens(),
+            }
+        )
+
+    at_start = threading.Timer(max(0.0, start - time.time()), mark)
+    at_start.start()
+    with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+        results = pool.map(job, jobs)
+    at_start.join()
+    mark()
+    services = {name: marks[1][name] - marks[0][name] for name in children}
+    figures = summarise([(lat, errors) for lat, errors, _ in results], seconds)
+    load = sum(cpu for _, _, cpu in results)
+    phase = _Phase(figures, services, load, marks[1][_MACHINE] - marks[0][_MACHINE])
+    phase.opens = marks[1][_OPENS] - marks[0][_OPENS]
+    return phase
+
+
+def _drive_kiosk(
     settings: Settings,
+    children: dict[str, Any],
     bodies: list[dict[str, Any]],
     seconds: float,
     clients: int,
     procs: int,
-    spawn_seconds: float = _SPAWN_SECONDS,
-) -> dict[str, float]:
+    spawn_seconds: float,
+) -> _Phase:
+    per = max(1, clients // procs)
+    start = time.time() + spawn_seconds
+    base = settings.url("center_kiosk_api")
+    job = (str(settings.pki_dir), base, bodies, start, start + seconds, per, "issue")
+    return _run_phase(children, _kiosk_client, [job] * procs, start, seconds)
+
+
+def _drive_app(
+    settings: Settings,
+    children: dict[str, Any],
+    bodies: list[dict[str, Any]],
+    seconds: float,
+    clients: int,
+    procs: int,
+    spawn_seconds: float,
+) -> _Phase:
     per = max(1, clients // procs)
     # Each load process spawns, imports and registers its instances before the common start.
     start = time.time() + spawn_seconds
-    end = start + seconds
     base = settings.url("center_app_api")
     app_id = settings.center.app.app_id
-    jobs = [(str(settings.pki_dir), base, app_id, bodies, start, end, per) for _ in range(procs)]
-    with multiprocessing.get_context("spawn").Pool(procs) as pool:
-        results = pool.map(_app_client, jobs)
-    return summarise(results, seconds)
+    job = (str(settings.pki_dir), base, app_id, bodies, start, start + seconds, per)
+    return _run_phase(children, _app_client, [job] * procs, start, seconds)
 
 
 def _median_ms(call: Any, rounds: int = 15) -> float:
@@ -146,6 +266,13 @@ def main() -> None:
         help="time for the app load processes to start and register before the common start",
     )
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="more environment for the services, e.g. VAXCERT_CENTER__APP__ADMISSION__QUEUE=8",
+    )
+    parser.add_argument(
         "--redis-url",
         default=os.environ.get("VAXCERT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
     )
@@ -157,6 +284,7 @@ def main() -> None:
         "VAXCERT_CENTER__APP__PER_ADDRESS_LIMIT": "1000000/minute",
         # Card-use monitoring (C21) counts the same synthetic cards over and over here.
         "VAXCERT_CENTER__CARD_USE__ENABLED": "false",
+        **dict(item.split("=", 1) for item in args.env),
     }
     work = Path(tempfile.mkdtemp(prefix="vaxcert-bench-app-"))
     stack = start_stack(
@@ -173,49 +301,72 @@ def main() -> None:
     try:
         kiosk_bodies = [r.body for r in seeded_requests(settings, 200)]
         app_bodies = [dict(body) for body in kiosk_bodies]
+        drive = (args.clients, args.client_processes)
         # Warm-up of both paths (imports, TLS sessions, fonts, caches).
-        _drive(settings, kiosk_bodies, 3, args.clients, args.client_processes, "issue")
-        _drive_app(settings, app_bodies, 3, args.clients, args.client_processes, args.spawn_seconds)
-        kiosk = _drive(
-            settings, kiosk_bodies, args.seconds, args.clients, args.client_processes, "issue"
-        )
-        cpu_start = {n: _cpu_seconds(c.pid) for n, c in children.items()}
-        app = _drive_app(
-            settings,
-            app_bodies,
-            args.seconds,
-            args.clients,
-            args.client_processes,
-            args.spawn_seconds,
-        )
-        cpu_used = {n: _cpu_seconds(c.pid) - cpu_start[n] for n, c in children.items()}
+        _drive_kiosk(settings, children, kiosk_bodies, 3, *drive, _SPAWN_SECONDS)
+        _drive_app(settings, children, app_bodies, 3, *drive, args.spawn_seconds)
+        kiosk = _drive_kiosk(settings, children, kiosk_bodies, args.seconds, *drive, _SPAWN_SECONDS)
+        app = _drive_app(settings, children, app_bodies, args.seconds, *drive, args.spawn_seconds)
         parts = _parts(settings, app_bodies[0])
     finally:
         remove(stack)
+    _report(args, kiosk, app, parts)
+
+
+def _report(args: argparse.Namespace, kiosk: _Phase, app: _Phase, parts: dict[str, float]) -> None:
     print(
         f"\n{args.clients} clients, {args.workers} workers x threads per service, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     print(f"{'':38}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for label, figures in (
+    for label, phase in (
         ("kiosk: POST /v1/kiosk/certificates", kiosk),
         ("app: challenge + POST certificates", app),
     ):
+        figures = phase.figures
         print(
             f"{label:38}{figures['per_second']:9.1f}{figures['p50_ms']:9.1f}"
             f"{figures['p99_ms']:9.1f}{int(figures['errors']):8d}"
         )
-    print(f"app / kiosk throughput: {app['per_second'] / max(kiosk['per_second'], 1e-9):.2f}")
+    ratio = app.figures["per_second"] / max(kiosk.figures["per_second"], 1e-9)
+    print(f"app / kiosk throughput: {ratio:.2f}")
     print(
-        f"targets: >= 150/s {'met' if app['per_second'] >= 150 else 'NOT met'}, "
-        f"p99 <= 300 ms {'met' if app['p99_ms'] <= 300 else 'NOT met'}, "
-        f"0 errors {'met' if app['errors'] == 0 else 'NOT met'}"
+        f"targets: >= 150/s {'met' if app.figures['per_second'] >= 150 else 'NOT met'}, "
+        f"p99 <= 300 ms {'met' if app.figures['p99_ms'] <= 300 else 'NOT met'}, "
+        f"0 errors {'met' if app.figures['errors'] == 0 else 'NOT met'}"
     )
-    done = max(1, int(app["requests"]))
-    total = sum(cpu_used.values()) * 1000 / done
-    print(f"CPU per application (app phase), total {total:.1f} ms:")
+    # From each phase's common start to its end; the load processes share the CPUs with the
+    # services, so their part says how much of the machine the services were given.
+    print(f"CPU per request, ms ({args.seconds:g} s of each phase):")
+    print(f"  {'':24}{'kiosk':>9}{'app':>9}")
     for name in APP_PROCESSES:
-        print(f"  {name:18} {cpu_used[name] * 1000 / done:6.2f} ms")
+        print(
+            f"  {name:24}{kiosk.per_request_ms(kiosk.services[name]):9.2f}"
+            f"{app.per_request_ms(app.services[name]):9.2f}"
+        )
+    served = {phase: sum(phase.services.values()) for phase in (kiosk, app)}
+    print(
+        f"  {'all services':24}{kiosk.per_request_ms(served[kiosk]):9.2f}"
+        f"{app.per_request_ms(served[app]):9.2f}"
+    )
+    print(
+        f"  {'load processes (clients)':24}{kiosk.per_request_ms(kiosk.load):9.2f}"
+        f"{app.per_request_ms(app.load):9.2f}"
+    )
+    for phase, label in ((kiosk, "kiosk"), (app, "app")):
+        other = max(0.0, phase.machine - served[phase] - phase.load)
+        print(
+            f"  {label} phase, CPUs busy: services {served[phase] / args.seconds:.2f}, load "
+            f"processes {phase.load / args.seconds:.2f}, the rest of the machine (Redis, "
+            f"kernel, other jobs) {other / args.seconds:.2f} of {os.cpu_count()}"
+        )
+    # Every relay call (center to VRS and signer) should reuse its kept-alive TLS connection: a
+    # new one is a full mTLS handshake on both sides. Machine-wide, so other jobs add to it.
+    print(
+        "TCP connections opened on the machine per request: "
+        f"kiosk phase {kiosk.opens / max(1, kiosk.figures['requests']):.2f}, "
+        f"app phase {app.opens / max(1, app.figures['requests']):.2f}"
+    )
     print("the app API's own steps, CPU median in this process:")
     for label, ms in parts.items():
         print(f"  {label:36} {ms:7.2f} ms")

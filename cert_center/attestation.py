@@ -9,7 +9,8 @@ of it is personal data (C08): instance public keys, challenge digests, revocatio
 - ``app:revoked:<id>``: set by ``vaxcert app instance revoke``, no TTL: a revoked key can never
   register again;
 - ``app:challenge:<hex SHA-256>``: ``register`` or ``apply:<id>``, TTL ``challenge_ttl_seconds``,
-  taken atomically (GETDEL) by the one request that uses it;
+  taken atomically (GETDEL, with the ``app:used:`` marker, in one Lua script) by the one request
+  that uses it;
 - ``app:used:<hex SHA-256>``: marks a used challenge for an hour, so a replay is named as one.
 
 Every refusal is a 401 with its own reason code (docs/app-api.md lists them).
@@ -98,12 +99,14 @@ class AppAttestation:
     def _take_challenge(self, challenge: str, expected: str) -> None:
         """Consume ``challenge`` (once, whatever happens next) or refuse it."""
         digest = attestation.challenge_digest(challenge).hex()
-        tag = self.store.take("app:challenge:" + digest)
+        # One atomic round trip: the challenge is taken and its used marker left together.
+        tag, taken_before = self.store.take(
+            "app:challenge:" + digest, "app:used:" + digest, _USED_SECONDS
+        )
         if tag is None:
-            if self.store.get_int("app:used:" + digest):
+            if taken_before:
                 raise VaxcertError("app_challenge_reused")
             raise VaxcertError("app_challenge_invalid", "unknown or expired")
-        self.store.add("app:used:" + digest, _USED_SECONDS)
         if tag != expected:
             raise VaxcertError("app_challenge_invalid", "issued for another purpose or instance")
 
@@ -169,9 +172,10 @@ class AppAttestation:
 
     def instance_key(self, instance: str) -> ec.EllipticCurvePublicKey:
         """The registered key of ``instance``, or ``app_instance_revoked`` / ``_unknown``."""
-        if self.store.get_int("app:revoked:" + instance):
+        # One round trip for both, read on every call: a revocation holds at once, everywhere.
+        revoked, der = self.store.get_texts(["app:revoked:" + instance, "app:instance:" + instance])
+        if revoked is not None and int(revoked):
             raise VaxcertError("app_instance_revoked")
-        (der,) = self.store.get_texts(["app:instance:" + instance])
         if der is None:
             raise VaxcertError("app_instance_unknown")
         key = serialization.load_der_public_key(base64.b64decode(der))

@@ -4,17 +4,29 @@ the nginx edge, the address it forwards: :func:`vaxcert.web.client_address`).
 Counted in Redis when configured, so every worker and replica shares them; in process memory
 otherwise. Keys hold the instance id or the address, never personal data (C08). A refusal is the
 catalogue's ``rate_limited`` (429) with ``Retry-After``.
+
+No ``X-RateLimit-*`` headers on admitted requests: Flask-Limiter reads them with two more Redis
+round trips (GET and TTL of the counter) after every request, they are not in the contract and
+the app does not read them (bench/app.py, docs/app-api.md "Performance"). Only a refusal reads
+its window, for an exact ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+
+import redis
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
+from limits.errors import StorageError
 
 from vaxcert import attestation
 from vaxcert.config import Settings
 from vaxcert.errors import VaxcertError
 from vaxcert.web import client_address, error_response
+
+log = logging.getLogger(__name__)
 
 LIMITED_ENDPOINTS = ("app_api.challenges", "app_api.instances", "app_api.certificates")
 
@@ -43,7 +55,7 @@ def install(app: Flask, settings: Settings) -> Limiter:
         else {},
         key_prefix=f"{settings.redis_prefix}center:app-limits",
         strategy="fixed-window",
-        headers_enabled=True,
+        headers_enabled=False,  # see the module's docstring
         # Redis down: the limits open rather than every request failing (the challenge store
         # answers service_unavailable on its own).
         swallow_errors=True,
@@ -57,7 +69,21 @@ def install(app: Flask, settings: Settings) -> Limiter:
 
     @app.errorhandler(RateLimitExceeded)
     def _limited(error: RateLimitExceeded) -> tuple[Response, int]:
-        window = int(error.limit.limit.get_expiry())  # the window's length bounds the wait
-        return error_response(VaxcertError("rate_limited", retry_after=max(1, window)))
+        return error_response(
+            VaxcertError("rate_limited", retry_after=_wait_seconds(limiter, error))
+        )
 
     return limiter
+
+
+def _wait_seconds(limiter: Limiter, error: RateLimitExceeded) -> int:
+    """Seconds until the breached window ends (one read of it); its whole length when the
+    store cannot say, which is never too early."""
+    wait = int(error.limit.limit.get_expiry())
+    try:
+        breached = [limit for limit in limiter.current_limits if limit.breached]
+        if breached:
+            wait = int(max(limit.reset_at for limit in breached) - time.time())
+    except (redis.RedisError, StorageError):
+        log.warning("rate-limit window unreadable: Retry-After is the window's length")
+    return max(1, wait)

@@ -38,6 +38,14 @@ class Tallied(NamedTuple):
     counted: bool
 
 
+class Taken(NamedTuple):
+    """What :meth:`KeyValueStore.take` found: the value (None when there was none to take) and,
+    when there was none, whether its marker says an earlier caller took it."""
+
+    value: str | None
+    taken_before: bool
+
+
 @dataclass(frozen=True, slots=True)
 class FieldCount:
     """One step of :meth:`KeyValueStore.count_fields`: add ``amount`` to ``field`` of the hash
@@ -85,9 +93,11 @@ class KeyValueStore(Protocol):
         """The text values of ``keys`` (None where absent), in one round trip."""
         ...
 
-    def take(self, key: str) -> str | None:
+    def take(self, key: str, marker: str, marker_ttl_seconds: int) -> Taken:
         """Remove the text value of ``key`` and return it, atomically: at most one caller ever
-        gets it (single-use app challenges, C06)."""
+        gets it (single-use app challenges, C06). The taker leaves ``marker`` (if absent) for
+        ``marker_ttl_seconds``, so a later caller learns the value was taken rather than never
+        there. One round trip."""
         ...
 
     def count_fields(self, steps: Sequence[FieldCount]) -> None:
@@ -213,13 +223,25 @@ class MemoryStore:
 
     def get_texts(self, keys: Sequence[str]) -> list[str | None]:
         with self._lock:
-            return [self._text(key) for key in keys]
+            return [self._text_or_counter(key) for key in keys]
 
-    def take(self, key: str) -> str | None:
+    def _text_or_counter(self, key: str) -> str | None:
+        # As in Redis, a counter reads as its decimal text.
+        text = self._text(key)
+        if text is not None:
+            return text
+        entry = self._live(key)
+        return None if entry is None else str(entry[0])
+
+    def take(self, key: str, marker: str, marker_ttl_seconds: int) -> Taken:
         with self._lock:
             value = self._text(key)
             self._texts.pop(key, None)
-            return value
+            if value is None:
+                return Taken(None, self._live(marker) is not None)
+            if self._live(marker) is None:
+                self._values[marker] = (1, self._now() + marker_ttl_seconds)
+            return Taken(value, False)
 
     def _hash(self, key: str) -> dict[str, int] | None:
         entry = self._hashes.get(key)
@@ -312,6 +334,17 @@ end
 return 1
 """
 
+# KEYS: the value, its marker; ARGV: the marker's ttl. {1, value} when taken, else {0, whether
+# the marker is set}.
+_TAKE = """
+local value = redis.call('GETDEL', KEYS[1])
+if value then
+  redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[1])
+  return {1, value}
+end
+return {0, redis.call('EXISTS', KEYS[2])}
+"""
+
 # KEYS: the current slot, then the earlier ones; ARGV: amount, ttl.
 _WINDOW = """
 local total = 0
@@ -341,6 +374,7 @@ class RedisStore:
         self._tally = self._redis.register_script(_TALLY)
         self._window = self._redis.register_script(_WINDOW)
         self._count_once = self._redis.register_script(_COUNT_ONCE)
+        self._take = self._redis.register_script(_TAKE)
 
     def add(self, key: str, ttl_seconds: int) -> bool:
         with _outage_is_unavailable():
@@ -391,11 +425,15 @@ class RedisStore:
             values = cast("list[bytes | None]", self._redis.mget([self._prefix + k for k in keys]))
         return [None if value is None else bytes(value).decode() for value in values]
 
-    def take(self, key: str) -> str | None:
-        # GETDEL: one atomic step, so two replicas never both consume one challenge.
+    def take(self, key: str, marker: str, marker_ttl_seconds: int) -> Taken:
+        # One Lua script: GETDEL and the marker in one atomic step and one round trip, so two
+        # replicas never both consume one challenge.
+        keys = [self._prefix + key, self._prefix + marker]
         with _outage_is_unavailable():
-            value = cast("bytes | None", self._redis.getdel(self._prefix + key))
-        return None if value is None else bytes(value).decode()
+            taken, found = self._take(keys=keys, args=[marker_ttl_seconds])
+        if int(taken):
+            return Taken(bytes(found).decode(), False)
+        return Taken(None, bool(int(found)))
 
     def count_fields(self, steps: Sequence[FieldCount]) -> None:
         # One round trip (a pipeline, not a transaction: each HINCRBY is atomic on its own).

@@ -14,6 +14,7 @@ from vaxcert.kvstore import (
     KeyValueStore,
     MemoryStore,
     RedisStore,
+    Taken,
     Tallied,
     Tally,
     from_url,
@@ -132,14 +133,27 @@ def test_a_sliding_window_forgets_what_left_it(store: KeyValueStore) -> None:
 
 
 def test_a_text_is_taken_once(store: KeyValueStore) -> None:
-    assert store.take("challenge") is None
+    assert store.take("challenge", "used", 60) == Taken(None, False)
     store.put("challenge", "apply:abc", 60)
-    assert store.take("challenge") == "apply:abc"
-    assert store.take("challenge") is None  # single use: the second taker gets nothing
+    assert store.take("challenge", "used", 60) == Taken("apply:abc", False)
+    # Single use: the second taker gets nothing, and the marker says it was taken.
+    assert store.take("challenge", "used", 60) == Taken(None, True)
     assert store.get_texts(["challenge"]) == [None]
     store.put("short", "x", 1)
     time.sleep(1.2)
-    assert store.take("short") is None
+    assert store.take("short", "short-used", 60) == Taken(None, False)
+
+
+def test_the_taken_marker_expires(store: KeyValueStore) -> None:
+    store.put("challenge", "register", 60)
+    assert store.take("challenge", "used", 1).value == "register"
+    time.sleep(1.2)
+    assert store.take("challenge", "used", 1) == Taken(None, False)
+
+
+def test_a_counter_reads_as_its_text(store: KeyValueStore) -> None:
+    store.incr("revoked")
+    assert store.get_texts(["revoked", "absent"]) == ["1", None]
 
 
 def test_delete_removes_a_text(store: KeyValueStore) -> None:
