@@ -235,10 +235,19 @@ def _generator(degree: int) -> _U8:
     return poly[1:]
 
 
-@cache
-def _products(degree: int) -> _U8:
-    """(256, degree): every field element times the generator's coefficients after its 1."""
-    return _GF_MUL[:, _generator(degree)]
+@lru_cache(maxsize=16)  # ≤ 1 MB each; a process meets a few symbol sizes
+def _remainders(length: int, degree: int) -> _U8:
+    """(length, 256, degree): the remainder modulo the generator of each byte value at each of
+    ``length`` codeword positions (position i weighs x^(degree + length - 1 - i))."""
+    generator = _generator(degree)
+    products = _GF_MUL[:, generator]  # b·x^degree mod g, for every byte b: the last position
+    table = np.zeros((length, 256, degree), dtype=np.uint8)
+    table[length - 1] = products
+    for position in range(length - 2, -1, -1):
+        following = table[position + 1]  # r(x); this position's remainder is x·r(x) mod g
+        table[position, :, :-1] = following[:, 1:]
+        table[position] ^= products[following[:, 0]]
+    return table
 
 
 def _interleave_with_ecc(data: _U8, version: int, level: int) -> _U8:
@@ -257,15 +266,11 @@ def _interleave_with_ecc(data: _U8, version: int, level: int) -> _U8:
         right[index, longest - length :] = data[start : start + length]
         present[index, :length] = True
         start += length
-    # Synthetic division by the monic generator, all blocks at once: each leading coefficient c
-    # adds c·g to the next ``degree`` positions (one row of _products), what is left at the end
-    # is the remainder. Two numpy operations per codeword instead of eight.
-    products = _products(degree)
-    work = np.zeros((count, longest + degree), dtype=np.uint8)
-    work[:, :longest] = right
-    for column in range(longest):
-        work[:, column + 1 : column + 1 + degree] ^= products[work[:, column]]
-    remainder = work[:, longest:]
+    # Reed-Solomon is linear: the remainder is the XOR of each codeword's own remainder at its
+    # position, looked up in a table made once per block length (one gather and one reduction
+    # instead of a Python loop over the codewords).
+    table = _remainders(longest, degree)
+    remainder = np.bitwise_xor.reduce(table[np.arange(longest), right], axis=1)
     left = np.zeros((count, longest), dtype=np.uint8)
     left[present] = data
     interleaved = left.T[present.T]
