@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +269,22 @@ def test_same_reply_renders_the_same_bytes(domestic_issued: CertificateIssued) -
     # A reprint after a jam gives the very same document.
     first = pdf.render_certificate(domestic_issued)
     assert pdf.render_certificate(domestic_issued) == first
+
+
+def test_threads_render_the_same_documents(
+    overseas_issued: CertificateIssued, domestic_issued: CertificateIssued
+) -> None:
+    """The app API's gthreads share the faces and the labels' subset, without a lock: pages
+    drawn at once, of two kinds interleaved, come out byte for byte as drawn alone."""
+    expected = {
+        "overseas": pdf.render_certificate(overseas_issued),
+        "domestic": pdf.render_certificate(domestic_issued),
+    }
+    issued = {"overseas": overseas_issued, "domestic": domestic_issued}
+    kinds = ["overseas", "domestic"] * 12
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda kind: pdf.render_certificate(issued[kind]), kinds))
+    assert all(result == expected[kind] for kind, result in zip(kinds, results, strict=True))
 
 
 def test_c08_metadata_names_nobody(overseas_pdf: bytes, overseas_issued: CertificateIssued) -> None:
