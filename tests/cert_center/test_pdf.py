@@ -319,6 +319,41 @@ def test_replies_that_cannot_be_printed_are_refused(
     assert caught.value.code in {"certificate_unprintable", "shc_too_large"}
 
 
+def _blank(issued: CertificateIssued, part: str, field: str, value: str) -> CertificateIssued:
+    if part == "dose":
+        doses = [issued.doses[0].model_copy(update={field: value}), *issued.doses[1:]]
+        return issued.model_copy(update={"doses": doses})
+    if part == "reply":
+        return issued.model_copy(update={field: value})
+    changed = getattr(issued, part).model_copy(update={field: value})
+    return issued.model_copy(update={part: changed})
+
+
+@pytest.mark.parametrize(
+    ("part", "field", "value", "detail"),
+    [
+        ("holder", "name", "", "the holder's name is blank"),
+        ("holder", "name", "\u3000", "the holder's name is blank"),
+        ("reply", "certificate_id", "", "is blank"),
+        ("municipality", "name_en", "", "is blank"),
+        ("dose", "lot", "", "is blank"),
+        ("dose", "product_en", " ", "is blank"),
+        ("dose", "country", "", "is blank"),
+        ("holder", "name_roman", "", "lacks passport data"),
+        ("holder", "nationality", " ", "lacks passport data"),
+    ],
+)
+def test_a_blank_value_the_page_states_is_refused(
+    part: str, field: str, value: str, detail: str, overseas_issued: CertificateIssued
+) -> None:
+    # The contract's strings may be empty: such a page would look complete and certify nothing.
+    broken = _blank(overseas_issued, part, field, value)
+    for render in (pdf.render_certificate, pdf.page_codes):
+        with pytest.raises(VaxcertError, match=detail) as caught:
+            render(broken)
+        assert caught.value.code == "certificate_unprintable"
+
+
 def test_c08_a_name_the_font_cannot_draw_is_refused_without_naming_it(
     domestic_issued: CertificateIssued,
 ) -> None:
