@@ -198,15 +198,19 @@ class _ImagePen:
 
         Grey prints as ink: at one bit per pixel the PDF's greys (0.35, 0.55) are dark. A
         ``public`` value's rendering is kept for the next pages; the holder's never is (C08):
-        ASCII is composed of cached single glyphs, anything else is rendered for this call.
+        ASCII at its layout size is composed of cached single glyphs, anything else (other
+        scripts, a value shrunk to fit) is rendered for this call.
         """
         x_px, y_px = round(x * self.scale), round((pdf.PAGE_HEIGHT - y) * self.scale)
         if public:
             ink = _public_text(font, size, width, value, _ANCHORS[align], self.scale)
             self._place(ink, x_px, y_px)
             return
-        pixels = max(1, round(pdf.fitted_size(value, size, width, font) * self.scale))
-        if not value.isascii():
+        fitted = pdf.fitted_size(value, size, width, font)
+        pixels = max(1, round(fitted * self.scale))
+        # C08: glyph sets are kept per size, so only at the layout's own sizes. A value shrunk
+        # to fit has a size of its own, and its glyph set would be that value's letters.
+        if not value.isascii() or fitted != size:
             self._place(_text(font, pixels, value, _ANCHORS[align], self.width), x_px, y_px)
             return
         font_glyphs = _glyphs(font, pixels, self.width)
