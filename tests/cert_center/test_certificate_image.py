@@ -62,6 +62,8 @@ def test_image_carries_the_certificates_codes_and_shows_the_pdfs_page(
     image = _open(png)
     assert image.mode == "1"
     assert image.size == (1240, 1754)  # A4 at 150 dpi
+    # pHYs: printed from the app, the page is A4 again (a viewer would assume 72 or 96 dpi).
+    assert image.info["dpi"] == pytest.approx((DPI, DPI), abs=0.05)  # whole px per metre
     scanned = read_qr(image)
     expected = [issued.shc_qr_text] + ([issued.vdsnc] if issued.vdsnc else [])
     assert sorted(code.text for code in scanned) == sorted(expected)
