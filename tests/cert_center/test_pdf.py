@@ -6,6 +6,7 @@ page and zxing-cpp to scan the QR codes off it.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -20,7 +21,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.support.qr import SCAN_DPI, pdf_page, read_qr
-from vaxcert.certificate import pdf, truetype
+from vaxcert.certificate import image, pdf, truetype
 from vaxcert.certificate.qrmatrix import shc_matrix, vdsnc_matrix
 from vaxcert.contracts.kiosk_api import CertificateIssued
 from vaxcert.errors import VaxcertError
@@ -269,6 +270,36 @@ def test_same_reply_renders_the_same_bytes(domestic_issued: CertificateIssued) -
     # A reprint after a jam gives the very same document.
     first = pdf.render_certificate(domestic_issued)
     assert pdf.render_certificate(domestic_issued) == first
+
+
+_DIGESTS = r"""
+import hashlib, sys
+from vaxcert.contracts.kiosk_api import CertificateIssued
+from vaxcert.certificate import image, pdf
+issued = CertificateIssued.model_validate_json(sys.stdin.read())
+print(hashlib.sha256(pdf.render_certificate(issued, copies=3)).hexdigest())
+print(hashlib.sha256(image.render_certificate_png(issued, 150)).hexdigest())
+"""
+
+
+def test_other_processes_render_the_same_bytes(overseas_issued: CertificateIssued) -> None:
+    """A kiosk reprint may come from another worker, after a restart: string hashing differs
+    (PYTHONHASHSEED), the bytes must not."""
+    expected = [
+        hashlib.sha256(pdf.render_certificate(overseas_issued, copies=3)).hexdigest(),
+        hashlib.sha256(image.render_certificate_png(overseas_issued, 150)).hexdigest(),
+    ]
+    for seed in ("1", "4242"):
+        result = subprocess.run(
+            [sys.executable, "-c", _DIGESTS],
+            input=overseas_issued.model_dump_json(),
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": seed},
+            timeout=120,
+            check=True,
+        )
+        assert result.stdout.split() == expected
 
 
 def test_threads_render_the_same_documents(
