@@ -6,6 +6,7 @@ the page is compared with the PDF rasterised by PDFium, so the image shows what 
 
 from __future__ import annotations
 
+import gc
 import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -61,6 +62,8 @@ def test_image_carries_the_certificates_codes_and_shows_the_pdfs_page(
     image = _open(png)
     assert image.mode == "1"
     assert image.size == (1240, 1754)  # A4 at 150 dpi
+    # pHYs: printed from the app, the page is A4 again (a viewer would assume 72 or 96 dpi).
+    assert image.info["dpi"] == pytest.approx((DPI, DPI), abs=0.05)  # whole px per metre
     scanned = read_qr(image)
     expected = [issued.shc_qr_text] + ([issued.vdsnc] if issued.vdsnc else [])
     assert sorted(code.text for code in scanned) == sorted(expected)
@@ -186,3 +189,28 @@ def test_c08_no_value_of_the_holders_record_is_marked_public(
     for value in personal:
         assert not [text for text in pen.public if value in text], "a personal value is public"
         assert [text for text in pen.private if value in text], "a personal value is not drawn"
+
+
+def _glyph_sets() -> dict[int, set[str]]:
+    """The cached ASCII glyph sets of the holder's values, by pixel size."""
+    sets: dict[int, set[str]] = {}
+    for glyphs in gc.get_objects():
+        if isinstance(glyphs, image._Glyphs):
+            sets.setdefault(glyphs.pixels, set()).update(glyphs.glyphs)
+    return sets
+
+
+def test_c08_a_value_shrunk_to_fit_leaves_no_glyph_set_of_its_own(
+    overseas_issued: CertificateIssued,
+) -> None:
+    """Glyph sets are cached per size: a size only one holder's value had would keep the set of
+    that value's letters. Only the layout's sizes, the same for every holder, have one."""
+    image._glyphs.cache_clear()
+    gc.collect()
+    render_certificate_png(overseas_issued, 150)
+    layout_sizes = set(_glyph_sets())
+    long_name = "WOLFESCHLEGELSTEINHAUSENBERGERDORFF QUVXYZJ"
+    holder = overseas_issued.holder.model_copy(update={"name_roman": long_name})
+    render_certificate_png(overseas_issued.model_copy(update={"holder": holder}), 150)
+    assert set(_glyph_sets()) == layout_sizes
+    image._glyphs.cache_clear()

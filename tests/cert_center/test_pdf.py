@@ -6,6 +6,7 @@ page and zxing-cpp to scan the QR codes off it.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -20,7 +21,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.support.qr import SCAN_DPI, pdf_page, read_qr
-from vaxcert.certificate import pdf, truetype
+from vaxcert.certificate import image, pdf, truetype
 from vaxcert.certificate.qrmatrix import shc_matrix, vdsnc_matrix
 from vaxcert.contracts.kiosk_api import CertificateIssued
 from vaxcert.errors import VaxcertError
@@ -271,6 +272,36 @@ def test_same_reply_renders_the_same_bytes(domestic_issued: CertificateIssued) -
     assert pdf.render_certificate(domestic_issued) == first
 
 
+_DIGESTS = r"""
+import hashlib, sys
+from vaxcert.contracts.kiosk_api import CertificateIssued
+from vaxcert.certificate import image, pdf
+issued = CertificateIssued.model_validate_json(sys.stdin.read())
+print(hashlib.sha256(pdf.render_certificate(issued, copies=3)).hexdigest())
+print(hashlib.sha256(image.render_certificate_png(issued, 150)).hexdigest())
+"""
+
+
+def test_other_processes_render_the_same_bytes(overseas_issued: CertificateIssued) -> None:
+    """A kiosk reprint may come from another worker, after a restart: string hashing differs
+    (PYTHONHASHSEED), the bytes must not."""
+    expected = [
+        hashlib.sha256(pdf.render_certificate(overseas_issued, copies=3)).hexdigest(),
+        hashlib.sha256(image.render_certificate_png(overseas_issued, 150)).hexdigest(),
+    ]
+    for seed in ("1", "4242"):
+        result = subprocess.run(
+            [sys.executable, "-c", _DIGESTS],
+            input=overseas_issued.model_dump_json(),
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": seed},
+            timeout=120,
+            check=True,
+        )
+        assert result.stdout.split() == expected
+
+
 def test_threads_render_the_same_documents(
     overseas_issued: CertificateIssued, domestic_issued: CertificateIssued
 ) -> None:
@@ -317,6 +348,41 @@ def test_replies_that_cannot_be_printed_are_refused(
     with pytest.raises(VaxcertError, match=detail) as caught:
         pdf.render_certificate(broken)
     assert caught.value.code in {"certificate_unprintable", "shc_too_large"}
+
+
+def _blank(issued: CertificateIssued, part: str, field: str, value: str) -> CertificateIssued:
+    if part == "dose":
+        doses = [issued.doses[0].model_copy(update={field: value}), *issued.doses[1:]]
+        return issued.model_copy(update={"doses": doses})
+    if part == "reply":
+        return issued.model_copy(update={field: value})
+    changed = getattr(issued, part).model_copy(update={field: value})
+    return issued.model_copy(update={part: changed})
+
+
+@pytest.mark.parametrize(
+    ("part", "field", "value", "detail"),
+    [
+        ("holder", "name", "", "the holder's name is blank"),
+        ("holder", "name", "\u3000", "the holder's name is blank"),
+        ("reply", "certificate_id", "", "is blank"),
+        ("municipality", "name_en", "", "is blank"),
+        ("dose", "lot", "", "is blank"),
+        ("dose", "product_en", " ", "is blank"),
+        ("dose", "country", "", "is blank"),
+        ("holder", "name_roman", "", "lacks passport data"),
+        ("holder", "nationality", " ", "lacks passport data"),
+    ],
+)
+def test_a_blank_value_the_page_states_is_refused(
+    part: str, field: str, value: str, detail: str, overseas_issued: CertificateIssued
+) -> None:
+    # The contract's strings may be empty: such a page would look complete and certify nothing.
+    broken = _blank(overseas_issued, part, field, value)
+    for render in (pdf.render_certificate, pdf.page_codes):
+        with pytest.raises(VaxcertError, match=detail) as caught:
+            render(broken)
+        assert caught.value.code == "certificate_unprintable"
 
 
 def test_c08_a_name_the_font_cannot_draw_is_refused_without_naming_it(

@@ -198,15 +198,19 @@ class _ImagePen:
 
         Grey prints as ink: at one bit per pixel the PDF's greys (0.35, 0.55) are dark. A
         ``public`` value's rendering is kept for the next pages; the holder's never is (C08):
-        ASCII is composed of cached single glyphs, anything else is rendered for this call.
+        ASCII at its layout size is composed of cached single glyphs, anything else (other
+        scripts, a value shrunk to fit) is rendered for this call.
         """
         x_px, y_px = round(x * self.scale), round((pdf.PAGE_HEIGHT - y) * self.scale)
         if public:
             ink = _public_text(font, size, width, value, _ANCHORS[align], self.scale)
             self._place(ink, x_px, y_px)
             return
-        pixels = max(1, round(pdf.fitted_size(value, size, width, font) * self.scale))
-        if not value.isascii():
+        fitted = pdf.fitted_size(value, size, width, font)
+        pixels = max(1, round(fitted * self.scale))
+        # C08: glyph sets are kept per size, so only at the layout's own sizes. A value shrunk
+        # to fit has a size of its own, and its glyph set would be that value's letters.
+        if not value.isascii() or fitted != size:
             self._place(_text(font, pixels, value, _ANCHORS[align], self.width), x_px, y_px)
             return
         font_glyphs = _glyphs(font, pixels, self.width)
@@ -293,8 +297,10 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     )
 
 
-def _png(ink: Mask) -> bytes:
-    """``ink`` as a 1-bit greyscale PNG (ink black, paper white).
+def _png(ink: Mask, dpi: int) -> bytes:
+    """``ink`` as a 1-bit greyscale PNG (ink black, paper white), ``dpi`` stated in its pHYs
+    chunk: without it a viewer or a printer assumes 72 or 96 dpi, and the saved page and its
+    codes print at twice their size or more, not the A4 page with codes of 35-80 mm.
 
     Written here because Pillow cannot take packed bits from numpy without unpacking them again,
     and its encoder packs and filters pixel by pixel: ≈ 9 ms for the 7-dose 海外用 page at 150
@@ -310,8 +316,16 @@ def _png(ink: Mask) -> bytes:
     rows[:, 1:] = packed
     data = isal_zlib.compress(rows.data, 1)
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    per_metre = round(dpi / 0.0254)
+    physical = struct.pack(">IIB", per_metre, per_metre, 1)  # unit 1: the metre
     return b"".join(
-        (b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header), _chunk(b"IDAT", data), _chunk(b"IEND", b""))
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"pHYs", physical),  # before IDAT (PNG 11.3.5.3)
+            _chunk(b"IDAT", data),
+            _chunk(b"IEND", b""),
+        )
     )
 
 
@@ -328,4 +342,4 @@ def render_certificate_png(
     pen = _ImagePen(dpi / _POINTS_PER_INCH)
     with _draw_lock:
         pdf.draw_page(pen, issued, codes)
-    return _png(pen.finish())
+    return _png(pen.finish(), dpi)

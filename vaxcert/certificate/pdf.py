@@ -211,6 +211,7 @@ def page_codes(issued: CertificateIssued) -> list[PageCode]:
     so a caller making both encodes the codes once.
     """
     register_font()
+    _check_filled(issued)
     _check_glyphs(issued)
     return _codes(issued)
 
@@ -252,6 +253,28 @@ def render_certificate(
     return document.serialise(catalog, info)
 
 
+def _check_filled(issued: CertificateIssued) -> None:
+    """Refuse a blank value the page states: a certificate with an empty name, id, lot or vaccine
+    would look complete and certify nothing (the contract's strings may be empty; a signed reply's
+    never are, so this is a fault upstream). The detail never quotes a value (C08)."""
+    holder = issued.holder
+    municipality = issued.municipality
+    values = [
+        issued.certificate_id,
+        holder.name,
+        municipality.code,
+        municipality.name_ja,
+        municipality.name_en,
+    ]
+    for dose in issued.doses:
+        values += [dose.product_ja, dose.product_en, dose.maker_ja, dose.maker_en, dose.lot]
+        values.append(dose.country)
+    for field, value in enumerate(values):  # 海外用's passport data: _codes
+        if not value.strip():  # str.strip removes the ideographic space U+3000 too
+            what = "the holder's name" if field == 1 else f"printed field #{field}"
+            raise VaxcertError("certificate_unprintable", f"{what} is blank")
+
+
 def _check_glyphs(issued: CertificateIssued) -> None:
     """Refuse data the font cannot draw: a missing glyph would print as an empty box (e.g. a
     name with a character outside JIS X 0208 such as 𠮷); the detail never names it (C08)."""
@@ -291,7 +314,8 @@ def _codes(issued: CertificateIssued) -> list[PageCode]:
         if issued.vdsnc is None:
             raise VaxcertError("certificate_unprintable", "an overseas certificate without VDS-NC")
         holder = issued.holder
-        if holder.name_roman is None or holder.nationality is None or not holder.passport_number:
+        passport_data = (holder.name_roman, holder.nationality, holder.passport_number)
+        if not all(value and value.strip() for value in passport_data):
             raise VaxcertError("certificate_unprintable", "an overseas holder lacks passport data")
     elif issued.vdsnc is not None:
         raise VaxcertError("certificate_unprintable", "a domestic certificate with a VDS-NC")
