@@ -153,8 +153,9 @@ class MunicipalityEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=r"^[0-9]{6}$")
-    name_ja: str
-    name_en: str
+    # Printed on every certificate: a blank name is refused at start-up, not at the printer.
+    name_ja: str = Field(min_length=1, pattern=r"\S")
+    name_en: str = Field(min_length=1, pattern=r"\S")
     fee_yen: int = Field(default=120, ge=0, le=10_000)
     mayor_ja: str = ""
 

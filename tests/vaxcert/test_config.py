@@ -90,6 +90,20 @@ def test_municipality_codes_need_their_check_digit(monkeypatch: pytest.MonkeyPat
     assert caught.value.setting.startswith("VAXCERT_CENTER__MUNICIPALITIES")
 
 
+@pytest.mark.parametrize("name", ["", "  ", "\u3000"])
+def test_municipality_names_are_printed_so_none_is_blank(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The certificate prints both names: a blank one is refused at start-up (the renderer
+    would refuse every certificate of that municipality)."""
+    for field in ("name_ja", "name_en"):
+        entry = {"code": "462012", "name_ja": "鹿児島市", "name_en": "Kagoshima City", field: name}
+        monkeypatch.setenv("VAXCERT_CENTER__MUNICIPALITIES", json.dumps([entry]))
+        with pytest.raises(ConfigError) as caught:
+            load_settings()
+        assert caught.value.setting.startswith("VAXCERT_CENTER__MUNICIPALITIES")
+
+
 def test_the_centers_deadline_must_end_before_the_kiosk_gives_up(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
