@@ -48,7 +48,8 @@ _draw_lock = threading.Lock()
 
 @functools.lru_cache(maxsize=256)
 def _font(name: str, pixels: int) -> ImageFont.FreeTypeFont:
-    """The face of reportlab font ``name`` at an em of ``pixels`` (cached: a few sizes per page)."""
+    """The face of font ``name`` (``pdf.FONT_NAME`` or ``pdf.LEGEND_FONT_NAME``) at an em of
+    ``pixels`` (cached: a few sizes per page)."""
     if name == pdf.LEGEND_FONT_NAME:
         return ImageFont.truetype(str(pdf.LEGEND_FONT), pixels, index=0)
     return ImageFont.truetype(str(pdf.font_path()), pixels)
