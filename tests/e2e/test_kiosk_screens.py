@@ -577,13 +577,21 @@ def test_printer_jams_fit(screens: Screens) -> None:
 
 def test_the_card_left_notice_appears_and_clears_live(screens: Screens) -> None:
     k = screens
+    # The welcome page polls slowly (2 s): its clock is moved to the next poll after each device
+    # change instead of waiting for it in real time (the poll itself, and the reload, are real).
+    k.page.clock.install()
     k.open()
+    poll_ms = int(k.page.get_attribute("body", "data-poll") or 0)
     notice = k.page.locator('[data-notice="card-left"]')
     assert not notice.count()
     k.device("card", card="elder")
+    k.page.wait_for_load_state("domcontentloaded")  # kiosk.js (deferred) has set its poll
+    k.page.clock.fast_forward(poll_ms)
     notice.wait_for(state="visible")
     k.fits("welcome-card-left")
     k.device("card/remove")
+    k.page.wait_for_load_state("domcontentloaded")
+    k.page.clock.fast_forward(poll_ms)
     notice.wait_for(state="detached")
     k.done()
 
