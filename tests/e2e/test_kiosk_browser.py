@@ -141,8 +141,13 @@ class Kiosk:
             self.violations[name] = bad
 
     def enter_pin(self, pin: str) -> None:
+        # The pad's buttons exist before kiosk.js has bound them: a digit pressed earlier is
+        # lost (seen under load, when the submit button then never enabled).
+        self.page.wait_for_function("document.readyState === 'complete'")
         for digit in pin:
             self.page.click(f'[data-action="digit-{digit}"]')
+        if len(pin) == 4:
+            self.page.wait_for_selector('[data-action="submit-pin"]:not([disabled])')
         self.act("submit-pin")
 
     def to_pin(
