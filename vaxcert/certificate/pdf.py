@@ -253,25 +253,42 @@ def render_certificate(
     return document.serialise(catalog, info)
 
 
+def _printed_fields(issued: CertificateIssued) -> list[tuple[str, str, bool]]:
+    """Every value the page states: (what it is, the value, whether it must not be blank).
+    The optional ones (海外用's passport data, checked by _codes; the mayor, who has a default)
+    may be empty."""
+    holder = issued.holder
+    municipality = issued.municipality
+    fields = [
+        ("the certificate id", issued.certificate_id, True),
+        ("the holder's name", holder.name, True),
+        ("the romanised name", holder.name_roman or "", False),
+        ("the nationality", holder.nationality or "", False),
+        ("the passport number", holder.passport_number or "", False),
+        ("the municipality code", municipality.code, True),
+        ("the municipality's name", municipality.name_ja, True),
+        ("the municipality's English name", municipality.name_en, True),
+        ("the mayor", municipality.mayor_ja, False),
+    ]
+    for number, dose in enumerate(issued.doses, start=1):
+        for what, value in (
+            ("vaccine", dose.product_ja),
+            ("vaccine (en)", dose.product_en),
+            ("manufacturer", dose.maker_ja),
+            ("manufacturer (en)", dose.maker_en),
+            ("lot", dose.lot),
+            ("country", dose.country),
+        ):
+            fields.append((f"dose {number}'s {what}", value, True))
+    return fields
+
+
 def _check_filled(issued: CertificateIssued) -> None:
     """Refuse a blank value the page states: a certificate with an empty name, id, lot or vaccine
     would look complete and certify nothing (the contract's strings may be empty; a signed reply's
     never are, so this is a fault upstream). The detail never quotes a value (C08)."""
-    holder = issued.holder
-    municipality = issued.municipality
-    values = [
-        issued.certificate_id,
-        holder.name,
-        municipality.code,
-        municipality.name_ja,
-        municipality.name_en,
-    ]
-    for dose in issued.doses:
-        values += [dose.product_ja, dose.product_en, dose.maker_ja, dose.maker_en, dose.lot]
-        values.append(dose.country)
-    for field, value in enumerate(values):  # 海外用's passport data: _codes
-        if not value.strip():  # str.strip removes the ideographic space U+3000 too
-            what = "the holder's name" if field == 1 else f"printed field #{field}"
+    for what, value, required in _printed_fields(issued):
+        if required and not value.strip():  # str.strip removes the ideographic space U+3000 too
             raise VaxcertError("certificate_unprintable", f"{what} is blank")
 
 
@@ -279,25 +296,8 @@ def _check_glyphs(issued: CertificateIssued) -> None:
     """Refuse data the font cannot draw: a missing glyph would print as an empty box (e.g. a
     name with a character outside JIS X 0208 such as 𠮷); the detail never names it (C08)."""
     covered = covered_characters()
-    holder = issued.holder
-    municipality = issued.municipality
-    values = [
-        issued.certificate_id,
-        holder.name,
-        holder.name_roman or "",
-        holder.nationality or "",
-        holder.passport_number or "",
-        municipality.code,
-        municipality.name_ja,
-        municipality.name_en,
-        municipality.mayor_ja,
-    ]
-    for dose in issued.doses:
-        values += [dose.product_ja, dose.product_en, dose.maker_ja, dose.maker_en, dose.lot]
-        values.append(dose.country)
-    for field, value in enumerate(values):
+    for what, value, _ in _printed_fields(issued):
         if any(ord(character) not in covered for character in value):
-            what = "the holder's name" if field == 1 else f"printed field #{field}"
             raise VaxcertError("certificate_unprintable", f"{what} has a character without a glyph")
 
 
