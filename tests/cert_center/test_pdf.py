@@ -400,6 +400,28 @@ def test_c08_a_name_the_font_cannot_draw_is_refused_without_naming_it(
     assert "田" not in str(caught.value) and "花子" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "試験\u3000か\u3099こ",  # が decomposed (NFD): would print か and a separate dakuten
+        "試験\u3000花\u00ad子",  # a soft hyphen: IPAex Gothic draws it as a visible hyphen
+        "試験\u3000花\u200b子",  # a zero-width space
+        "試験\u3000花子\u0007",  # a control character
+    ],
+)
+def test_c08_a_name_that_would_print_other_than_it_reads_is_refused(
+    name: str, domestic_issued: CertificateIssued
+) -> None:
+    broken = domestic_issued.model_copy(
+        update={"holder": domestic_issued.holder.model_copy(update={"name": name})}
+    )
+    with pytest.raises(VaxcertError) as caught:
+        pdf.render_certificate(broken)
+    assert caught.value.code == "certificate_unprintable"
+    assert "the holder's name" in caught.value.detail
+    assert "花" not in str(caught.value) and "試験" not in str(caught.value)
+
+
 _NO_WRITES = r"""
 import json, os, sys
 from vaxcert.contracts.kiosk_api import CertificateIssued

@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import importlib.util
 import logging
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -299,6 +300,17 @@ def _check_glyphs(issued: CertificateIssued) -> None:
     for what, value, _ in _printed_fields(issued):
         if any(ord(character) not in covered for character in value):
             raise VaxcertError("certificate_unprintable", f"{what} has a character without a glyph")
+        # The font draws these too, but not as the text means them: a soft hyphen or a format
+        # character prints as a visible mark, a decomposed (NFD) kana as the kana and a separate
+        # dakuten. Card data is composed (NFC); anything else is a fault upstream.
+        if not unicodedata.is_normalized("NFC", value) or any(
+            unicodedata.category(character) in _UNPRINTABLE_CATEGORIES for character in value
+        ):
+            raise VaxcertError("certificate_unprintable", f"{what} is not printable text")
+
+
+# Controls, format characters (soft hyphen, zero-width joiners, directional marks), private use.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs"})
 
 
 @dataclass(frozen=True)
