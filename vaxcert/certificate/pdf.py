@@ -422,11 +422,8 @@ class _PdfPen:
         font: str = FONT_NAME,
         public: bool = False,
     ) -> None:
-        """Draw ``value`` with its baseline at ``y``, shrunk to fit ``width`` when given.
-
-        ``public``: the value is a label or comes from a public catalogue (vaccines,
-        municipalities), never from the holder's record, so a pen may keep it across pages (C08).
-        """
+        """:meth:`Pen.text`: text that the labels' fixed subset covers is encoded at once (a
+        public value's encoding is cached, C08); other text waits for the document's subset."""
         use = self.fonts[font]
         if use is None:
             raise ValueError(f"font {font} is not installed")

@@ -131,8 +131,7 @@ class FontUse:
         """A string of ``glyphs`` in the embedded subset, as a PDF hex string's digits."""
         if self._new_ids is None:
             raise ValueError("embed the font before writing its strings")
-        new_ids = self._new_ids
-        return struct.pack(f">{len(glyphs)}H", *[new_ids[glyph] for glyph in glyphs]).hex()
+        return _subset_hex(self._new_ids, glyphs)
 
     def embed(self, document: PdfFile) -> int:
         """Write the font's objects into ``document``; the Type 0 font's number."""
@@ -169,12 +168,15 @@ class FixedFont:
     def encode(self, value: str) -> tuple[str, int]:
         """``value``'s hex string digits in the subset and its advance in font units."""
         glyphs = self.face.glyph_ids(value)
-        new_ids = self.embedded.new_ids
-        hexes = struct.pack(f">{len(glyphs)}H", *[new_ids[glyph] for glyph in glyphs]).hex()
-        return hexes, self.face.advance_units(glyphs)
+        return _subset_hex(self.embedded.new_ids, glyphs), self.face.advance_units(glyphs)
 
     def embed(self, document: PdfFile) -> int:
         return _write_font(document, self.face, self.embedded)
+
+
+def _subset_hex(new_ids: dict[int, int], glyphs: Sequence[int]) -> str:
+    """``glyphs`` (the face's ids) as the hex digits of a string in the subset (2 bytes a glyph)."""
+    return struct.pack(f">{len(glyphs)}H", *[new_ids[glyph] for glyph in glyphs]).hex()
 
 
 def _write_font(document: PdfFile, face: TrueTypeFace, embedded: _EmbeddedFont) -> int:
